@@ -1,0 +1,204 @@
+"""The ``fengqiao`` command line: a thin entry point over ``workflows``.
+
+Exit 0 on success, 2 on bad input with one line per problem on stderr and nothing changed.
+This is one of the two places (with the scheduler) that may read the wall clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
+
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from fengqiao.logs import configure_logging
+from fengqiao.settings import Settings, load_settings, parse_time
+from rules.evaluate import HistoryError
+from rules.loader import RulesError
+from rules.policy import Policy, load_policy
+from workflows.db import is_current, make_engine
+from workflows.errors import BadInput, ProblemList
+
+__all__ = ["main"]
+
+log = structlog.get_logger("fengqiao.cli")
+
+Handler = Callable[["Context", argparse.Namespace], int]
+
+
+class Context:
+    """What a command needs, built on first use from the validated settings."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def policy(self) -> Policy:
+        return load_policy(self.settings.rules)
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone or self.policy.rules.timezone)
+
+    @cached_property
+    def now(self) -> datetime:
+        if self.settings.now:
+            return parse_time(self.settings.now, zone=self.zone, what="--now")
+        return datetime.now(UTC)
+
+    def time(self, text: str | None, what: str) -> datetime | None:
+        return None if text is None else parse_time(text, zone=self.zone, what=what)
+
+    @cached_property
+    def raw_engine(self) -> Engine:
+        return make_engine(self.settings.db)
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The engine of a database whose schema is current."""
+        try:
+            current = is_current(self.raw_engine)
+        except OperationalError as exc:
+            raise BadInput(f"cannot open database {self.db_label}: {exc.orig}") from None
+        if not current:
+            raise BadInput(f"database {self.db_label} is not initialised: run `fengqiao init`")
+        return self.raw_engine
+
+    @property
+    def db_label(self) -> str:
+        return make_url(self.settings.db).render_as_string(hide_password=True)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument("--db", default=default, help="database URL (FENGQIAO_DB)")
+    parser.add_argument("--rules", default=default, help="rule file (FENGQIAO_RULES)")
+    parser.add_argument("--now", default=default, help="a fixed clock, ISO 8601 (FENGQIAO_NOW)")
+
+
+def _command(
+    subparsers: Any, name: str, handler: Handler, help_text: str
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(name, help=help_text,
+                                                            description=help_text)
+    _global_options(parser, top=False)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from fengqiao import commands as c
+
+    parser = _Parser(prog="fengqiao", description="Dispute-escalation workflow engine.")
+    _global_options(parser, top=True)
+    top = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    _command(top, "init", c.init, "create or upgrade the database schema")
+
+    org = top.add_parser("org", help="units and people").add_subparsers(
+        dest="org_command", required=True, parser_class=_Parser)
+    load = _command(org, "load", c.org_load, "upsert units and people from a YAML file")
+    load.add_argument("file", type=Path)
+
+    dispute = top.add_parser("dispute", help="report, record, show").add_subparsers(
+        dest="dispute_command", required=True, parser_class=_Parser)
+    new = _command(dispute, "new", c.dispute_new, "report a new dispute")
+    new.add_argument("--unit", required=True, help="village or grid code")
+    new.add_argument("--risk", required=True, choices=["high", "medium", "low"])
+    new.add_argument("--category", required=True)
+    new.add_argument("--title", required=True)
+    new.add_argument("--at", help="when it was reported (default: now)")
+    new.add_argument("--by", help="the person reporting it")
+    new.add_argument("--people", type=int, default=1, help="number of people involved")
+    new.add_argument("--location")
+    new.add_argument("--parties", help='JSON list, e.g. [{"name": "…", "phone": "…"}]')
+    new.add_argument("--json", action="store_true", help="print the dispute as JSON")
+
+    event = _command(dispute, "event", c.dispute_event, "record an event on a dispute")
+    event.add_argument("id", type=int)
+    event.add_argument("kind")
+    event.add_argument("--at", help="when it happened (default: now)")
+    event.add_argument("--by", help="who did it")
+    event.add_argument("--data", help="the event's data as a JSON object")
+    event.add_argument("--json", action="store_true", help="print the dispute as JSON")
+
+    show = _command(dispute, "show", c.dispute_show, "show a dispute")
+    show.add_argument("id", type=int)
+    show.add_argument("--json", action="store_true")
+
+    events = top.add_parser("events", help="bulk loading").add_subparsers(
+        dest="events_command", required=True, parser_class=_Parser)
+    imp = _command(events, "import", c.events_import,
+                   "record the events of a JSON-lines file, all or nothing")
+    imp.add_argument("file", type=Path)
+
+    rules = top.add_parser("rules", help="the escalation rules").add_subparsers(
+        dest="rules_command", required=True, parser_class=_Parser)
+    check = _command(rules, "check", c.rules_check, "validate a rule file")
+    check.add_argument("path", nargs="?", type=Path)
+    explain = _command(rules, "explain", c.rules_explain,
+                       "why a dispute owes what it owes, and what happens next")
+    explain.add_argument("id", type=int)
+    explain.add_argument("--json", action="store_true")
+    apply = _command(rules, "apply", c.rules_apply,
+                     "put the rules in force: recompute live disputes, log the change")
+    apply.add_argument("--by", help="the administrator making the change")
+    apply.add_argument("--dry-run", action="store_true",
+                       help="show what would change, change nothing")
+
+    demo = _command(top, "demo", c.demo, "a small county on the embedded default, end to end")
+    demo.add_argument("--database", type=Path, default=Path("fengqiao-demo.db"),
+                      help="the SQLite file the demo county is built in (rebuilt on each run)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(db=args.db, rules=args.rules, now=args.now)
+        configure_logging(fmt=settings.log_format, level=settings.log_level)
+        handler: Handler = args.handler
+        return handler(Context(settings), args)
+    except RulesError as exc:
+        print("\n".join(exc.lines), file=sys.stderr)
+        log.info("command_refused", command=args.command, reason="rules")
+        return 2
+    except ProblemList as exc:
+        print("\n".join(exc.lines), file=sys.stderr)
+        log.info("command_refused", command=args.command, reason="problems",
+                 problems=len(exc.lines))
+        return 2
+    except (BadInput, HistoryError) as exc:
+        print(f"fengqiao: {exc}", file=sys.stderr)
+        log.info("command_refused", command=args.command,
+                 dispute_id=getattr(args, "id", None), reason=type(exc).__name__)
+        return 2
+
+
+def json_out(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def parse_json(text: str | None, what: str) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{what} is not valid JSON: {exc.msg} at column {exc.colno}") from None
+

@@ -1,0 +1,225 @@
+"""The command handlers: parse what the user typed, call one workflow, print the result."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from fengqiao.cli import Context, json_out, parse_json
+from models.tables import Dispute
+from rules.evaluate import evaluate
+from rules.loader import coverage_warnings, default_rules_path, load_ruleset
+from workflows.db import migrate, transaction
+from workflows.disputes import NewEvent, history, initial_state, record_event, report_dispute
+from workflows.errors import BadInput, NotFound
+from workflows.importer import import_events
+from workflows.org import load_org
+from workflows.rollout import apply_rules
+from workflows.views import dispute_view, iso
+
+
+def init(ctx: Context, args: argparse.Namespace) -> int:
+    migrate(ctx.raw_engine)
+    print(f"database ready: {ctx.db_label}")
+    return 0
+
+
+def org_load(ctx: Context, args: argparse.Namespace) -> int:
+    with transaction(ctx.engine) as session:
+        summary = load_org(session=session, path=args.file)
+    print(
+        f"units: {summary.units_added} added, {summary.units_updated} updated; "
+        f"people: {summary.people_added} added, {summary.people_updated} updated"
+    )
+    return 0
+
+
+def dispute_new(ctx: Context, args: argparse.Namespace) -> int:
+    parties = parse_json(args.parties, "--parties") or []
+    if not isinstance(parties, list) or not all(isinstance(p, dict) for p in parties):
+        raise BadInput("--parties must be a JSON list of objects")
+    with transaction(ctx.engine) as session:
+        dispute = report_dispute(
+            session=session,
+            policy=ctx.policy,
+            now=ctx.now,
+            unit=args.unit,
+            risk=args.risk,
+            category=args.category,
+            title=args.title,
+            at=ctx.time(args.at, "--at"),
+            by=args.by,
+            people_involved=args.people,
+            parties=parties,
+            location=args.location,
+        )
+        assert dispute.id is not None
+        if args.json:
+            json_out(dispute_view(session=session, dispute_id=dispute.id, now=ctx.now,
+                                  zone=ctx.zone))
+        else:
+            print(dispute.id)
+    return 0
+
+
+def dispute_event(ctx: Context, args: argparse.Namespace) -> int:
+    data = parse_json(args.data, "--data")
+    if data is not None and not isinstance(data, dict):
+        raise BadInput("--data must be a JSON object")
+    with transaction(ctx.engine) as session:
+        row = record_event(
+            session=session,
+            policy=ctx.policy,
+            now=ctx.now,
+            dispute_id=args.id,
+            event=NewEvent(kind=args.kind, at=ctx.time(args.at, "--at"), by=args.by, data=data),
+        )
+        view = dispute_view(session=session, dispute_id=args.id, now=ctx.now, zone=ctx.zone)
+    if args.json:
+        json_out(view)
+    else:
+        print(f"dispute {args.id}: #{row.seq} {row.kind} recorded; "
+              f"now {view['status']} at {view['level']} ({view['unit']})")
+    return 0
+
+
+def dispute_show(ctx: Context, args: argparse.Namespace) -> int:
+    with transaction(ctx.engine) as session:
+        view = dispute_view(session=session, dispute_id=args.id, now=ctx.now, zone=ctx.zone)
+    if args.json:
+        json_out(view)
+        return 0
+    print_dispute(view)
+    return 0
+
+
+def print_dispute(view: dict[str, Any]) -> None:
+    """A dispute as ``dispute show`` prints it without ``--json``."""
+    flags = [flag for flag in ("paused", "supervised") if view[flag]]
+    print(f"dispute {view['id']}: {view['title']} [{view['category']}]")
+    print(f"  {view['status']}, {view['risk']} risk, at {view['level']} ({view['unit']})"
+          + (f", {', '.join(flags)}" if flags else "")
+          + (f", assigned to {view['assignee']}" if view["assignee"] else ""))
+    print(f"  reported {view['reported_at']} at {view['reported_unit']}")
+    if view["obligations"]:
+        print("  owes:")
+        for o in view["obligations"]:
+            print(f"    {o['kind']:<20} due {o['due_at']}{'  OVERDUE' if o['overdue'] else ''}")
+    if view["escalations"]:
+        print("  escalations:")
+        for e in view["escalations"]:
+            print(f"    {e['from_level']} -> {e['to_level']} ({e['unit']}) at {e['effective_at']}"
+                  f"  [{e['rule']}]")
+    print("  events:")
+    for e in view["events"]:
+        by = f"  by {e['by']}" if e["by"] else ""
+        print(f"    #{e['seq']:<3} {e['kind']:<12} {e['at']}{by}")
+
+
+
+def events_import(ctx: Context, args: argparse.Namespace) -> int:
+    with transaction(ctx.engine) as session:
+        summary = import_events(session=session, policy=ctx.policy, now=ctx.now, path=args.file,
+                                zone=ctx.zone)
+    print(f"{summary.events} events recorded on {summary.disputes} disputes "
+          f"({summary.decisions} escalations and listings fell due)")
+    return 0
+
+
+def rules_check(ctx: Context, args: argparse.Namespace) -> int:
+    path = args.path or ctx.settings.rules or default_rules_path()
+    ruleset = load_ruleset(path)
+    today = ctx.now.astimezone(ctx.zone).date()
+    for warning in coverage_warnings(ruleset, today):
+        print(f"{path}: warning: {warning}", file=sys.stderr)
+    print("ok")
+    return 0
+
+
+def rules_explain(ctx: Context, args: argparse.Namespace) -> int:
+    policy, zone, now = ctx.policy, ctx.zone, ctx.now
+    with transaction(ctx.engine) as session:
+        dispute = session.get(Dispute, args.id)
+        if dispute is None:
+            raise NotFound(f"unknown dispute {args.id}")
+        past = history(session, args.id)
+        evaluation = evaluate(initial_state(dispute, past), past, policy=policy, now=now)
+    state = evaluation.state
+    result: dict[str, Any] = {
+        "id": args.id,
+        "rules": policy.source,
+        "rules_version": policy.label,
+        "now": iso(now, zone),
+        "status": state.status.value,
+        "risk": state.risk.value,
+        "level": state.level.value,
+        "level_since": iso(state.level_since, zone),
+        "paused": state.paused,
+        "obligations": [
+            {"kind": o.name, "label": o.label, "due_at": iso(o.due_at, zone),
+             "overdue": o.overdue(now), "rule": o.rule, "fulfilled_by": o.fulfilled_by.value}
+            for o in evaluation.obligations
+        ],
+        "due_unrecorded": [_decision(d, zone) for d in evaluation.decisions],
+        "next": _decision(evaluation.next_decision, zone) if evaluation.next_decision else None,
+    }
+    if args.json:
+        json_out(result)
+        return 0
+    print(f"dispute {args.id} under rules {result['rules_version']} ({policy.source})")
+    print(f"  {result['status']}, {result['risk']} risk, at {result['level']} "
+          f"since {result['level_since']}" + (", paused: clocks stopped" if state.paused else ""))
+    for o in result["obligations"]:
+        late = "  OVERDUE" if o["overdue"] else ""
+        print(f"  {o['label']}: due {o['due_at']}{late}\n"
+              f"      set by {o['rule']}; fulfilled by: {o['fulfilled_by']}")
+    for d in result["due_unrecorded"]:
+        print(f"  already due, not yet recorded: {_sentence(d)}")
+    if result["next"]:
+        print(f"  if nothing is done: {_sentence(result['next'])}")
+    else:
+        print("  if nothing is done: no escalation follows")
+    return 0
+
+
+def _decision(decision: Any, zone: Any) -> dict[str, Any]:
+    return {
+        "kind": decision.kind,
+        "rule": decision.rule,
+        "from_level": decision.from_level.value,
+        "to_level": decision.to_level.value,
+        "effective_at": iso(decision.effective_at, zone),
+        "reason": decision.reason,
+        "deadline": iso(decision.deadline, zone),
+    }
+
+
+def _sentence(d: dict[str, Any]) -> str:
+    if d["kind"] == "escalate":
+        what = f"escalates {d['from_level']} -> {d['to_level']}"
+    else:
+        what = f"goes under supervised listing at {d['from_level']}, deadline {d['deadline']}"
+    return f"{what} at {d['effective_at']} ({d['reason']}; rule {d['rule']})"
+
+
+def rules_apply(ctx: Context, args: argparse.Namespace) -> int:
+    with transaction(ctx.engine) as session:
+        applied = apply_rules(session=session, policy=ctx.policy, now=ctx.now, by=args.by)
+        if args.dry_run:
+            session.rollback()
+    verb = "would recompute" if args.dry_run else "recomputed"
+    print(
+        f"rules {ctx.policy.label} {'checked' if args.dry_run else 'in force'} "
+        f"(was {applied.from_version or 'none recorded'}): {verb} {applied.disputes_recomputed} "
+        f"live disputes, {applied.obligations_changed} obligations changed, "
+        f"{applied.decisions_recorded} escalations and listings fell due"
+    )
+    return 0
+
+
+def demo(ctx: Context, args: argparse.Namespace) -> int:
+    from fengqiao.demo import run_demo
+
+    return run_demo(ctx, database=args.database)
+

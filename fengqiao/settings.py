@@ -1,0 +1,79 @@
+"""Settings from options, ``FENGQIAO_*`` environment variables or a ``.env`` file."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workflows.errors import BadInput
+
+__all__ = ["Settings", "load_settings", "parse_time"]
+
+
+def parse_time(text: str, *, zone: ZoneInfo, what: str = "time") -> datetime:
+    """An ISO 8601 time; one without an offset (or a bare date) is read in ``zone``."""
+    value = text.strip()
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadInput(
+            f"{what} {text!r} is not an ISO 8601 time (e.g. 2026-11-22T09:30+08:00)"
+        ) from None
+    if parsed.tzinfo is None:
+        if len(value) == 10:  # a bare date: its start
+            parsed = datetime.combine(parsed.date(), time(0))
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FENGQIAO_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    db: str = "sqlite:///fengqiao.db"
+    rules: Path | None = None
+    now: str | None = None
+    timezone: str | None = None
+    log_format: Literal["auto", "console", "json"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "warning"
+
+    @field_validator("db")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql", "postgres:")):
+            raise ValueError("expected a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError, OSError):
+                raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings with the given options taking precedence; one clear line if invalid."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        raise BadInput(
+            f"setting {name} (--{name} or FENGQIAO_{name.upper()}): {error['msg']}"
+        ) from None

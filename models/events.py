@@ -1,0 +1,140 @@
+"""The data each kind of event carries, validated with pydantic (``extra="forbid"``)."""
+
+from __future__ import annotations
+
+import types
+from datetime import datetime
+from enum import Enum
+from typing import Any, Literal, Union, get_args, get_origin
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from models.values import EventKind, Risk
+
+__all__ = ["EventData", "InvalidEventData"]
+
+
+class InvalidEventData(ValueError):
+    """Event data that does not fit its kind."""
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class _Report(_Data):
+    risk: Risk
+
+
+class _Assign(_Data):
+    person: str = Field(min_length=1)
+
+
+class _Assess(_Data):
+    risk: Risk
+
+
+class _Mediate(_Data):
+    method: Literal["people", "administrative", "judicial"] | None = None
+
+
+class _Resolve(_Data):
+    method: Literal["people", "administrative", "judicial"]
+    agreement: Literal["oral", "written"]
+
+
+class _Visit(_Data):
+    outcome: Literal["stable", "relapsed"]
+
+
+class _Reopen(_Data):
+    risk: Risk | None = None
+
+
+class _Refer(_Data):
+    to: Literal["court", "arbitration", "police", "petition"]
+
+
+class _Pause(_Data):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class _Escalate(_Data):
+    rule: str | None = None
+
+
+class _Supervise(_Data):
+    deadline: AwareDatetime
+    rule: str | None = None
+
+
+class _Note(_Data):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+_MODELS: dict[EventKind, type[_Data]] = {
+    EventKind.report: _Report,
+    EventKind.assign: _Assign,
+    EventKind.assess: _Assess,
+    EventKind.mediate: _Mediate,
+    EventKind.resolve: _Resolve,
+    EventKind.visit: _Visit,
+    EventKind.reopen: _Reopen,
+    EventKind.refer: _Refer,
+    EventKind.pause: _Pause,
+    EventKind.escalate: _Escalate,
+    EventKind.supervise: _Supervise,
+    EventKind.note: _Note,
+}
+
+
+class EventData:
+    """Validation and description of event data by kind."""
+
+    @staticmethod
+    def validate(kind: EventKind, raw: dict[str, Any] | None) -> dict[str, Any]:
+        """The data normalised to JSON-ready values; raise :class:`InvalidEventData`."""
+        model = _MODELS.get(kind, _Data)
+        try:
+            parsed = model.model_validate(raw or {})
+        except ValidationError as exc:
+            problems = []
+            for error in exc.errors():
+                where = ".".join(str(p) for p in error["loc"]) or "data"
+                message = (
+                    "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+                )
+                problems.append(f"{where}: {message}")
+            raise InvalidEventData(f"{kind} data: {'; '.join(problems)}") from None
+        data = parsed.model_dump(mode="json", exclude_none=True)
+        if isinstance(getattr(parsed, "deadline", None), datetime):
+            data["deadline"] = parsed.deadline.isoformat()  # type: ignore[attr-defined]
+        return data
+
+    @staticmethod
+    def describe(kind: EventKind) -> str:
+        """The fields of a kind's data, for the README's table."""
+        model = _MODELS.get(kind, _Data)
+        parts = []
+        for name, info in model.model_fields.items():
+            if name == "note":
+                continue
+            required = "" if info.is_required() else " (optional)"
+            parts.append(f"`{name}`{required}: {_type_name(info.annotation)}")
+        return ", ".join(parts)
+
+
+def _type_name(annotation: Any) -> str:
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return "/".join(str(a) for a in get_args(annotation))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(annotation) if a is not type(None))
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return "/".join(str(m.value) for m in annotation)
+    if annotation is AwareDatetime or annotation is datetime:
+        return "time with offset"
+    if annotation is str:
+        return "text"
+    return getattr(annotation, "__name__", str(annotation))

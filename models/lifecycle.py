@@ -1,0 +1,261 @@
+"""The dispute lifecycle: a state machine over the event log, pure.
+
+Events are facts; :func:`apply` folds one into a :class:`DisputeState` or raises
+:class:`TransitionNotAllowed`. Everything not declared in :data:`TRANSITIONS` is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from models.events import EventData
+from models.values import EventKind, Level, Risk, Status
+
+__all__ = [
+    "Event",
+    "DisputeState",
+    "Transition",
+    "TRANSITIONS",
+    "TransitionNotAllowed",
+    "UnitPath",
+    "apply",
+    "transition_table_markdown",
+]
+
+S = Status
+ANY_STATUS = tuple(Status)
+OPEN = (S.reported, S.mediating)
+
+
+class TransitionNotAllowed(ValueError):
+    """An event the lifecycle does not allow in the dispute's current state."""
+
+
+@dataclass(frozen=True)
+class UnitPath:
+    """The units a dispute can be handled by, one per level, fixed when it is reported."""
+
+    village: str
+    township: str
+    county: str
+
+    def at(self, level: Level) -> str:
+        code: str = getattr(self, level.value)
+        return code
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of a dispute's log."""
+
+    kind: EventKind
+    at: datetime
+    data: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    by: str | None = None
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class DisputeState:
+    status: Status
+    risk: Risk
+    level: Level
+    path: UnitPath
+    level_since: datetime
+    reported_at: datetime
+    assignee: str | None = None
+    paused: bool = False
+    supervised: bool = False
+    supervision_deadline: datetime | None = None
+
+    @property
+    def unit(self) -> str:
+        """The responsible unit: the path's unit at the current level."""
+        return self.path.at(self.level)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
+
+    @classmethod
+    def reported(cls, *, path: UnitPath, risk: Risk, at: datetime) -> DisputeState:
+        return cls(
+            status=Status.reported,
+            risk=risk,
+            level=Level.village,
+            path=path,
+            level_since=at,
+            reported_at=at,
+        )
+
+
+@dataclass(frozen=True)
+class Transition:
+    kind: EventKind
+    sources: tuple[Status, ...]
+    target: Status | None  # None: the status does not change
+    condition: str = ""  # a data condition, for the table
+    while_paused: bool = False
+
+
+def _t(
+    kind: EventKind,
+    sources: tuple[Status, ...],
+    target: Status | None = None,
+    condition: str = "",
+    *,
+    while_paused: bool = False,
+) -> Transition:
+    return Transition(kind, sources, target, condition, while_paused)
+
+
+K = EventKind
+TRANSITIONS: tuple[Transition, ...] = (
+    _t(K.assign, (*OPEN, S.referred), while_paused=True),
+    _t(K.acknowledge, (*OPEN, S.referred), while_paused=True),
+    _t(K.check, OPEN),
+    _t(K.assess, OPEN),
+    _t(K.mediate, OPEN, S.mediating),
+    _t(K.resolve, OPEN, S.resolved),
+    _t(K.visit, (S.resolved,), S.closed, "outcome: stable"),
+    _t(K.visit, (S.resolved,), S.mediating, "outcome: relapsed (risk one grade higher)"),
+    _t(K.review, OPEN),
+    _t(K.inspect, (*OPEN, S.resolved, S.referred), while_paused=True),
+    _t(K.close, (S.resolved, S.referred), S.closed),
+    _t(K.reopen, (S.resolved, S.closed, S.referred), S.mediating),
+    _t(K.refer, OPEN, S.referred, while_paused=True),
+    _t(K.pause, (*OPEN, S.resolved), condition="not paused"),
+    _t(K.resume, (*OPEN, S.resolved), condition="paused", while_paused=True),
+    _t(K.escalate, OPEN, condition="below county", while_paused=True),
+    _t(K.handback, OPEN, condition="above village", while_paused=True),
+    _t(K.supervise, (*OPEN, S.resolved), while_paused=True),
+    _t(K.note, ANY_STATUS, while_paused=True),
+    _t(K.withdraw, OPEN, S.withdrawn, while_paused=True),
+)
+
+_BY_KIND: dict[EventKind, list[Transition]] = {}
+for _transition in TRANSITIONS:
+    _BY_KIND.setdefault(_transition.kind, []).append(_transition)
+
+
+def apply(state: DisputeState, event: Event) -> DisputeState:
+    """The state after ``event``; raise :class:`TransitionNotAllowed` if it is not allowed."""
+    candidates = [t for t in _BY_KIND.get(event.kind, []) if state.status in t.sources]
+    if not candidates:
+        allowed = sorted({t.kind.value for t in TRANSITIONS if state.status in t.sources})
+        raise TransitionNotAllowed(
+            f"cannot {event.kind} a {state.status} dispute; allowed now: {', '.join(allowed)}"
+        )
+    transition = candidates[0]
+    if state.paused and not transition.while_paused:
+        raise TransitionNotAllowed(f"cannot {event.kind} a paused dispute: resume it first")
+    handler = _HANDLERS.get(event.kind, _status_only)
+    return handler(state, event, transition)
+
+
+def _status_only(state: DisputeState, event: Event, transition: Transition) -> DisputeState:
+    if transition.target is None:
+        return state
+    return replace(state, status=transition.target)
+
+
+def _assign(state: DisputeState, event: Event, _: Transition) -> DisputeState:
+    return replace(state, assignee=str(event.data["person"]))
+
+
+def _assess(state: DisputeState, event: Event, _: Transition) -> DisputeState:
+    return replace(state, risk=Risk(event.data["risk"]))
+
+
+def _visit(state: DisputeState, event: Event, _: Transition) -> DisputeState:
+    if event.data["outcome"] == "stable":
+        return replace(state, status=Status.closed, supervised=False, supervision_deadline=None)
+    return replace(state, status=Status.mediating, risk=state.risk.higher, level_since=event.at)
+
+
+def _reopen(state: DisputeState, event: Event, _: Transition) -> DisputeState:
+    risk = Risk(event.data["risk"]) if event.data.get("risk") else state.risk
+    return replace(state, status=Status.mediating, risk=risk, level_since=event.at)
+
+
+def _ending(target: Status):  # type: ignore[no-untyped-def]
+    def handler(state: DisputeState, event: Event, _: Transition) -> DisputeState:
+        return replace(
+            state, status=target, paused=False, supervised=False, supervision_deadline=None
+        )
+
+    return handler
+
+
+def _pause(state: DisputeState, event: Event, _: Transition) -> DisputeState:
+    if state.paused:
+        raise TransitionNotAllowed("the dispute is already paused")
+    return replace(state, paused=True)
+
+
+def _resume(state: DisputeState, event: Event, _: Transition) -> DisputeState:
+    if not state.paused:
+        raise TransitionNotAllowed("cannot resume a dispute that is not paused")
+    return replace(state, paused=False)
+
+
+def _escalate(state: DisputeState, event: Event, _: Transition) -> DisputeState:
+    up = state.level.up
+    if up is None:
+        raise TransitionNotAllowed("cannot escalate beyond county")
+    return replace(state, level=up, level_since=event.at)
+
+
+def _handback(state: DisputeState, event: Event, _: Transition) -> DisputeState:
+    down = state.level.down
+    if down is None:
+        raise TransitionNotAllowed("cannot hand back a dispute that is already at village level")
+    return replace(state, level=down, level_since=event.at)
+
+
+def _supervise(state: DisputeState, event: Event, _: Transition) -> DisputeState:
+    deadline = event.data.get("deadline")
+    return replace(
+        state,
+        supervised=True,
+        supervision_deadline=datetime.fromisoformat(deadline) if deadline else None,
+    )
+
+
+_HANDLERS = {
+    K.assign: _assign,
+    K.assess: _assess,
+    K.visit: _visit,
+    K.reopen: _reopen,
+    K.refer: _ending(S.referred),
+    K.withdraw: _ending(S.withdrawn),
+    K.close: _ending(S.closed),
+    K.pause: _pause,
+    K.resume: _resume,
+    K.escalate: _escalate,
+    K.handback: _handback,
+    K.supervise: _supervise,
+}
+
+
+def transition_table_markdown() -> str:
+    """The transition table as Markdown, generated for the README."""
+    rows = [
+        "| event | from | to | condition | while paused |",
+        "|---|---|---|---|---|",
+        "| report | (new) | reported | | |",
+    ]
+    for t in TRANSITIONS:
+        sources = ", ".join(s.value for s in t.sources)
+        target = t.target.value if t.target else "(unchanged)"
+        data = EventData.describe(t.kind)
+        condition = "; ".join(part for part in (t.condition, data) if part)
+        rows.append(
+            f"| {t.kind} | {sources} | {target} | {condition} | "
+            f"{'allowed' if t.while_paused else 'refused'} |"
+        )
+    return "\n".join(rows)

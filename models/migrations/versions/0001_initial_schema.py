@@ -1,0 +1,215 @@
+"""initial schema
+
+Revision ID: 0001
+Revises: 
+Create Date: 2026-11-22 16:30:54.820974
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+import models.tables
+
+revision = '0001'
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('dispute_events',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('dispute_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('at', models.tables.UTCDateTime(), nullable=False),
+    sa.Column('recorded_at', models.tables.UTCDateTime(), nullable=False),
+    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('rules_version', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('dispute_id', 'seq', name='uq_dispute_events_seq')
+    )
+    op.create_table('escalations',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('dispute_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('from_level', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('to_level', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('from_unit', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('to_unit', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('rule', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('rules_version', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('effective_at', models.tables.UTCDateTime(), nullable=False),
+    sa.Column('recorded_at', models.tables.UTCDateTime(), nullable=False),
+    sa.Column('event_seq', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('dispute_id', 'from_level', 'effective_at', name='uq_escalations_once')
+    )
+    with op.batch_alter_table('escalations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_escalations_dispute_id'), ['dispute_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_escalations_effective_at'), ['effective_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_escalations_to_unit'), ['to_unit'], unique=False)
+
+    op.create_table('obligations',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('dispute_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('due_at', models.tables.UTCDateTime(), nullable=False),
+    sa.Column('rule', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('rules_version', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('dispute_id', 'kind', name='uq_obligations_kind')
+    )
+    with op.batch_alter_table('obligations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_obligations_dispute_id'), ['dispute_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_obligations_due_at'), ['due_at'], unique=False)
+
+    op.create_table('rule_sets',
+    sa.Column('version', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+    sa.Column('content', sa.JSON(), nullable=False),
+    sa.Column('first_seen_at', models.tables.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('version')
+    )
+    op.create_table('tasks',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('dispute_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('person_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('unit_code', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('due_at', models.tables.UTCDateTime(), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('created_at', models.tables.UTCDateTime(), nullable=False),
+    sa.Column('closed_at', models.tables.UTCDateTime(), nullable=True),
+    sa.Column('rules_version', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('dispute_id', 'kind', 'due_at', name='uq_tasks_once')
+    )
+    with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_tasks_dispute_id'), ['dispute_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_tasks_due_at'), ['due_at'], unique=False)
+        batch_op.create_index('ix_tasks_person_state', ['person_id', 'state'], unique=False)
+        batch_op.create_index('ix_tasks_unit_state', ['unit_code', 'state'], unique=False)
+
+    op.create_table('units',
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('level', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('parent_code', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.ForeignKeyConstraint(['parent_code'], ['units.code'], ),
+    sa.PrimaryKeyConstraint('code')
+    )
+    with op.batch_alter_table('units', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_units_parent_code'), ['parent_code'], unique=False)
+
+    op.create_table('people',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('unit_code', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('contacts', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['unit_code'], ['units.code'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('people', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_people_unit_code'), ['unit_code'], unique=False)
+
+    op.create_table('rule_changes',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('at', models.tables.UTCDateTime(), nullable=False),
+    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('from_version', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('to_version', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('disputes_recomputed', sa.Integer(), nullable=False),
+    sa.Column('decisions_recorded', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['to_version'], ['rule_sets.version'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('rule_changes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rule_changes_at'), ['at'], unique=False)
+
+    op.create_table('disputes',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('risk', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('level', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('unit_code', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('origin_unit', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('village_code', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('township_code', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('county_code', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('assignee', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('people_involved', sa.Integer(), nullable=False),
+    sa.Column('parties', sa.JSON(), nullable=False),
+    sa.Column('location', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('reported_at', models.tables.UTCDateTime(), nullable=False),
+    sa.Column('level_since', models.tables.UTCDateTime(), nullable=False),
+    sa.Column('paused', sa.Boolean(), nullable=False),
+    sa.Column('supervised', sa.Boolean(), nullable=False),
+    sa.Column('supervision_deadline', models.tables.UTCDateTime(), nullable=True),
+    sa.Column('last_seq', sa.Integer(), nullable=False),
+    sa.Column('next_decision_at', models.tables.UTCDateTime(), nullable=True),
+    sa.Column('rules_version', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['assignee'], ['people.id'], ),
+    sa.ForeignKeyConstraint(['origin_unit'], ['units.code'], ),
+    sa.ForeignKeyConstraint(['unit_code'], ['units.code'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('disputes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_disputes_assignee'), ['assignee'], unique=False)
+        batch_op.create_index('ix_disputes_county_level', ['county_code', 'level'], unique=False)
+        batch_op.create_index(batch_op.f('ix_disputes_next_decision_at'), ['next_decision_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_disputes_status'), ['status'], unique=False)
+        batch_op.create_index('ix_disputes_township_level', ['township_code', 'level'], unique=False)
+        batch_op.create_index(batch_op.f('ix_disputes_unit_code'), ['unit_code'], unique=False)
+
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('disputes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_disputes_unit_code'))
+        batch_op.drop_index('ix_disputes_township_level')
+        batch_op.drop_index(batch_op.f('ix_disputes_status'))
+        batch_op.drop_index(batch_op.f('ix_disputes_next_decision_at'))
+        batch_op.drop_index('ix_disputes_county_level')
+        batch_op.drop_index(batch_op.f('ix_disputes_assignee'))
+
+    op.drop_table('disputes')
+    with op.batch_alter_table('rule_changes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rule_changes_at'))
+
+    op.drop_table('rule_changes')
+    with op.batch_alter_table('people', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_people_unit_code'))
+
+    op.drop_table('people')
+    with op.batch_alter_table('units', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_units_parent_code'))
+
+    op.drop_table('units')
+    with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.drop_index('ix_tasks_unit_state')
+        batch_op.drop_index('ix_tasks_person_state')
+        batch_op.drop_index(batch_op.f('ix_tasks_due_at'))
+        batch_op.drop_index(batch_op.f('ix_tasks_dispute_id'))
+
+    op.drop_table('tasks')
+    op.drop_table('rule_sets')
+    with op.batch_alter_table('obligations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_obligations_due_at'))
+        batch_op.drop_index(batch_op.f('ix_obligations_dispute_id'))
+
+    op.drop_table('obligations')
+    with op.batch_alter_table('escalations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_escalations_to_unit'))
+        batch_op.drop_index(batch_op.f('ix_escalations_effective_at'))
+        batch_op.drop_index(batch_op.f('ix_escalations_dispute_id'))
+
+    op.drop_table('escalations')
+    op.drop_table('dispute_events')

@@ -1,0 +1,191 @@
+"""The tables: SQLModel, the same schema on SQLite and PostgreSQL.
+
+Times are stored as naive UTC (``UTCDateTime``) so that both databases compare them the
+same way; they come back timezone-aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "Dispute",
+    "DisputeEvent",
+    "Escalation",
+    "Obligation",
+    "Person",
+    "RuleChange",
+    "RuleSetRecord",
+    "Task",
+    "UTCDateTime",
+    "Unit",
+]
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, naive UTC stored, aware UTC out."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"refusing to store a naive datetime {value!r}")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _time(*, index: bool = False, nullable: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
+
+
+class Unit(SQLModel, table=True):
+    __tablename__ = "units"
+    code: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+    level: str = Field(max_length=16)
+    parent_code: str | None = Field(default=None, foreign_key="units.code", index=True)
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "people"
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=16)
+    unit_code: str = Field(foreign_key="units.code", index=True)
+    contacts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Dispute(SQLModel, table=True):
+    __tablename__ = "disputes"
+    __table_args__ = (
+        Index("ix_disputes_county_level", "county_code", "level"),
+        Index("ix_disputes_township_level", "township_code", "level"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    category: str = Field(max_length=64)
+    title: str = Field(max_length=500)
+    risk: str = Field(max_length=8)
+    status: str = Field(max_length=16, index=True)
+    level: str = Field(max_length=16)
+    unit_code: str = Field(foreign_key="units.code", index=True)
+    origin_unit: str = Field(foreign_key="units.code")
+    village_code: str = Field(max_length=32)
+    township_code: str = Field(max_length=32)
+    county_code: str = Field(max_length=32)
+    assignee: str | None = Field(default=None, foreign_key="people.id", index=True)
+    people_involved: int = Field(default=1)
+    parties: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    location: str | None = Field(default=None, max_length=500)
+    reported_at: datetime = _time()
+    level_since: datetime = _time()
+    paused: bool = False
+    supervised: bool = False
+    supervision_deadline: datetime | None = _time(nullable=True)
+    last_seq: int = 0
+    next_decision_at: datetime | None = _time(index=True, nullable=True)
+    rules_version: str = Field(max_length=64)
+
+
+class DisputeEvent(SQLModel, table=True):
+    """The append-only event log: one row per event, numbered per dispute."""
+
+    __tablename__ = "dispute_events"
+    __table_args__ = (UniqueConstraint("dispute_id", "seq", name="uq_dispute_events_seq"),)
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    dispute_id: int = Field(sa_column=Column(BigId, nullable=False))
+    seq: int
+    kind: str = Field(max_length=16)
+    at: datetime = _time()
+    recorded_at: datetime = _time()
+    actor: str | None = Field(default=None, max_length=64)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    rules_version: str = Field(max_length=64)
+
+
+class Obligation(SQLModel, table=True):
+    """What a dispute owes next, one row per obligation; due_at is indexed for range scans."""
+
+    __tablename__ = "obligations"
+    __table_args__ = (UniqueConstraint("dispute_id", "kind", name="uq_obligations_kind"),)
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    dispute_id: int = Field(sa_column=Column(BigId, nullable=False, index=True))
+    kind: str = Field(max_length=64)
+    due_at: datetime = _time(index=True)
+    rule: str = Field(max_length=128)
+    rules_version: str = Field(max_length=64)
+
+
+class Escalation(SQLModel, table=True):
+    __tablename__ = "escalations"
+    __table_args__ = (
+        UniqueConstraint("dispute_id", "from_level", "effective_at", name="uq_escalations_once"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    dispute_id: int = Field(sa_column=Column(BigId, nullable=False, index=True))
+    from_level: str = Field(max_length=16)
+    to_level: str = Field(max_length=16)
+    from_unit: str = Field(max_length=32)
+    to_unit: str = Field(max_length=32, index=True)
+    rule: str = Field(max_length=128)
+    rules_version: str = Field(max_length=64)
+    effective_at: datetime = _time(index=True)
+    recorded_at: datetime = _time()
+    event_seq: int
+
+
+class Task(SQLModel, table=True):
+    """Something a person or a unit's supervisors must do about a dispute."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("dispute_id", "kind", "due_at", name="uq_tasks_once"),
+        Index("ix_tasks_person_state", "person_id", "state"),
+        Index("ix_tasks_unit_state", "unit_code", "state"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    dispute_id: int = Field(sa_column=Column(BigId, nullable=False, index=True))
+    kind: str = Field(max_length=32)
+    person_id: str | None = Field(default=None, max_length=64)
+    unit_code: str | None = Field(default=None, max_length=32)
+    due_at: datetime = _time(index=True)
+    state: str = Field(default="open", max_length=16)
+    created_at: datetime = _time()
+    closed_at: datetime | None = _time(nullable=True)
+    rules_version: str = Field(max_length=64)
+
+
+class RuleSetRecord(SQLModel, table=True):
+    """Every rule set that has been in force, by content hash."""
+
+    __tablename__ = "rule_sets"
+    version: str = Field(primary_key=True, max_length=64)
+    name: str | None = Field(default=None, max_length=200)
+    source: str = Field(max_length=1000)
+    content: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    first_seen_at: datetime = _time()
+
+
+class RuleChange(SQLModel, table=True):
+    """A change of the rules in force, with who made it: the policy's own event log."""
+
+    __tablename__ = "rule_changes"
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    at: datetime = _time(index=True)
+    actor: str | None = Field(default=None, max_length=64)
+    from_version: str | None = Field(default=None, max_length=64)
+    to_version: str = Field(foreign_key="rule_sets.version", max_length=64)
+    disputes_recomputed: int = 0
+    decisions_recorded: int = 0

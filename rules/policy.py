@@ -1,0 +1,93 @@
+"""A loaded rule set with its calendar and time zone: the date arithmetic of the rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from models.values import Risk
+from rules.calendar import WorkCalendar
+from rules.durations import Duration
+from rules.loader import default_rules_path, load_ruleset
+from rules.schema import RuleSet, SensitivePeriod
+
+__all__ = ["Policy", "load_policy"]
+
+_ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Policy:
+    rules: RuleSet
+    calendar: WorkCalendar
+    zone: ZoneInfo
+    version: str
+    source: str
+
+    @classmethod
+    def from_ruleset(cls, rules: RuleSet, *, source: str) -> Policy:
+        return cls(
+            rules=rules,
+            calendar=WorkCalendar(rules.calendar),
+            zone=ZoneInfo(rules.timezone),
+            version=rules.version(),
+            source=source,
+        )
+
+    @property
+    def label(self) -> str:
+        """The version as people read it: the name, if any, and the content hash."""
+        return f"{self.rules.name}@{self.version}" if self.rules.name else self.version
+
+    def local_day(self, moment: datetime) -> date:
+        """The local date a moment belongs to; exactly 24:00 is the end of the day before."""
+        local = moment.astimezone(self.zone)
+        if local.time() == time(0):
+            return local.date() - _ONE_DAY
+        return local.date()
+
+    def end_of(self, day: date) -> datetime:
+        """24:00 local at the end of ``day``, in UTC."""
+        return datetime.combine(day + _ONE_DAY, time(0), self.zone).astimezone(UTC)
+
+    def sensitive_period(self, moment: datetime, risk: Risk) -> SensitivePeriod | None:
+        day = self.local_day(moment)
+        for period in self.rules.sensitive_periods:
+            if period.covers(day, risk):
+                return period
+        return None
+
+    def due_after(self, start: datetime, duration: Duration, *, risk: Risk) -> datetime:
+        """When an obligation of ``duration`` whose clock starts at ``start`` falls due."""
+        period = self.sensitive_period(start, risk)
+        every_day = period is not None and period.checks_on_holidays
+        return self._add(start, duration, every_day=every_day)
+
+    def threshold_after(self, start: datetime, duration: Duration, *, risk: Risk) -> datetime:
+        """When an escalation threshold of ``duration`` counted from ``start`` is crossed."""
+        period = self.sensitive_period(start, risk)
+        if period is None:
+            return self._add(start, duration, every_day=False)
+        scaled = duration.scaled(period.threshold_factor)
+        return self._add(start, scaled, every_day=period.checks_on_holidays)
+
+    def first_working_day_of_next_month(self, start: datetime) -> datetime:
+        day = self.local_day(start)
+        first = date(day.year + day.month // 12, day.month % 12 + 1, 1)
+        return self.end_of(self.calendar.first_workday_on_or_after(first))
+
+    def _add(self, start: datetime, duration: Duration, *, every_day: bool) -> datetime:
+        if not duration.counts_days:
+            return start + duration.exact()
+        day = self.local_day(start)
+        if duration.unit == "d" or every_day:
+            return self.end_of(day + timedelta(days=duration.amount))
+        return self.end_of(self.calendar.nth_workday_after(day, duration.amount))
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load and validate a rule file (the shipped default if ``path`` is None)."""
+    source = Path(path) if path is not None else default_rules_path()
+    return Policy.from_ruleset(load_ruleset(source), source=str(source))

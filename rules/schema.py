@@ -1,0 +1,301 @@
+"""The rule file's schema: pydantic models, every one ``extra="forbid"``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+
+from models.values import EventKind, Level, Risk
+from rules.durations import Duration, parse_duration
+
+__all__ = [
+    "AppliesTo",
+    "CalendarRules",
+    "CalendarYear",
+    "DateRange",
+    "EscalationRule",
+    "ObligationRule",
+    "Problem",
+    "RuleSet",
+    "SensitivePeriod",
+    "SupervisionRule",
+    "consistency_problems",
+]
+
+
+def _to_duration(value: Any) -> Duration:
+    if isinstance(value, Duration):
+        return value
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError("a duration is written like 3d, 2wd, 36h or 90m")
+    if isinstance(value, int):
+        raise ValueError(f"{value} has no unit: write {value}d, {value}wd, {value}h or {value}m")
+    return parse_duration(value)
+
+
+DurationField = Annotated[Duration, BeforeValidator(_to_duration), PlainSerializer(str)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class DateRange(Model):
+    """An inclusive range of local dates."""
+
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRange:
+        if self.end < self.start:
+            raise ValueError(f"range ends ({self.end}) before it starts ({self.start})")
+        return self
+
+    def days(self) -> list[date]:
+        return [date.fromordinal(n) for n in range(self.start.toordinal(), self.end.toordinal() + 1)]
+
+
+class CalendarYear(Model):
+    """One year's official schedule, as the State Council publishes it."""
+
+    holidays: list[date | DateRange] = []
+    workdays: list[date] = Field(default=[], description="make-up working days (调休)")
+
+    def holiday_dates(self) -> set[date]:
+        days: set[date] = set()
+        for item in self.holidays:
+            days.update(item.days() if isinstance(item, DateRange) else [item])
+        return days
+
+
+class CalendarRules(Model):
+    base: Literal["chinese", "weekends"] = "chinese"
+    years: dict[int, CalendarYear] = {}
+
+
+class SensitivePeriod(Model):
+    """A sensitive period (敏感时期): thresholds tighten for the clocks that start in it."""
+
+    name: str
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+    risks: list[Risk] = [Risk.high, Risk.medium, Risk.low]
+    checks_on_holidays: bool = False
+    threshold_factor: float = Field(default=1.0, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SensitivePeriod:
+        if self.end < self.start:
+            raise ValueError(f"period ends ({self.end}) before it starts ({self.start})")
+        return self
+
+    def covers(self, day: date, risk: Risk) -> bool:
+        return self.start <= day <= self.end and risk in self.risks
+
+
+class AppliesTo(Model):
+    status: Literal["open", "resolved", "supervised"]
+    risks: list[Risk] = [Risk.high, Risk.medium, Risk.low]
+
+
+class ObligationRule(Model):
+    """One cadence obligation: who owes it, when it falls due, what fulfils it."""
+
+    label: str
+    applies_to: AppliesTo
+    fulfilled_by: EventKind
+    after: list[EventKind] = [EventKind.report]
+    schedule: Literal["after_last", "every", "first_working_day_of_next_month"] = "after_last"
+    due: DurationField | None = None
+
+    @model_validator(mode="after")
+    def _due_matches_schedule(self) -> ObligationRule:
+        if self.schedule == "first_working_day_of_next_month":
+            if self.due is not None:
+                raise ValueError("'due' is not used with schedule first_working_day_of_next_month")
+        elif self.due is None:
+            raise ValueError(f"'due' is required with schedule {self.schedule}")
+        return self
+
+
+class EscalationRule(Model):
+    """Move a dispute one level up when a threshold is crossed at its level."""
+
+    id: str
+    from_level: Level = Field(alias="from")
+    to_level: Level = Field(alias="to")
+    risk: Risk
+    when: Literal["unresolved", "overdue"]
+    after: DurationField | None = None
+    obligation: str | None = None
+    by: DurationField | None = None
+
+    @model_validator(mode="after")
+    def _fields_match_when(self) -> EscalationRule:
+        if self.when == "unresolved":
+            if self.after is None:
+                raise ValueError("an 'unresolved' rule needs 'after' (time since reaching the level)")
+            if self.obligation is not None or self.by is not None:
+                raise ValueError("'obligation' and 'by' belong to 'overdue' rules")
+        else:
+            if self.obligation is None:
+                raise ValueError("an 'overdue' rule needs 'obligation' (a name, or any)")
+            if self.after is not None:
+                raise ValueError("'after' belongs to 'unresolved' rules; use 'by' for a grace time")
+        return self
+
+
+class SupervisionRule(Model):
+    """Put a dispute under supervised listing (挂牌督办) when unresolved too long at a level."""
+
+    id: str
+    level: Level
+    risk: Risk
+    after: DurationField
+    deadline: DurationField
+
+
+class RuleSet(Model):
+    name: str | None = None
+    timezone: str = "Asia/Shanghai"
+    calendar: CalendarRules = CalendarRules()
+    obligations: dict[str, ObligationRule]
+    escalations: list[EscalationRule] = []
+    supervision: list[SupervisionRule] = []
+    sensitive_periods: list[SensitivePeriod] = []
+    acknowledgement: dict[Risk, DurationField] = {}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    def version(self) -> str:
+        """A content hash: equal rules have equal versions, whatever the comments or layout."""
+        canonical = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+class Problem(Model):
+    """A problem found in a rule file, at a path of keys and indexes."""
+
+    path: tuple[str | int, ...]
+    message: str
+
+
+def consistency_problems(rules: RuleSet) -> list[Problem]:
+    """Problems that no single field shows: rules that contradict or lead nowhere."""
+    problems: list[Problem] = []
+    seen_ids: dict[str, tuple[str | int, ...]] = {}
+    thresholds: dict[tuple[Level, Risk, str, str | None], int] = {}
+    for index, rule in enumerate(rules.escalations):
+        at: tuple[str | int, ...] = ("escalations", index)
+        if rule.id in seen_ids:
+            problems.append(Problem(path=(*at, "id"), message=f"rule id {rule.id!r} is used twice"))
+        seen_ids[rule.id] = at
+        if rule.from_level.up is None:
+            problems.append(
+                Problem(path=(*at, "from"), message="nothing escalates beyond county")
+            )
+        elif rule.to_level != rule.from_level.up:
+            direction = "goes down" if list(Level).index(rule.to_level) <= list(Level).index(
+                rule.from_level
+            ) else "skips a level"
+            problems.append(
+                Problem(
+                    path=(*at, "to"),
+                    message=f"escalation from {rule.from_level} to {rule.to_level} {direction}: "
+                    f"{rule.from_level} escalates to {rule.from_level.up}",
+                )
+            )
+        if rule.obligation is not None and rule.obligation != "any" and (
+            rule.obligation not in rules.obligations
+        ):
+            problems.append(
+                Problem(
+                    path=(*at, "obligation"),
+                    message=f"unknown obligation {rule.obligation!r}; "
+                    f"known: any, {', '.join(sorted(rules.obligations))}",
+                )
+            )
+        key = (rule.from_level, rule.risk, rule.when, rule.obligation)
+        if key in thresholds:
+            other = thresholds[key]
+            problems.append(
+                Problem(
+                    path=at,
+                    message=f"contradicts escalations[{other}]: both set when a {rule.risk}-risk "
+                    f"dispute at {rule.from_level} escalates for being {rule.when}"
+                    + (f" ({rule.obligation})" if rule.obligation else ""),
+                )
+            )
+        else:
+            thresholds[key] = index
+    supervised: dict[tuple[Level, Risk], int] = {}
+    for index, srule in enumerate(rules.supervision):
+        at = ("supervision", index)
+        if srule.id in seen_ids:
+            problems.append(Problem(path=(*at, "id"), message=f"rule id {srule.id!r} is used twice"))
+        seen_ids[srule.id] = at
+        if (srule.level, srule.risk) in supervised:
+            problems.append(
+                Problem(
+                    path=at,
+                    message=f"contradicts supervision[{supervised[(srule.level, srule.risk)]}]: "
+                    f"both list {srule.risk}-risk disputes at {srule.level}",
+                )
+            )
+        supervised[(srule.level, srule.risk)] = index
+    for year, schedule in rules.calendar.years.items():
+        both = schedule.holiday_dates() & set(schedule.workdays)
+        for day in sorted(both):
+            problems.append(
+                Problem(
+                    path=("calendar", "years", year),
+                    message=f"{day} is listed both as a holiday and as a working day",
+                )
+            )
+        for day in sorted(schedule.holiday_dates() | set(schedule.workdays)):
+            if day.year != year:
+                problems.append(
+                    Problem(
+                        path=("calendar", "years", year),
+                        message=f"{day} is not in {year}",
+                    )
+                )
+    fulfilling: dict[EventKind, list[str]] = {}
+    for name, obligation in rules.obligations.items():
+        for other_name in fulfilling.get(obligation.fulfilled_by, []):
+            other = rules.obligations[other_name].applies_to
+            if other.status == obligation.applies_to.status and (
+                set(other.risks) & set(obligation.applies_to.risks)
+            ):
+                problems.append(
+                    Problem(
+                        path=("obligations", name, "fulfilled_by"),
+                        message=f"contradicts obligation {other_name!r}: both are fulfilled by "
+                        f"{obligation.fulfilled_by} for the same disputes",
+                    )
+                )
+                break
+        fulfilling.setdefault(obligation.fulfilled_by, []).append(name)
+    return problems

@@ -1,0 +1,59 @@
+"""Two or more writers on the same dispute at once: every event lands, none is lost."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from models.tables import Dispute, DisputeEvent
+from rules.policy import Policy
+from workflows.db import transaction
+from workflows.disputes import NewEvent, record_event, report_dispute
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+MONDAY = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
+WRITERS = 4
+EVENTS_EACH = 10
+
+
+def test_concurrent_writers_on_one_dispute_lose_no_event_and_no_update(
+    org_engine: Engine, policy: Policy
+) -> None:
+    with transaction(org_engine) as session:
+        dispute = report_dispute(session=session, policy=policy, now=MONDAY, unit="33010101",
+                                 risk="medium", category="合同纠纷", title="并发写入")
+        dispute_id = dispute.id
+    assert dispute_id is not None
+    now = MONDAY + timedelta(hours=1)
+    start = threading.Barrier(WRITERS)
+    failures: list[BaseException] = []
+
+    def writer(number: int) -> None:
+        try:
+            start.wait()
+            for index in range(EVENTS_EACH):
+                with transaction(org_engine) as session:
+                    record_event(session=session, policy=policy, now=now, dispute_id=dispute_id,
+                                 event=NewEvent("note", data={"text": f"writer {number} #{index}"}))
+        except BaseException as exc:  # reported below, with the assertion
+            failures.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with transaction(org_engine) as session:
+        events = session.exec(select(DisputeEvent).where(DisputeEvent.dispute_id == dispute_id)
+                               .order_by(col(DisputeEvent.seq))).all()
+        stored = session.get(Dispute, dispute_id)
+    total = 1 + WRITERS * EVENTS_EACH
+    assert [e.seq for e in events] == list(range(1, total + 1))
+    assert sorted(e.data["text"] for e in events[1:]) == sorted(
+        f"writer {n} #{i}" for n in range(WRITERS) for i in range(EVENTS_EACH))
+    assert stored is not None and stored.last_seq == total

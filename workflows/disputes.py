@@ -1,0 +1,447 @@
+"""Reporting disputes and recording their events, each in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+import structlog
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from models.events import EventData, InvalidEventData
+from models.lifecycle import DisputeState, Event, UnitPath
+from models.tables import Dispute, DisputeEvent, Escalation, Obligation, Person, Unit
+from models.values import EventKind, Level, Risk, UnitLevel
+from rules.evaluate import Evaluation, HistoryError, evaluate
+from rules.policy import Policy
+from workflows.errors import BadInput, NotFound
+from workflows.rulesets import register_ruleset
+
+__all__ = [
+    "EventRefused",
+    "NewEvent",
+    "Outcome",
+    "Recorded",
+    "reevaluate",
+    "history",
+    "initial_state",
+    "record_event",
+    "record_events",
+    "report_dispute",
+]
+
+log = structlog.get_logger(__name__)
+
+RECORDABLE = tuple(k for k in EventKind if k is not EventKind.report)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event as a user gives it, not yet validated."""
+
+    kind: str
+    at: datetime | None = None
+    by: str | None = None
+    data: dict[str, Any] | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What writing an evaluation changed."""
+
+    obligations_changed: int
+    decisions_recorded: int
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The events a batch appended, and how many decisions fell due with them."""
+
+    events: list[DisputeEvent]
+    decisions: int
+
+
+def report_dispute(
+    *,
+    session: Session,
+    policy: Policy,
+    now: datetime,
+    unit: str,
+    risk: str,
+    category: str,
+    title: str,
+    at: datetime | None = None,
+    by: str | None = None,
+    people_involved: int = 1,
+    parties: Sequence[dict[str, Any]] = (),
+    location: str | None = None,
+) -> Dispute:
+    """Create a dispute at the village of ``unit`` (a village or one of its grids)."""
+    at = at or now
+    _check_time(at, now=now)
+    try:
+        risk_value = Risk(risk)
+    except ValueError:
+        raise BadInput(f"unknown risk {risk!r}; expected one of high, medium, low") from None
+    if not category.strip() or not title.strip():
+        raise BadInput("a dispute needs a non-empty category and title")
+    if people_involved < 1:
+        raise BadInput(f"people involved must be at least 1, got {people_involved}")
+    path = _unit_path(session, unit)
+    if by is not None:
+        _check_person(session, by)
+    register_ruleset(session=session, policy=policy, now=now)
+    dispute = Dispute(
+        category=category.strip(),
+        title=title.strip(),
+        risk=risk_value,
+        status="reported",
+        level=Level.village,
+        unit_code=path.village,
+        origin_unit=unit,
+        village_code=path.village,
+        township_code=path.township,
+        county_code=path.county,
+        people_involved=people_involved,
+        parties=list(parties),
+        location=location,
+        reported_at=at,
+        level_since=at,
+        last_seq=1,
+        rules_version=policy.version,
+    )
+    session.add(dispute)
+    session.flush()
+    assert dispute.id is not None
+    session.add(
+        DisputeEvent(
+            dispute_id=dispute.id,
+            seq=1,
+            kind=EventKind.report,
+            at=at,
+            recorded_at=now,
+            actor=by,
+            data={"risk": risk_value.value},
+            rules_version=policy.version,
+        )
+    )
+    initial = DisputeState.reported(path=path, risk=risk_value, at=at)
+    evaluation = evaluate(initial, [], policy=policy, now=now)
+    _persist(session, dispute, evaluation, policy=policy, now=now, new_seqs=set())
+    log.info("dispute_reported", dispute_id=dispute.id, unit=unit, risk=risk_value.value,
+             rules_version=policy.version)
+    return dispute
+
+
+def record_event(
+    *,
+    session: Session,
+    policy: Policy,
+    now: datetime,
+    dispute_id: int,
+    event: NewEvent,
+) -> DisputeEvent:
+    """Record one event: check it, append it, update the dispute and its obligations."""
+    return record_events(
+        session=session, policy=policy, now=now, dispute_id=dispute_id, events=[event]
+    ).events[0]
+
+
+def record_events(
+    *,
+    session: Session,
+    policy: Policy,
+    now: datetime,
+    dispute_id: int,
+    events: Sequence[NewEvent],
+) -> Recorded:
+    """Record events of one dispute, in order; refuse them all if any is not allowed.
+
+    The dispute's row is locked first, so concurrent writers queue rather than lose an
+    update. Escalations that fell due before or between the events are recorded too, with
+    the time their threshold was crossed. Raises :class:`EventRefused` naming the event.
+    """
+    dispute = session.exec(
+        select(Dispute).where(Dispute.id == dispute_id).with_for_update()
+    ).one_or_none()
+    if dispute is None:
+        raise NotFound(f"unknown dispute {dispute_id}")
+    register_ruleset(session=session, policy=policy, now=now)
+    past = history(session, dispute_id)
+    people = _known_people(session, events)
+    fresh: list[Event] = []
+    for index, new in enumerate(events):
+        try:
+            fresh.append(
+                _validated(new, seq=dispute.last_seq + index + 1, dispute=dispute, now=now,
+                           people=people)
+            )
+        except BadInput as exc:
+            raise EventRefused(str(exc), index=index) from None
+    initial = initial_state(dispute, past)
+    try:
+        evaluation = evaluate(initial, [*past, *fresh], policy=policy, now=now)
+    except HistoryError as exc:
+        index = exc.seq - dispute.last_seq - 1
+        if 0 <= index < len(fresh):
+            raise EventRefused(f"dispute {dispute_id}: {exc}", index=index) from None
+        raise EventRefused(
+            f"dispute {dispute_id}: recorded event #{exc.seq} would no longer be allowed "
+            f"after this one: {exc}",
+            index=len(fresh) - 1,
+        ) from None
+    recorded = []
+    for event in fresh:
+        row = DisputeEvent(
+            dispute_id=dispute_id,
+            seq=event.seq,
+            kind=event.kind,
+            at=event.at,
+            recorded_at=now,
+            actor=event.by,
+            data=dict(event.data),
+            rules_version=policy.version,
+        )
+        session.add(row)
+        recorded.append(row)
+    dispute.last_seq += len(fresh)
+    new_seqs = {event.seq for event in fresh}
+    outcome = _persist(session, dispute, evaluation, policy=policy, now=now, new_seqs=new_seqs)
+    for row in recorded:
+        log.info("event_recorded", dispute_id=dispute_id, seq=row.seq, kind=row.kind,
+                 rules_version=policy.version)
+    return Recorded(events=recorded, decisions=outcome.decisions_recorded)
+
+
+def reevaluate(
+    *, session: Session, policy: Policy, now: datetime, dispute_id: int
+) -> Outcome:
+    """Evaluate a dispute's history again at ``now``: record due decisions, refresh obligations."""
+    dispute = session.exec(
+        select(Dispute).where(Dispute.id == dispute_id).with_for_update()
+    ).one_or_none()
+    if dispute is None:
+        raise NotFound(f"unknown dispute {dispute_id}")
+    past = history(session, dispute_id)
+    evaluation = evaluate(initial_state(dispute, past), past, policy=policy, now=now)
+    return _persist(session, dispute, evaluation, policy=policy, now=now, new_seqs=set())
+
+
+class EventRefused(BadInput):
+    """An event that cannot be recorded; ``index`` is its position in the batch."""
+
+    def __init__(self, message: str, *, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+def initial_state(dispute: Dispute, past: Sequence[Event]) -> DisputeState:
+    """The dispute as it was reported, from its row and its ``report`` event."""
+    report = next((e for e in past if e.kind is EventKind.report), None)
+    risk = Risk(report.data["risk"]) if report is not None else Risk(dispute.risk)
+    path = UnitPath(dispute.village_code, dispute.township_code, dispute.county_code)
+    return DisputeState.reported(path=path, risk=risk, at=dispute.reported_at)
+
+
+def history(session: Session, dispute_id: int) -> list[Event]:
+    rows = session.exec(
+        select(DisputeEvent).where(DisputeEvent.dispute_id == dispute_id).order_by(
+            col(DisputeEvent.seq)
+        )
+    ).all()
+    return [_domain(row) for row in rows]
+
+
+def _domain(row: DisputeEvent) -> Event:
+    return Event(
+        kind=EventKind(row.kind),
+        at=row.at,
+        data=MappingProxyType(dict(row.data)),
+        by=row.actor,
+        seq=row.seq,
+    )
+
+
+def _persist(
+    session: Session,
+    dispute: Dispute,
+    evaluation: Evaluation,
+    *,
+    policy: Policy,
+    now: datetime,
+    new_seqs: set[int],
+) -> Outcome:
+    """Write what the evaluation says: due decisions as events, the state, the obligations."""
+    assert dispute.id is not None
+    state = evaluation.state
+    path = state.path
+    for move in evaluation.moves:
+        if move.seq in new_seqs and move.kind is EventKind.escalate:
+            session.add(
+                Escalation(
+                    dispute_id=dispute.id,
+                    from_level=move.from_level,
+                    to_level=move.to_level,
+                    from_unit=path.at(move.from_level),
+                    to_unit=path.at(move.to_level),
+                    rule="manual",
+                    rules_version=policy.version,
+                    effective_at=move.at,
+                    recorded_at=now,
+                    event_seq=move.seq,
+                )
+            )
+    for decision in evaluation.decisions:
+        dispute.last_seq += 1
+        event = decision.as_event()
+        session.add(
+            DisputeEvent(
+                dispute_id=dispute.id,
+                seq=dispute.last_seq,
+                kind=event.kind,
+                at=event.at,
+                recorded_at=now,
+                actor=None,
+                data=dict(event.data),
+                rules_version=policy.version,
+            )
+        )
+        if decision.kind == "escalate":
+            session.add(
+                Escalation(
+                    dispute_id=dispute.id,
+                    from_level=decision.from_level,
+                    to_level=decision.to_level,
+                    from_unit=path.at(decision.from_level),
+                    to_unit=path.at(decision.to_level),
+                    rule=decision.rule,
+                    rules_version=policy.version,
+                    effective_at=decision.effective_at,
+                    recorded_at=now,
+                    event_seq=dispute.last_seq,
+                )
+            )
+        log.info("dispute_" + ("escalated" if decision.kind == "escalate" else "supervised"),
+                 dispute_id=dispute.id, rule=decision.rule, from_level=decision.from_level,
+                 to_level=decision.to_level, effective_at=decision.effective_at.isoformat())
+    dispute.status = state.status
+    dispute.risk = state.risk
+    dispute.level = state.level
+    dispute.unit_code = state.unit
+    dispute.assignee = state.assignee
+    dispute.paused = state.paused
+    dispute.supervised = state.supervised
+    dispute.supervision_deadline = state.supervision_deadline
+    dispute.level_since = state.level_since
+    dispute.next_decision_at = (
+        evaluation.next_decision.effective_at if evaluation.next_decision else None
+    )
+    dispute.rules_version = policy.version
+    session.add(dispute)
+    changed = _replace_obligations(session, dispute.id, evaluation, policy=policy)
+    return Outcome(obligations_changed=changed, decisions_recorded=len(evaluation.decisions))
+
+
+def _replace_obligations(
+    session: Session, dispute_id: int, evaluation: Evaluation, *, policy: Policy
+) -> int:
+    """Make the stored obligations match the evaluation; return how many rows changed."""
+    current = {
+        row.kind: row
+        for row in session.exec(select(Obligation).where(Obligation.dispute_id == dispute_id))
+    }
+    wanted = {o.name: o for o in evaluation.obligations}
+    gone = [kind for kind in current if kind not in wanted]
+    if gone:
+        session.execute(
+            delete(Obligation).where(
+                col(Obligation.dispute_id) == dispute_id, col(Obligation.kind).in_(gone)
+            )
+        )
+    changed = len(gone)
+    for name, owed in wanted.items():
+        row = current.get(name)
+        if row is None:
+            row = Obligation(dispute_id=dispute_id, kind=name, due_at=owed.due_at,
+                             rule=owed.rule, rules_version=policy.version)
+        elif row.due_at == owed.due_at and row.rules_version == policy.version:
+            continue
+        else:
+            row.due_at, row.rule, row.rules_version = owed.due_at, owed.rule, policy.version
+        session.add(row)
+        changed += 1
+    return changed
+
+
+def _validated(
+    new: NewEvent, *, seq: int, dispute: Dispute, now: datetime, people: set[str]
+) -> Event:
+    try:
+        kind = EventKind(new.kind)
+    except ValueError:
+        raise BadInput(
+            f"unknown event kind {new.kind!r}; expected one of {', '.join(RECORDABLE)}"
+        ) from None
+    if kind is EventKind.report:
+        raise BadInput("a dispute is reported once, by `fengqiao dispute new`")
+    try:
+        data = EventData.validate(kind, new.data)
+    except InvalidEventData as exc:
+        raise BadInput(str(exc)) from None
+    at = new.at or now
+    _check_time(at, now=now)
+    if at < dispute.reported_at:
+        raise BadInput(
+            f"event time {at.isoformat()} is before the dispute was reported "
+            f"({dispute.reported_at.isoformat()})"
+        )
+    for person in (new.by, data.get("person")):
+        if person is not None and person not in people:
+            raise NotFound(f"unknown person {person!r}")
+    return Event(kind=kind, at=at, data=MappingProxyType(data), by=new.by, seq=seq)
+
+
+def _known_people(session: Session, events: Sequence[NewEvent]) -> set[str]:
+    named = {e.by for e in events if e.by} | {
+        str(e.data["person"]) for e in events if e.data and e.data.get("person")
+    }
+    if not named:
+        return set()
+    found = session.exec(select(Person.id).where(col(Person.id).in_(named))).all()
+    return set(found)
+
+
+def _check_person(session: Session, person: str) -> None:
+    if session.get(Person, person) is None:
+        raise NotFound(f"unknown person {person!r}")
+
+
+def _check_time(at: datetime, *, now: datetime) -> None:
+    if at.tzinfo is None:
+        raise BadInput(f"time {at.isoformat()} has no UTC offset")
+    if at > now:
+        raise BadInput(f"time {at.isoformat()} is in the future (now is {now.isoformat()})")
+
+
+def _unit_path(session: Session, code: str) -> UnitPath:
+    """The village, township and county a dispute reported at ``code`` belongs to."""
+    unit = session.get(Unit, code)
+    if unit is None:
+        raise NotFound(f"unknown unit {code!r}")
+    chain: dict[str, str] = {}
+    node: Unit | None = unit
+    while node is not None:
+        chain[node.level] = node.code
+        node = session.get(Unit, node.parent_code) if node.parent_code else None
+    if unit.level not in (UnitLevel.village, UnitLevel.grid):
+        raise BadInput(
+            f"unit {code!r} is a {unit.level}: disputes are reported at a village or a grid"
+        )
+    missing = [lvl for lvl in ("village", "township", "county") if lvl not in chain]
+    if missing:
+        raise BadInput(f"unit {code!r} has no {missing[0]} above it")
+    return UnitPath(chain["village"], chain["township"], chain["county"])

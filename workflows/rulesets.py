@@ -1,0 +1,33 @@
+"""Which rule sets have been in force: every version is stored once, by its content hash."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from models.tables import RuleChange, RuleSetRecord
+from rules.policy import Policy
+
+__all__ = ["current_version", "register_ruleset"]
+
+
+def register_ruleset(*, session: Session, policy: Policy, now: datetime) -> None:
+    """Store the policy's rule set the first time a record is made under it."""
+    if session.get(RuleSetRecord, policy.version) is None:
+        session.add(
+            RuleSetRecord(
+                version=policy.version,
+                name=policy.rules.name,
+                source=policy.source,
+                content=policy.rules.model_dump(mode="json", by_alias=True),
+                first_seen_at=now,
+            )
+        )
+        session.flush()
+
+
+def current_version(session: Session) -> str | None:
+    """The version of the last rule change, or None before any."""
+    last = session.exec(select(RuleChange).order_by(col(RuleChange.id).desc()).limit(1)).first()
+    return last.to_version if last else None
