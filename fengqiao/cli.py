@@ -94,8 +94,9 @@ def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
 def _command(
     subparsers: Any, name: str, handler: Handler, help_text: str
 ) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = subparsers.add_parser(name, help=help_text,
-                                                            description=help_text)
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name, help=help_text, description=help_text
+    )
     _global_options(parser, top=False)
     parser.set_defaults(handler=handler)
     return parser
@@ -111,12 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     _command(top, "init", c.init, "create or upgrade the database schema")
 
     org = top.add_parser("org", help="units and people").add_subparsers(
-        dest="org_command", required=True, parser_class=_Parser)
+        dest="org_command", required=True, parser_class=_Parser
+    )
     load = _command(org, "load", c.org_load, "upsert units and people from a YAML file")
     load.add_argument("file", type=Path)
 
     dispute = top.add_parser("dispute", help="report, record, show").add_subparsers(
-        dest="dispute_command", required=True, parser_class=_Parser)
+        dest="dispute_command", required=True, parser_class=_Parser
+    )
     new = _command(dispute, "new", c.dispute_new, "report a new dispute")
     new.add_argument("--unit", required=True, help="village or grid code")
     new.add_argument("--risk", required=True, choices=["high", "medium", "low"])
@@ -142,28 +145,41 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
 
     events = top.add_parser("events", help="bulk loading").add_subparsers(
-        dest="events_command", required=True, parser_class=_Parser)
-    imp = _command(events, "import", c.events_import,
-                   "record the events of a JSON-lines file, all or nothing")
+        dest="events_command", required=True, parser_class=_Parser
+    )
+    imp = _command(
+        events, "import", c.events_import, "record the events of a JSON-lines file, all or nothing"
+    )
     imp.add_argument("file", type=Path)
 
     rules = top.add_parser("rules", help="the escalation rules").add_subparsers(
-        dest="rules_command", required=True, parser_class=_Parser)
+        dest="rules_command", required=True, parser_class=_Parser
+    )
     check = _command(rules, "check", c.rules_check, "validate a rule file")
     check.add_argument("path", nargs="?", type=Path)
-    explain = _command(rules, "explain", c.rules_explain,
-                       "why a dispute owes what it owes, and what happens next")
+    explain = _command(
+        rules, "explain", c.rules_explain, "why a dispute owes what it owes, and what happens next"
+    )
     explain.add_argument("id", type=int)
     explain.add_argument("--json", action="store_true")
-    apply = _command(rules, "apply", c.rules_apply,
-                     "put the rules in force: recompute live disputes, log the change")
+    apply = _command(
+        rules,
+        "apply",
+        c.rules_apply,
+        "put the rules in force: recompute live disputes, log the change",
+    )
     apply.add_argument("--by", help="the administrator making the change")
-    apply.add_argument("--dry-run", action="store_true",
-                       help="show what would change, change nothing")
+    apply.add_argument(
+        "--dry-run", action="store_true", help="show what would change, change nothing"
+    )
 
     demo = _command(top, "demo", c.demo, "a small county on the embedded default, end to end")
-    demo.add_argument("--database", type=Path, default=Path("fengqiao-demo.db"),
-                      help="the SQLite file the demo county is built in (rebuilt on each run)")
+    demo.add_argument(
+        "--database",
+        type=Path,
+        default=Path("fengqiao-demo.db"),
+        help="the SQLite file the demo county is built in (rebuilt on each run)",
+    )
     return parser
 
 
@@ -180,13 +196,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ProblemList as exc:
         print("\n".join(exc.lines), file=sys.stderr)
-        log.info("command_refused", command=args.command, reason="problems",
-                 problems=len(exc.lines))
+        log.info(
+            "command_refused", command=args.command, reason="problems", problems=len(exc.lines)
+        )
         return 2
     except (BadInput, HistoryError) as exc:
         print(f"fengqiao: {exc}", file=sys.stderr)
-        log.info("command_refused", command=args.command,
-                 dispute_id=getattr(args, "id", None), reason=type(exc).__name__)
+        log.info(
+            "command_refused",
+            command=args.command,
+            dispute_id=getattr(args, "id", None),
+            reason=type(exc).__name__,
+        )
         return 2
 
 
@@ -201,4 +222,3 @@ def parse_json(text: str | None, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadInput(f"{what} is not valid JSON: {exc.msg} at column {exc.colno}") from None
-

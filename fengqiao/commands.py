@@ -56,8 +56,9 @@ def dispute_new(ctx: Context, args: argparse.Namespace) -> int:
         )
         assert dispute.id is not None
         if args.json:
-            json_out(dispute_view(session=session, dispute_id=dispute.id, now=ctx.now,
-                                  zone=ctx.zone))
+            json_out(
+                dispute_view(session=session, dispute_id=dispute.id, now=ctx.now, zone=ctx.zone)
+            )
         else:
             print(dispute.id)
     return 0
@@ -79,8 +80,10 @@ def dispute_event(ctx: Context, args: argparse.Namespace) -> int:
     if args.json:
         json_out(view)
     else:
-        print(f"dispute {args.id}: #{row.seq} {row.kind} recorded; "
-              f"now {view['status']} at {view['level']} ({view['unit']})")
+        print(
+            f"dispute {args.id}: #{row.seq} {row.kind} recorded; "
+            f"now {view['status']} at {view['level']} ({view['unit']})"
+        )
     return 0
 
 
@@ -98,9 +101,11 @@ def print_dispute(view: dict[str, Any]) -> None:
     """A dispute as ``dispute show`` prints it without ``--json``."""
     flags = [flag for flag in ("paused", "supervised") if view[flag]]
     print(f"dispute {view['id']}: {view['title']} [{view['category']}]")
-    print(f"  {view['status']}, {view['risk']} risk, at {view['level']} ({view['unit']})"
-          + (f", {', '.join(flags)}" if flags else "")
-          + (f", assigned to {view['assignee']}" if view["assignee"] else ""))
+    print(
+        f"  {view['status']}, {view['risk']} risk, at {view['level']} ({view['unit']})"
+        + (f", {', '.join(flags)}" if flags else "")
+        + (f", assigned to {view['assignee']}" if view["assignee"] else "")
+    )
     print(f"  reported {view['reported_at']} at {view['reported_unit']}")
     if view["obligations"]:
         print("  owes:")
@@ -109,21 +114,25 @@ def print_dispute(view: dict[str, Any]) -> None:
     if view["escalations"]:
         print("  escalations:")
         for e in view["escalations"]:
-            print(f"    {e['from_level']} -> {e['to_level']} ({e['unit']}) at {e['effective_at']}"
-                  f"  [{e['rule']}]")
+            print(
+                f"    {e['from_level']} -> {e['to_level']} ({e['unit']}) at {e['effective_at']}"
+                f"  [{e['rule']}]"
+            )
     print("  events:")
     for e in view["events"]:
         by = f"  by {e['by']}" if e["by"] else ""
         print(f"    #{e['seq']:<3} {e['kind']:<12} {e['at']}{by}")
 
 
-
 def events_import(ctx: Context, args: argparse.Namespace) -> int:
     with transaction(ctx.engine) as session:
-        summary = import_events(session=session, policy=ctx.policy, now=ctx.now, path=args.file,
-                                zone=ctx.zone)
-    print(f"{summary.events} events recorded on {summary.disputes} disputes "
-          f"({summary.decisions} escalations and listings fell due)")
+        summary = import_events(
+            session=session, policy=ctx.policy, now=ctx.now, path=args.file, zone=ctx.zone
+        )
+    print(
+        f"{summary.events} events recorded on {summary.disputes} disputes "
+        f"({summary.decisions} escalations and listings fell due)"
+    )
     return 0
 
 
@@ -157,8 +166,14 @@ def rules_explain(ctx: Context, args: argparse.Namespace) -> int:
         "level_since": iso(state.level_since, zone),
         "paused": state.paused,
         "obligations": [
-            {"kind": o.name, "label": o.label, "due_at": iso(o.due_at, zone),
-             "overdue": o.overdue(now), "rule": o.rule, "fulfilled_by": o.fulfilled_by.value}
+            {
+                "kind": o.name,
+                "label": o.label,
+                "due_at": iso(o.due_at, zone),
+                "overdue": o.overdue(now),
+                "rule": o.rule,
+                "fulfilled_by": o.fulfilled_by.value,
+            }
             for o in evaluation.obligations
         ],
         "due_unrecorded": [_decision(d, zone) for d in evaluation.decisions],
@@ -168,12 +183,16 @@ def rules_explain(ctx: Context, args: argparse.Namespace) -> int:
         json_out(result)
         return 0
     print(f"dispute {args.id} under rules {result['rules_version']} ({policy.source})")
-    print(f"  {result['status']}, {result['risk']} risk, at {result['level']} "
-          f"since {result['level_since']}" + (", paused: clocks stopped" if state.paused else ""))
+    print(
+        f"  {result['status']}, {result['risk']} risk, at {result['level']} "
+        f"since {result['level_since']}" + (", paused: clocks stopped" if state.paused else "")
+    )
     for o in result["obligations"]:
         late = "  OVERDUE" if o["overdue"] else ""
-        print(f"  {o['label']}: due {o['due_at']}{late}\n"
-              f"      set by {o['rule']}; fulfilled by: {o['fulfilled_by']}")
+        print(
+            f"  {o['label']}: due {o['due_at']}{late}\n"
+            f"      set by {o['rule']}; fulfilled by: {o['fulfilled_by']}"
+        )
     for d in result["due_unrecorded"]:
         print(f"  already due, not yet recorded: {_sentence(d)}")
     if result["next"]:
@@ -222,4 +241,3 @@ def demo(ctx: Context, args: argparse.Namespace) -> int:
     from fengqiao.demo import run_demo
 
     return run_demo(ctx, database=args.database)
-

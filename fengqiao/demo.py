@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["run_demo"]
 
-START = datetime(2026, 11, 2)  # a Monday; the story runs for a month from here
+START = date(2026, 11, 2)  # a Monday; the story runs for a month from here
 DAYS = 30
 
 TOWNSHIPS = [("330101", "东溪镇"), ("330102", "西岭镇"), ("330103", "南湖街道")]
@@ -41,16 +41,34 @@ def _org() -> dict[str, list[dict[str, Any]]]:
     ]
     for t_code, t_name in TOWNSHIPS:
         units.append({"code": t_code, "name": t_name, "level": "township", "parent": "330100"})
-        people.append({"id": f"sup-{t_code}", "name": f"{t_name}综治中心", "role": "supervisor",
-                       "unit": t_code})
+        people.append(
+            {
+                "id": f"sup-{t_code}",
+                "name": f"{t_name}综治中心",
+                "role": "supervisor",
+                "unit": t_code,
+            }
+        )
         for v_index, v_name in enumerate(VILLAGES, start=1):
             v_code = f"{t_code}{v_index:02d}"
             units.append({"code": v_code, "name": v_name, "level": "village", "parent": t_code})
-            people.append({"id": f"med-{v_code}", "name": f"{v_name}调解员", "role": "mediator",
-                           "unit": v_code})
+            people.append(
+                {
+                    "id": f"med-{v_code}",
+                    "name": f"{v_name}调解员",
+                    "role": "mediator",
+                    "unit": v_code,
+                }
+            )
             for g_index in (1, 2):
-                units.append({"code": f"{v_code}{g_index:02d}", "name": f"{v_name}第{g_index}网格",
-                              "level": "grid", "parent": v_code})
+                units.append(
+                    {
+                        "code": f"{v_code}{g_index:02d}",
+                        "name": f"{v_name}第{g_index}网格",
+                        "level": "grid",
+                        "parent": v_code,
+                    }
+                )
     return {"units": units, "people": people}
 
 
@@ -74,44 +92,128 @@ class Story:
 def _stories() -> list[Story]:
     resolve_people = {"method": "people", "agreement": "written"}
     return [
-        Story("3301010101", "high", "邻里纠纷", "宅基地边界争议", 0, [
-            (1.6, "mediate", {}), (2.7, "resolve", resolve_people),
-            (11.5, "visit", {"outcome": "stable"})], checks_until=2.7),
+        Story(
+            "3301010101",
+            "high",
+            "邻里纠纷",
+            "宅基地边界争议",
+            0,
+            [
+                (1.6, "mediate", {}),
+                (2.7, "resolve", resolve_people),
+                (11.5, "visit", {"outcome": "stable"}),
+            ],
+            checks_until=2.7,
+        ),
         Story("3301010201", "high", "土地承包", "承包地流转纠纷（无人跟进）", 1),
-        Story("3301020101", "medium", "婚姻家庭", "赡养老人分歧", 1, [
-            (4.5, "mediate", {}), (7.6, "assess", {"risk": "medium"}),
-            (8.4, "resolve", {"method": "people", "agreement": "oral"}),
-            (17.5, "visit", {"outcome": "relapsed"}), (18.5, "mediate", {}),
-            (22.6, "resolve", resolve_people)], checks_until=22.6),
-        Story("3301020202", "medium", "劳资纠纷", "工程款拖欠", 2, [
-            (4.5, "refer", {"to": "arbitration"})], checks_until=4.5),
-        Story("3301030101", "low", "物业纠纷", "小区停车位争议", 2, [
-            (5.4, "mediate", {"method": "administrative"}),
-            (9.6, "resolve", {"method": "administrative", "agreement": "oral"}),
-            (19.4, "visit", {"outcome": "stable"})]),
-        Story("3301030202", "high", "征地拆迁", "拆迁补偿争议（当事人住院）", 3, [
-            (4.4, "pause", {"reason": "当事人住院"}), (11.4, "resume", {}),
-            (12.5, "mediate", {}), (14.6, "resolve", resolve_people)], checks_until=14.6),
-        Story("3301010102", "low", "邻里纠纷", "噪音扰民", 4, [
-            (6.5, "withdraw", {"note": "双方自行和解"})]),
-        Story("3301020102", "medium", "山林权属", "山林界址纠纷", 5, [
-            (12.4, "assess", {"risk": "high"})], checks_until=30),
-        Story("3301010202", "medium", "合同纠纷", "农资买卖合同", 8, [
-            (9.5, "mediate", {"method": "judicial"}),
-            (13.5, "resolve", {"method": "judicial", "agreement": "written"})], checks_until=13.5),
-        Story("3301030102", "high", "医疗纠纷", "卫生院诊疗争议", 10, [
-            (11.5, "mediate", {})], checks_until=11.2),
-        Story("3301020201", "low", "婚姻家庭", "离婚财产分割", 12, [
-            (13.4, "assess", {"risk": "low"})]),
-        Story("3301030201", "medium", "损害赔偿", "交通事故赔偿", 16, [
-            (17.5, "mediate", {}), (20.5, "resolve", resolve_people)], checks_until=20.5),
+        Story(
+            "3301020101",
+            "medium",
+            "婚姻家庭",
+            "赡养老人分歧",
+            1,
+            [
+                (4.5, "mediate", {}),
+                (7.6, "assess", {"risk": "medium"}),
+                (8.4, "resolve", {"method": "people", "agreement": "oral"}),
+                (17.5, "visit", {"outcome": "relapsed"}),
+                (18.5, "mediate", {}),
+                (22.6, "resolve", resolve_people),
+            ],
+            checks_until=22.6,
+        ),
+        Story(
+            "3301020202",
+            "medium",
+            "劳资纠纷",
+            "工程款拖欠",
+            2,
+            [(4.5, "refer", {"to": "arbitration"})],
+            checks_until=4.5,
+        ),
+        Story(
+            "3301030101",
+            "low",
+            "物业纠纷",
+            "小区停车位争议",
+            2,
+            [
+                (5.4, "mediate", {"method": "administrative"}),
+                (9.6, "resolve", {"method": "administrative", "agreement": "oral"}),
+                (19.4, "visit", {"outcome": "stable"}),
+            ],
+        ),
+        Story(
+            "3301030202",
+            "high",
+            "征地拆迁",
+            "拆迁补偿争议（当事人住院）",
+            3,
+            [
+                (4.4, "pause", {"reason": "当事人住院"}),
+                (11.4, "resume", {}),
+                (12.5, "mediate", {}),
+                (14.6, "resolve", resolve_people),
+            ],
+            checks_until=14.6,
+        ),
+        Story(
+            "3301010102",
+            "low",
+            "邻里纠纷",
+            "噪音扰民",
+            4,
+            [(6.5, "withdraw", {"note": "双方自行和解"})],
+        ),
+        Story(
+            "3301020102",
+            "medium",
+            "山林权属",
+            "山林界址纠纷",
+            5,
+            [(12.4, "assess", {"risk": "high"})],
+            checks_until=30,
+        ),
+        Story(
+            "3301010202",
+            "medium",
+            "合同纠纷",
+            "农资买卖合同",
+            8,
+            [
+                (9.5, "mediate", {"method": "judicial"}),
+                (13.5, "resolve", {"method": "judicial", "agreement": "written"}),
+            ],
+            checks_until=13.5,
+        ),
+        Story(
+            "3301030102",
+            "high",
+            "医疗纠纷",
+            "卫生院诊疗争议",
+            10,
+            [(11.5, "mediate", {})],
+            checks_until=11.2,
+        ),
+        Story(
+            "3301020201", "low", "婚姻家庭", "离婚财产分割", 12, [(13.4, "assess", {"risk": "low"})]
+        ),
+        Story(
+            "3301030201",
+            "medium",
+            "损害赔偿",
+            "交通事故赔偿",
+            16,
+            [(17.5, "mediate", {}), (20.5, "resolve", resolve_people)],
+            checks_until=20.5,
+        ),
     ]
 
 
 def _moment(day: float, zone: Any) -> datetime:
     whole = int(day)
     hour = round((day - whole) * 24, 2) if day != whole else 9.0
-    local = datetime.combine(START.date() + timedelta(days=whole), time(0), zone)
+    local = datetime.combine(START + timedelta(days=whole), time(0), zone)
     return local + timedelta(hours=hour)
 
 
@@ -130,10 +232,14 @@ def run_demo(ctx: Context, *, database: Path) -> int:
             summary = load_org(session=session, path=org_file)
     print(f"Fengqiao demo — rules {policy.label}, database {url}")
     villages = len(TOWNSHIPS) * len(VILLAGES)
-    print(f"County 枫桥县: {len(TOWNSHIPS)} townships, {villages} villages, {villages * 2} grids, "
-          f"{summary.people_added} people (mediators and supervisors).")
-    print(f"A month from {START.date()} in fast-forward: 12 disputes, each event recorded through "
-          "the same workflow as `fengqiao dispute event`.\n")
+    print(
+        f"County 枫桥县: {len(TOWNSHIPS)} townships, {villages} villages, {villages * 2} grids, "
+        f"{summary.people_added} people (mediators and supervisors)."
+    )
+    print(
+        f"A month from {START} in fast-forward: 12 disputes, each event recorded through "
+        "the same workflow as `fengqiao dispute event`.\n"
+    )
 
     stories = _stories()
     ids: dict[int, int] = {}
@@ -154,19 +260,36 @@ def run_demo(ctx: Context, *, database: Path) -> int:
         with transaction(engine) as session:
             if kind == "report":
                 dispute = report_dispute(
-                    session=session, policy=policy, now=moment, unit=story.grid, risk=story.risk,
-                    category=story.category, title=story.title, by=by, people_involved=2,
+                    session=session,
+                    policy=policy,
+                    now=moment,
+                    unit=story.grid,
+                    risk=story.risk,
+                    category=story.category,
+                    title=story.title,
+                    by=by,
+                    people_involved=2,
                     parties=[{"name": "当事人甲"}, {"name": "当事人乙"}],
                 )
                 assert dispute.id is not None
                 ids[index] = dispute.id
-                record_event(session=session, policy=policy, now=moment, dispute_id=dispute.id,
-                             event=NewEvent("assign", data={"person": story.mediator}, by=by))
+                record_event(
+                    session=session,
+                    policy=policy,
+                    now=moment,
+                    dispute_id=dispute.id,
+                    event=NewEvent("assign", data={"person": story.mediator}, by=by),
+                )
                 continue
             if index not in ids or kind == "check" and _closed(session, ids[index]):
                 continue
-            record_event(session=session, policy=policy, now=moment, dispute_id=ids[index],
-                         event=NewEvent(kind, data=data, by=by))
+            record_event(
+                session=session,
+                policy=policy,
+                now=moment,
+                dispute_id=ids[index],
+                event=NewEvent(kind, data=data, by=by),
+            )
     end = _moment(DAYS, zone)
     with transaction(engine) as session:
         for dispute_id in ids.values():
@@ -178,9 +301,11 @@ def run_demo(ctx: Context, *, database: Path) -> int:
         print()
         with transaction(engine) as session:
             print_dispute(dispute_view(session=session, dispute_id=ids[index], now=end, zone=zone))
-    print(f"\nThe demo county stays in {database} (rebuilt by each run). Look around with:\n"
-          f"  fengqiao --db {url} --now {end.isoformat()} dispute show {ids[1]} --json\n"
-          f"  fengqiao --db {url} --now {end.isoformat()} rules explain {ids[7]}")
+    print(
+        f"\nThe demo county stays in {database} (rebuilt by each run). Look around with:\n"
+        f"  fengqiao --db {url} --now {end.isoformat()} dispute show {ids[1]} --json\n"
+        f"  fengqiao --db {url} --now {end.isoformat()} rules explain {ids[7]}"
+    )
     return 0
 
 
@@ -191,16 +316,22 @@ def _closed(session: Any, dispute_id: int) -> bool:
 
 def _summary(engine: Any, ids: dict[int, int], end: datetime, zone: Any) -> None:
     with transaction(engine) as session:
-        by_status = dict(session.exec(
-            select(Dispute.status, func.count()).group_by(Dispute.status)).all())
-        by_level = dict(session.exec(
-            select(Escalation.to_level, func.count()).group_by(Escalation.to_level)).all())
+        by_status = dict(
+            session.exec(select(Dispute.status, func.count()).group_by(Dispute.status)).all()
+        )
+        by_level = dict(
+            session.exec(
+                select(Escalation.to_level, func.count()).group_by(Escalation.to_level)
+            ).all()
+        )
         rows = session.exec(select(Dispute).order_by(col(Dispute.id))).all()
         print(f"{'id':>3}  {'risk':<6} {'status':<10} {'level':<9} {'category':<6}  title")
         for d in rows:
             print(f"{d.id:>3}  {d.risk:<6} {d.status:<10} {d.level:<9} {d.category:<6}  {d.title}")
     screened = len(ids)
     resolved = by_status.get("resolved", 0) + by_status.get("closed", 0)
-    print(f"\nBy {end.date()}: {screened} screened, {resolved} resolved or closed — "
-          f"化解率 {resolved / screened:.0%}; escalations to township "
-          f"{by_level.get('township', 0)}, to county {by_level.get('county', 0)}.")
+    print(
+        f"\nBy {end.date()}: {screened} screened, {resolved} resolved or closed — "
+        f"化解率 {resolved / screened:.0%}; escalations to township "
+        f"{by_level.get('township', 0)}, to county {by_level.get('county', 0)}."
+    )

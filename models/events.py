@@ -102,9 +102,7 @@ class EventData:
             problems = []
             for error in exc.errors():
                 where = ".".join(str(p) for p in error["loc"]) or "data"
-                message = (
-                    "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
-                )
+                message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
                 problems.append(f"{where}: {message}")
             raise InvalidEventData(f"{kind} data: {'; '.join(problems)}") from None
         data = parsed.model_dump(mode="json", exclude_none=True)

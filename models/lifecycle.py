@@ -6,7 +6,7 @@ Events are facts; :func:`apply` folds one into a :class:`DisputeState` or raises
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
@@ -182,7 +182,7 @@ def _reopen(state: DisputeState, event: Event, _: Transition) -> DisputeState:
     return replace(state, status=Status.mediating, risk=risk, level_since=event.at)
 
 
-def _ending(target: Status):  # type: ignore[no-untyped-def]
+def _ending(target: Status) -> Callable[[DisputeState, Event, Transition], DisputeState]:
     def handler(state: DisputeState, event: Event, _: Transition) -> DisputeState:
         return replace(
             state, status=target, paused=False, supervised=False, supervision_deadline=None
@@ -226,7 +226,7 @@ def _supervise(state: DisputeState, event: Event, _: Transition) -> DisputeState
     )
 
 
-_HANDLERS = {
+_HANDLERS: dict[EventKind, Callable[[DisputeState, Event, Transition], DisputeState]] = {
     K.assign: _assign,
     K.assess: _assess,
     K.visit: _visit,

@@ -74,7 +74,9 @@ class Dispute(SQLModel, table=True):
         Index("ix_disputes_county_level", "county_code", "level"),
         Index("ix_disputes_township_level", "township_code", "level"),
     )
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     category: str = Field(max_length=64)
     title: str = Field(max_length=500)
     risk: str = Field(max_length=8)
@@ -87,7 +89,9 @@ class Dispute(SQLModel, table=True):
     county_code: str = Field(max_length=32)
     assignee: str | None = Field(default=None, foreign_key="people.id", index=True)
     people_involved: int = Field(default=1)
-    parties: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    parties: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     location: str | None = Field(default=None, max_length=500)
     reported_at: datetime = _time()
     level_since: datetime = _time()
@@ -104,7 +108,9 @@ class DisputeEvent(SQLModel, table=True):
 
     __tablename__ = "dispute_events"
     __table_args__ = (UniqueConstraint("dispute_id", "seq", name="uq_dispute_events_seq"),)
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     dispute_id: int = Field(sa_column=Column(BigId, nullable=False))
     seq: int
     kind: str = Field(max_length=16)
@@ -120,7 +126,9 @@ class Obligation(SQLModel, table=True):
 
     __tablename__ = "obligations"
     __table_args__ = (UniqueConstraint("dispute_id", "kind", name="uq_obligations_kind"),)
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     dispute_id: int = Field(sa_column=Column(BigId, nullable=False, index=True))
     kind: str = Field(max_length=64)
     due_at: datetime = _time(index=True)
@@ -133,7 +141,9 @@ class Escalation(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("dispute_id", "from_level", "effective_at", name="uq_escalations_once"),
     )
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     dispute_id: int = Field(sa_column=Column(BigId, nullable=False, index=True))
     from_level: str = Field(max_length=16)
     to_level: str = Field(max_length=16)
@@ -155,7 +165,9 @@ class Task(SQLModel, table=True):
         Index("ix_tasks_person_state", "person_id", "state"),
         Index("ix_tasks_unit_state", "unit_code", "state"),
     )
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     dispute_id: int = Field(sa_column=Column(BigId, nullable=False, index=True))
     kind: str = Field(max_length=32)
     person_id: str | None = Field(default=None, max_length=64)
@@ -182,7 +194,9 @@ class RuleChange(SQLModel, table=True):
     """A change of the rules in force, with who made it: the policy's own event log."""
 
     __tablename__ = "rule_changes"
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     at: datetime = _time(index=True)
     actor: str | None = Field(default=None, max_length=64)
     from_version: str | None = Field(default=None, max_length=64)

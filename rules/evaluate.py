@@ -82,9 +82,7 @@ class Decision:
         data: dict[str, str] = {"rule": self.rule}
         if self.deadline is not None:
             data["deadline"] = self.deadline.isoformat()
-        return Event(
-            kind=EventKind(self.kind), at=self.effective_at, data=MappingProxyType(data)
-        )
+        return Event(kind=EventKind(self.kind), at=self.effective_at, data=MappingProxyType(data))
 
 
 @dataclass(frozen=True)
@@ -208,7 +206,9 @@ class _Clock:
                 first = matching[0]
                 at = first.due_at
                 if rule.by is not None:
-                    at = policy.threshold_after(first.due_at, rule.by, risk=state.risk)
+                    # A pause during the grace time is added back, like every other deadline.
+                    grace_end = policy.threshold_after(first.due_at, rule.by, risk=state.risk)
+                    at = self.shifted(grace_end, first.due_at)
                 grace = f" by {rule.by}" if rule.by else ""
                 reason = f"{first.label} overdue{grace}"
             candidates.append(
@@ -220,7 +220,8 @@ class _Clock:
                 if srule.level != state.level or srule.risk != state.risk:
                     continue
                 start = state.level_since
-                at = self.shifted(policy.threshold_after(start, srule.after, risk=state.risk), start)
+                threshold = policy.threshold_after(start, srule.after, risk=state.risk)
+                at = self.shifted(threshold, start)
                 deadline = policy.due_after(at, srule.deadline, risk=state.risk)
                 reason = f"not resolved {srule.after} after reaching {state.level}"
                 decision = Decision(
@@ -229,14 +230,14 @@ class _Clock:
                 candidates.append((at, offset + index, decision))
         if not candidates:
             return None
-        at, _, decision = min(candidates, key=lambda c: (c[0], c[1]))
-        if at >= self.position:
+        crossed, _, decision = min(candidates, key=lambda c: (c[0], c[1]))
+        if crossed >= self.position:
             return decision
-        deadline = decision.deadline
         if decision.kind == "supervise":
-            rule = next(r for r in policy.rules.supervision if r.id == decision.rule)
-            deadline = policy.due_after(self.position, rule.deadline, risk=state.risk)
-        return replace(decision, effective_at=self.position, deadline=deadline)
+            listing = next(r for r in policy.rules.supervision if r.id == decision.rule)
+            moved = policy.due_after(self.position, listing.deadline, risk=state.risk)
+            return replace(decision, effective_at=self.position, deadline=moved)
+        return replace(decision, effective_at=self.position)
 
 
 def _applies(rule: ObligationRule, state: DisputeState) -> bool:

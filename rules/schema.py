@@ -67,7 +67,9 @@ class DateRange(Model):
         return self
 
     def days(self) -> list[date]:
-        return [date.fromordinal(n) for n in range(self.start.toordinal(), self.end.toordinal() + 1)]
+        return [
+            date.fromordinal(n) for n in range(self.start.toordinal(), self.end.toordinal() + 1)
+        ]
 
 
 class CalendarYear(Model):
@@ -149,7 +151,9 @@ class EscalationRule(Model):
     def _fields_match_when(self) -> EscalationRule:
         if self.when == "unresolved":
             if self.after is None:
-                raise ValueError("an 'unresolved' rule needs 'after' (time since reaching the level)")
+                raise ValueError(
+                    "an 'unresolved' rule needs 'after' (time since reaching the level)"
+                )
             if self.obligation is not None or self.by is not None:
                 raise ValueError("'obligation' and 'by' belong to 'overdue' rules")
         else:
@@ -213,13 +217,13 @@ def consistency_problems(rules: RuleSet) -> list[Problem]:
             problems.append(Problem(path=(*at, "id"), message=f"rule id {rule.id!r} is used twice"))
         seen_ids[rule.id] = at
         if rule.from_level.up is None:
-            problems.append(
-                Problem(path=(*at, "from"), message="nothing escalates beyond county")
-            )
+            problems.append(Problem(path=(*at, "from"), message="nothing escalates beyond county"))
         elif rule.to_level != rule.from_level.up:
-            direction = "goes down" if list(Level).index(rule.to_level) <= list(Level).index(
-                rule.from_level
-            ) else "skips a level"
+            direction = (
+                "goes down"
+                if list(Level).index(rule.to_level) <= list(Level).index(rule.from_level)
+                else "skips a level"
+            )
             problems.append(
                 Problem(
                     path=(*at, "to"),
@@ -227,8 +231,10 @@ def consistency_problems(rules: RuleSet) -> list[Problem]:
                     f"{rule.from_level} escalates to {rule.from_level.up}",
                 )
             )
-        if rule.obligation is not None and rule.obligation != "any" and (
-            rule.obligation not in rules.obligations
+        if (
+            rule.obligation is not None
+            and rule.obligation != "any"
+            and (rule.obligation not in rules.obligations)
         ):
             problems.append(
                 Problem(
@@ -254,7 +260,9 @@ def consistency_problems(rules: RuleSet) -> list[Problem]:
     for index, srule in enumerate(rules.supervision):
         at = ("supervision", index)
         if srule.id in seen_ids:
-            problems.append(Problem(path=(*at, "id"), message=f"rule id {srule.id!r} is used twice"))
+            problems.append(
+                Problem(path=(*at, "id"), message=f"rule id {srule.id!r} is used twice")
+            )
         seen_ids[srule.id] = at
         if (srule.level, srule.risk) in supervised:
             problems.append(
@@ -285,9 +293,9 @@ def consistency_problems(rules: RuleSet) -> list[Problem]:
     fulfilling: dict[EventKind, list[str]] = {}
     for name, obligation in rules.obligations.items():
         for other_name in fulfilling.get(obligation.fulfilled_by, []):
-            other = rules.obligations[other_name].applies_to
-            if other.status == obligation.applies_to.status and (
-                set(other.risks) & set(obligation.applies_to.risks)
+            earlier = rules.obligations[other_name].applies_to
+            if earlier.status == obligation.applies_to.status and (
+                set(earlier.risks) & set(obligation.applies_to.risks)
             ):
                 problems.append(
                     Problem(

@@ -101,5 +101,5 @@ def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     with engine.connect() as connection:
         for table in tables:
             rows = connection.execute(text(f'SELECT * FROM "{table}"')).all()
-            content[table] = sorted((tuple(map(repr, row)) for row in rows))
+            content[table] = sorted(tuple(map(repr, row)) for row in rows)
     return content

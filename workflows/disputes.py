@@ -132,8 +132,13 @@ def report_dispute(
     initial = DisputeState.reported(path=path, risk=risk_value, at=at)
     evaluation = evaluate(initial, [], policy=policy, now=now)
     _persist(session, dispute, evaluation, policy=policy, now=now, new_seqs=set())
-    log.info("dispute_reported", dispute_id=dispute.id, unit=unit, risk=risk_value.value,
-             rules_version=policy.version)
+    log.info(
+        "dispute_reported",
+        dispute_id=dispute.id,
+        unit=unit,
+        risk=risk_value.value,
+        rules_version=policy.version,
+    )
     return dispute
 
 
@@ -177,8 +182,9 @@ def record_events(
     for index, new in enumerate(events):
         try:
             fresh.append(
-                _validated(new, seq=dispute.last_seq + index + 1, dispute=dispute, now=now,
-                           people=people)
+                _validated(
+                    new, seq=dispute.last_seq + index + 1, dispute=dispute, now=now, people=people
+                )
             )
         except BadInput as exc:
             raise EventRefused(str(exc), index=index) from None
@@ -212,14 +218,17 @@ def record_events(
     new_seqs = {event.seq for event in fresh}
     outcome = _persist(session, dispute, evaluation, policy=policy, now=now, new_seqs=new_seqs)
     for row in recorded:
-        log.info("event_recorded", dispute_id=dispute_id, seq=row.seq, kind=row.kind,
-                 rules_version=policy.version)
+        log.info(
+            "event_recorded",
+            dispute_id=dispute_id,
+            seq=row.seq,
+            kind=row.kind,
+            rules_version=policy.version,
+        )
     return Recorded(events=recorded, decisions=outcome.decisions_recorded)
 
 
-def reevaluate(
-    *, session: Session, policy: Policy, now: datetime, dispute_id: int
-) -> Outcome:
+def reevaluate(*, session: Session, policy: Policy, now: datetime, dispute_id: int) -> Outcome:
     """Evaluate a dispute's history again at ``now``: record due decisions, refresh obligations."""
     dispute = session.exec(
         select(Dispute).where(Dispute.id == dispute_id).with_for_update()
@@ -249,9 +258,9 @@ def initial_state(dispute: Dispute, past: Sequence[Event]) -> DisputeState:
 
 def history(session: Session, dispute_id: int) -> list[Event]:
     rows = session.exec(
-        select(DisputeEvent).where(DisputeEvent.dispute_id == dispute_id).order_by(
-            col(DisputeEvent.seq)
-        )
+        select(DisputeEvent)
+        .where(DisputeEvent.dispute_id == dispute_id)
+        .order_by(col(DisputeEvent.seq))
     ).all()
     return [_domain(row) for row in rows]
 
@@ -325,9 +334,14 @@ def _persist(
                     event_seq=dispute.last_seq,
                 )
             )
-        log.info("dispute_" + ("escalated" if decision.kind == "escalate" else "supervised"),
-                 dispute_id=dispute.id, rule=decision.rule, from_level=decision.from_level,
-                 to_level=decision.to_level, effective_at=decision.effective_at.isoformat())
+        log.info(
+            "dispute_" + ("escalated" if decision.kind == "escalate" else "supervised"),
+            dispute_id=dispute.id,
+            rule=decision.rule,
+            from_level=decision.from_level,
+            to_level=decision.to_level,
+            effective_at=decision.effective_at.isoformat(),
+        )
     dispute.status = state.status
     dispute.risk = state.risk
     dispute.level = state.level
@@ -366,8 +380,13 @@ def _replace_obligations(
     for name, owed in wanted.items():
         row = current.get(name)
         if row is None:
-            row = Obligation(dispute_id=dispute_id, kind=name, due_at=owed.due_at,
-                             rule=owed.rule, rules_version=policy.version)
+            row = Obligation(
+                dispute_id=dispute_id,
+                kind=name,
+                due_at=owed.due_at,
+                rule=owed.rule,
+                rules_version=policy.version,
+            )
         elif row.due_at == owed.due_at and row.rules_version == policy.version:
             continue
         else:

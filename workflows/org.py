@@ -68,8 +68,13 @@ def _entry_lines(path: Path, text: str) -> dict[tuple[str, int], int]:
     return lines
 
 
-def _validated(path: Path, lines: dict[tuple[str, int], int], section: str, raw: list[Any],
-               model: type[BaseModel]) -> list[tuple[int, Any]]:
+def _validated(
+    path: Path,
+    lines: dict[tuple[str, int], int],
+    section: str,
+    raw: list[Any],
+    model: type[BaseModel],
+) -> list[tuple[int, Any]]:
     parsed = []
     for index, item in enumerate(raw):
         line = lines.get((section, index), 0)
@@ -105,7 +110,8 @@ def load_org(*, session: Session, path: Path) -> OrgSummary:
     for line, unit in units:
         if unit.code in seen:
             raise BadInput(
-                f"{path}:{line}: duplicate unit code {unit.code!r} (first at line {seen[unit.code]})"
+                f"{path}:{line}: duplicate unit code {unit.code!r} "
+                f"(first at line {seen[unit.code]})"
             )
         seen[unit.code] = line
         levels[unit.code] = unit.level
@@ -128,8 +134,9 @@ def load_org(*, session: Session, path: Path) -> OrgSummary:
     for _, unit in sorted(units, key=lambda item: list(UnitLevel).index(item[1].level)):
         row = existing.get(unit.code)
         if row is None:
-            session.add(Unit(code=unit.code, name=unit.name, level=unit.level,
-                             parent_code=unit.parent))
+            session.add(
+                Unit(code=unit.code, name=unit.name, level=unit.level, parent_code=unit.parent)
+            )
             added += 1
         else:
             row.name, row.level, row.parent_code = unit.name, unit.level, unit.parent
@@ -141,12 +148,23 @@ def load_org(*, session: Session, path: Path) -> OrgSummary:
         contacts = {k: v if isinstance(v, list) else [v] for k, v in person.contacts.items()}
         prow = session.get(Person, person.id)
         if prow is None:
-            session.add(Person(id=person.id, name=person.name, role=person.role,
-                               unit_code=person.unit, contacts=contacts))
+            session.add(
+                Person(
+                    id=person.id,
+                    name=person.name,
+                    role=person.role,
+                    unit_code=person.unit,
+                    contacts=contacts,
+                )
+            )
             people_added += 1
         else:
             prow.name, prow.role, prow.unit_code, prow.contacts = (
-                person.name, person.role, person.unit, contacts)
+                person.name,
+                person.role,
+                person.unit,
+                contacts,
+            )
             session.add(prow)
             people_updated += 1
     summary = OrgSummary(added, updated, people_added, people_updated)
@@ -154,14 +172,19 @@ def load_org(*, session: Session, path: Path) -> OrgSummary:
     return summary
 
 
-def _check_unit(path: Path, line: int, unit: _UnitIn, levels: dict[str, UnitLevel],
-                parents: dict[str, str | None]) -> None:
+def _check_unit(
+    path: Path,
+    line: int,
+    unit: _UnitIn,
+    levels: dict[str, UnitLevel],
+    parents: dict[str, str | None],
+) -> None:
     where = f"{path}:{line}: unit {unit.code!r}"
     chain = [unit.code]
     parent = unit.parent
     while parent is not None:
         if parent in chain:
-            cycle = " -> ".join([*chain[chain.index(parent):], parent])
+            cycle = " -> ".join([*chain[chain.index(parent) :], parent])
             raise BadInput(f"{where}: parents form a cycle: {cycle}")
         chain.append(parent)
         parent = parents.get(parent)

@@ -73,6 +73,12 @@ def apply_rules(
             decisions_recorded=decisions,
         )
     )
-    log.info("rules_applied", from_version=previous, to_version=policy.version, by=by,
-             disputes_recomputed=recomputed, decisions_recorded=decisions)
+    log.info(
+        "rules_applied",
+        from_version=previous,
+        to_version=policy.version,
+        by=by,
+        disputes_recomputed=recomputed,
+        decisions_recorded=decisions,
+    )
     return RulesApplied(previous, policy.version, recomputed, changed, decisions)

@@ -19,7 +19,9 @@ def iso(moment: datetime | None, zone: ZoneInfo) -> str | None:
     return None if moment is None else moment.astimezone(zone).isoformat()
 
 
-def dispute_view(*, session: Session, dispute_id: int, now: datetime, zone: ZoneInfo) -> dict[str, Any]:
+def dispute_view(
+    *, session: Session, dispute_id: int, now: datetime, zone: ZoneInfo
+) -> dict[str, Any]:
     """The documented JSON of ``fengqiao dispute show --json``."""
     dispute = session.get(Dispute, dispute_id)
     if dispute is None:

@@ -24,8 +24,15 @@ def test_concurrent_writers_on_one_dispute_lose_no_event_and_no_update(
     org_engine: Engine, policy: Policy
 ) -> None:
     with transaction(org_engine) as session:
-        dispute = report_dispute(session=session, policy=policy, now=MONDAY, unit="33010101",
-                                 risk="medium", category="合同纠纷", title="并发写入")
+        dispute = report_dispute(
+            session=session,
+            policy=policy,
+            now=MONDAY,
+            unit="33010101",
+            risk="medium",
+            category="合同纠纷",
+            title="并发写入",
+        )
         dispute_id = dispute.id
     assert dispute_id is not None
     now = MONDAY + timedelta(hours=1)
@@ -37,8 +44,13 @@ def test_concurrent_writers_on_one_dispute_lose_no_event_and_no_update(
             start.wait()
             for index in range(EVENTS_EACH):
                 with transaction(org_engine) as session:
-                    record_event(session=session, policy=policy, now=now, dispute_id=dispute_id,
-                                 event=NewEvent("note", data={"text": f"writer {number} #{index}"}))
+                    record_event(
+                        session=session,
+                        policy=policy,
+                        now=now,
+                        dispute_id=dispute_id,
+                        event=NewEvent("note", data={"text": f"writer {number} #{index}"}),
+                    )
         except BaseException as exc:  # reported below, with the assertion
             failures.append(exc)
 
@@ -49,11 +61,15 @@ def test_concurrent_writers_on_one_dispute_lose_no_event_and_no_update(
         thread.join()
     assert failures == []
     with transaction(org_engine) as session:
-        events = session.exec(select(DisputeEvent).where(DisputeEvent.dispute_id == dispute_id)
-                               .order_by(col(DisputeEvent.seq))).all()
+        events = session.exec(
+            select(DisputeEvent)
+            .where(DisputeEvent.dispute_id == dispute_id)
+            .order_by(col(DisputeEvent.seq))
+        ).all()
         stored = session.get(Dispute, dispute_id)
     total = 1 + WRITERS * EVENTS_EACH
     assert [e.seq for e in events] == list(range(1, total + 1))
     assert sorted(e.data["text"] for e in events[1:]) == sorted(
-        f"writer {n} #{i}" for n in range(WRITERS) for i in range(EVENTS_EACH))
+        f"writer {n} #{i}" for n in range(WRITERS) for i in range(EVENTS_EACH)
+    )
     assert stored is not None and stored.last_seq == total

@@ -24,18 +24,36 @@ MONDAY = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
 def _report(engine: Engine, policy: Policy, *, risk: str = "high", at: datetime = MONDAY) -> int:
     with transaction(engine) as session:
         dispute = report_dispute(
-            session=session, policy=policy, now=at, unit="3301010101", risk=risk,
-            category="邻里纠纷", title="宅基地边界", by="wang",
+            session=session,
+            policy=policy,
+            now=at,
+            unit="3301010101",
+            risk=risk,
+            category="邻里纠纷",
+            title="宅基地边界",
+            by="wang",
         )
         assert dispute.id is not None
         return dispute.id
 
 
-def _record(engine: Engine, policy: Policy, dispute_id: int, kind: str, at: datetime,
-            data: dict[str, object] | None = None, by: str = "wang") -> None:
+def _record(
+    engine: Engine,
+    policy: Policy,
+    dispute_id: int,
+    kind: str,
+    at: datetime,
+    data: dict[str, object] | None = None,
+    by: str = "wang",
+) -> None:
     with transaction(engine) as session:
-        record_event(session=session, policy=policy, now=at, dispute_id=dispute_id,
-                     event=NewEvent(kind, at=at, by=by, data=data))
+        record_event(
+            session=session,
+            policy=policy,
+            now=at,
+            dispute_id=dispute_id,
+            event=NewEvent(kind, at=at, by=by, data=data),
+        )
 
 
 def test_init_is_idempotent_and_builds_every_table_of_the_model(engine: Engine) -> None:
@@ -59,7 +77,9 @@ def test_a_dispute_recorded_through_to_closed_keeps_an_ordered_append_only_log(
 ) -> None:
     dispute_id = _report(org_engine, policy)
     steps = [
-        ("assign", {"person": "wang"}), ("check", None), ("mediate", {"method": "people"}),
+        ("assign", {"person": "wang"}),
+        ("check", None),
+        ("mediate", {"method": "people"}),
         ("resolve", {"method": "people", "agreement": "written"}),
         ("visit", {"outcome": "stable"}),
     ]
@@ -67,8 +87,11 @@ def test_a_dispute_recorded_through_to_closed_keeps_an_ordered_append_only_log(
         _record(org_engine, policy, dispute_id, kind, MONDAY + timedelta(hours=hours), data)
     with transaction(org_engine) as session:
         dispute = session.get(Dispute, dispute_id)
-        events = session.exec(select(DisputeEvent).where(DisputeEvent.dispute_id == dispute_id)
-                              .order_by(col(DisputeEvent.seq))).all()
+        events = session.exec(
+            select(DisputeEvent)
+            .where(DisputeEvent.dispute_id == dispute_id)
+            .order_by(col(DisputeEvent.seq))
+        ).all()
         owed = session.exec(select(Obligation).where(Obligation.dispute_id == dispute_id)).all()
     assert dispute is not None and dispute.status == "closed" and dispute.assignee == "wang"
     assert [e.kind for e in events] == ["report", *[k for k, _ in steps]]
@@ -82,8 +105,10 @@ def test_obligations_are_stored_with_due_times_and_the_rule_version(
 ) -> None:
     dispute_id = _report(org_engine, policy)
     with transaction(org_engine) as session:
-        owed = {o.kind: o for o in session.exec(
-            select(Obligation).where(Obligation.dispute_id == dispute_id))}
+        owed = {
+            o.kind: o
+            for o in session.exec(select(Obligation).where(Obligation.dispute_id == dispute_id))
+        }
     assert owed["daily_check"].due_at == datetime(2026, 11, 4, tzinfo=SHANGHAI)
     assert owed["weekly_assessment"].due_at == datetime(2026, 11, 10, tzinfo=SHANGHAI)
     assert {o.rules_version for o in owed.values()} == {policy.version}
@@ -107,8 +132,14 @@ def test_a_refused_event_leaves_the_database_exactly_as_before(
     dispute_id = _report(org_engine, policy)
     before = dump(org_engine)
     with pytest.raises(BadInput, match="cannot visit a reported dispute"):
-        _record(org_engine, policy, dispute_id, "visit", MONDAY + timedelta(hours=1),
-                {"outcome": "stable"})
+        _record(
+            org_engine,
+            policy,
+            dispute_id,
+            "visit",
+            MONDAY + timedelta(hours=1),
+            {"outcome": "stable"},
+        )
     assert dump(org_engine) == before
 
 
@@ -122,8 +153,13 @@ def test_a_late_event_records_the_escalation_at_the_time_its_threshold_was_cross
         escalations = session.exec(select(Escalation)).all()
         dispute = session.get(Dispute, dispute_id)
     assert [(e.from_level, e.to_level, e.to_unit, e.rule, e.effective_at) for e in escalations] == [
-        ("village", "township", "330101", "village-high-missed-check",
-         datetime(2026, 11, 4, tzinfo=SHANGHAI)),
+        (
+            "village",
+            "township",
+            "330101",
+            "village-high-missed-check",
+            datetime(2026, 11, 4, tzinfo=SHANGHAI),
+        ),
     ]
     assert dispute is not None and dispute.level == "township" and dispute.unit_code == "330101"
 
@@ -134,12 +170,18 @@ def test_evaluating_again_later_records_each_escalation_once(
     dispute_id = _report(org_engine, policy)
     for days in (3, 3, 10, 10):
         with transaction(org_engine) as session:
-            reevaluate(session=session, policy=policy, now=MONDAY + timedelta(days=days),
-                       dispute_id=dispute_id)
+            reevaluate(
+                session=session,
+                policy=policy,
+                now=MONDAY + timedelta(days=days),
+                dispute_id=dispute_id,
+            )
     with transaction(org_engine) as session:
         escalations = session.exec(select(Escalation).order_by(col(Escalation.effective_at))).all()
     assert [(e.from_level, e.to_level) for e in escalations] == [
-        ("village", "township"), ("township", "county")]
+        ("village", "township"),
+        ("township", "county"),
+    ]
 
 
 def test_putting_new_rules_in_force_recomputes_open_disputes_and_logs_who_did_it(
@@ -150,15 +192,21 @@ def test_putting_new_rules_in_force_recomputes_open_disputes_and_logs_who_did_it
     stricter_obligations = dict(stricter.obligations)
     weekly = stricter_obligations["weekly_assessment"]
     stricter_obligations["weekly_assessment"] = weekly.model_copy(
-        update={"due": weekly.due.__class__(3, "d") if weekly.due else None})
+        update={"due": weekly.due.__class__(3, "d") if weekly.due else None}
+    )
     new_policy = Policy.from_ruleset(
-        stricter.model_copy(update={"obligations": stricter_obligations}), source="stricter.yaml")
+        stricter.model_copy(update={"obligations": stricter_obligations}), source="stricter.yaml"
+    )
     with transaction(org_engine) as session:
-        applied = apply_rules(session=session, policy=new_policy, now=MONDAY + timedelta(hours=2),
-                              by="admin")
+        applied = apply_rules(
+            session=session, policy=new_policy, now=MONDAY + timedelta(hours=2), by="admin"
+        )
     with transaction(org_engine) as session:
-        weekly_row = session.exec(select(Obligation).where(
-            Obligation.dispute_id == dispute_id, Obligation.kind == "weekly_assessment")).one()
+        weekly_row = session.exec(
+            select(Obligation).where(
+                Obligation.dispute_id == dispute_id, Obligation.kind == "weekly_assessment"
+            )
+        ).one()
         change = session.exec(select(RuleChange)).one()
     assert applied.disputes_recomputed == 1 and applied.obligations_changed >= 1
     assert weekly_row.due_at == datetime(2026, 11, 6, tzinfo=SHANGHAI)

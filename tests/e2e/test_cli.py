@@ -1,0 +1,434 @@
+"""The command line end to end, through its real entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.conftest import EXAMPLE_ORG, dump
+from tests.e2e.conftest import Cli
+from workflows.db import make_engine
+
+NOW = "2026-11-02T09:00:00+08:00"
+
+
+def _engine(tmp_path: Path) -> Engine:
+    return make_engine(f"sqlite:///{tmp_path / 'fengqiao.db'}")
+
+
+def _new(cli: Cli, *extra: str, at: str = NOW) -> int:
+    made = cli(
+        "--now",
+        at,
+        "dispute",
+        "new",
+        "--unit",
+        "3301010101",
+        "--risk",
+        "high",
+        "--category",
+        "邻里纠纷",
+        "--title",
+        "宅基地边界",
+        "--by",
+        "wang",
+        *extra,
+    )
+    assert made.code == 0, made.err
+    return int(made.out)
+
+
+def test_a_newcomer_records_a_dispute_through_to_closed_and_reads_it_as_json(cli: Cli) -> None:
+    assert cli("init").out.startswith("database ready")
+    loaded = cli("org", "load", str(EXAMPLE_ORG))
+    assert loaded.out == "units: 7 added, 0 updated; people: 5 added, 0 updated\n"
+    county = cli
+    dispute = _new(county)
+    steps = [
+        ("2026-11-02T10:00+08:00", "assign", '{"person": "wang"}', "li"),
+        ("2026-11-02T16:00+08:00", "check", None, "wang"),
+        ("2026-11-03T10:00+08:00", "mediate", '{"method": "people"}', "wang"),
+        (
+            "2026-11-03T15:00+08:00",
+            "resolve",
+            '{"method": "people", "agreement": "written"}',
+            "wang",
+        ),
+        ("2026-11-12T10:00+08:00", "visit", '{"outcome": "stable"}', "wang"),
+    ]
+    for at, kind, data, by in steps:
+        args = ["--now", at, "dispute", "event", str(dispute), kind, "--by", by]
+        done = county(*args, *(["--data", data] if data else []))
+        assert done.code == 0, done.err
+    shown = county("--now", "2026-11-12T11:00+08:00", "dispute", "show", str(dispute), "--json")
+    view = json.loads(shown.out)
+    assert {
+        k: view[k]
+        for k in ("id", "status", "risk", "level", "unit", "assignee", "paused", "supervised")
+    } == {
+        "id": dispute,
+        "status": "closed",
+        "risk": "high",
+        "level": "village",
+        "unit": "33010101",
+        "assignee": "wang",
+        "paused": False,
+        "supervised": False,
+    }
+    assert view["obligations"] == [] and view["escalations"] == []
+    assert [(e["seq"], e["kind"], e["by"]) for e in view["events"]] == [
+        (1, "report", "wang"),
+        (2, "assign", "li"),
+        (3, "check", "wang"),
+        (4, "mediate", "wang"),
+        (5, "resolve", "wang"),
+        (6, "visit", "wang"),
+    ]
+    assert view["events"][3]["at"] == "2026-11-03T10:00:00+08:00"
+
+
+def test_show_lists_obligations_with_due_times_and_whether_they_are_overdue(county: Cli) -> None:
+    dispute = _new(county)
+    view = json.loads(
+        county("--now", "2026-11-04T08:00+08:00", "dispute", "show", str(dispute), "--json").out
+    )
+    owed = {o["kind"]: (o["due_at"], o["overdue"]) for o in view["obligations"]}
+    assert owed["daily_check"] == ("2026-11-04T00:00:00+08:00", True)
+    assert owed["weekly_assessment"] == ("2026-11-10T00:00:00+08:00", False)
+
+
+def test_options_and_environment_variables_work_before_or_after_the_command(
+    cli: Cli, tmp_path: Path
+) -> None:
+    db = f"sqlite:///{tmp_path / 'other.db'}"
+    assert cli("init", "--db", db).code == 0
+    assert cli("org", "load", str(EXAMPLE_ORG), env={"FENGQIAO_DB": db}).code == 0
+    made = cli(
+        "dispute",
+        "new",
+        "--unit",
+        "33010102",
+        "--risk",
+        "low",
+        "--category",
+        "c",
+        "--title",
+        "t",
+        "--json",
+        env={"FENGQIAO_DB": db, "FENGQIAO_NOW": NOW},
+    )
+    assert json.loads(made.out)["reported_at"] == NOW
+    assert not (tmp_path / "fengqiao.db").exists()
+
+
+def test_a_dotenv_file_supplies_settings(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"FENGQIAO_DB=sqlite:///{tmp_path / 'dotenv.db'}\n")
+    assert cli("init").code == 0
+    assert (tmp_path / "dotenv.db").exists()
+
+
+BAD_INPUT = [
+    (
+        ["dispute", "new", "--unit", "999", "--risk", "high", "--category", "c", "--title", "t"],
+        "unknown unit '999'",
+    ),
+    (
+        ["dispute", "new", "--unit", "330101", "--risk", "high", "--category", "c", "--title", "t"],
+        "disputes are reported at a village or a grid",
+    ),
+    (
+        [
+            "dispute",
+            "new",
+            "--unit",
+            "33010101",
+            "--risk",
+            "high",
+            "--category",
+            "c",
+            "--title",
+            "t",
+            "--by",
+            "nobody",
+        ],
+        "unknown person 'nobody'",
+    ),
+    (
+        [
+            "dispute",
+            "new",
+            "--unit",
+            "33010101",
+            "--risk",
+            "severe",
+            "--category",
+            "c",
+            "--title",
+            "t",
+        ],
+        "invalid choice: 'severe'",
+    ),
+    (["dispute", "event", "99", "check"], "unknown dispute 99"),
+    (["dispute", "event", "{id}", "chek"], "unknown event kind 'chek'"),
+    (["dispute", "event", "{id}", "assess", "--data", '{"risk": "extreme"}'], "assess data: risk"),
+    (
+        ["dispute", "event", "{id}", "resolve", "--data", '{"method": "people"}'],
+        "resolve data: agreement: Field required",
+    ),
+    (["dispute", "event", "{id}", "check", "--data", '{"colour": 1}'], "colour: unknown field"),
+    (["dispute", "event", "{id}", "check", "--data", "{not json"], "--data is not valid JSON"),
+    (
+        ["dispute", "event", "{id}", "visit", "--data", '{"outcome": "stable"}'],
+        "cannot visit a reported dispute",
+    ),
+    (
+        ["dispute", "event", "{id}", "assign", "--data", '{"person": "ghost"}'],
+        "unknown person 'ghost'",
+    ),
+    (["dispute", "event", "{id}", "check", "--at", "yesterday"], "is not an ISO 8601 time"),
+    (["dispute", "event", "{id}", "check", "--at", "2027-01-01T00:00+08:00"], "in the future"),
+    (["dispute", "event", "{id}", "handback"], "already at village level"),
+    (["dispute", "event", "{id}", "report"], "reported once"),
+    (["--now", "soon", "dispute", "show", "{id}"], "--now 'soon' is not an ISO 8601 time"),
+    (["--db", "mysql://x", "dispute", "show", "{id}"], "setting db"),
+    (["--rules", "missing.yaml", "dispute", "event", "{id}", "check"], "missing.yaml: cannot read"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUT, ids=[m for _, m in BAD_INPUT])
+def test_bad_input_gets_one_line_exit_2_and_changes_nothing(
+    county: Cli, tmp_path: Path, args: list[str], message: str
+) -> None:
+    dispute = _new(county)
+    before = dump(_engine(tmp_path))
+    done = county(
+        *[a.replace("{id}", str(dispute)) for a in args],
+        env={"FENGQIAO_NOW": "2026-11-02T12:00+08:00"},
+    )
+    assert done.code == 2
+    assert message in done.err
+    assert len(done.err.strip().splitlines()) == 1, done.err
+    assert dump(_engine(tmp_path)) == before
+
+
+ORG_ERRORS = [
+    (
+        'units:\n  - {code: "1", name: a, level: county}\n  - {code: "1", name: b, level: county}\n',
+        "org.yaml:3: duplicate unit code '1' (first at line 2)",
+    ),
+    (
+        'units:\n  - {code: "2", name: t, level: township, parent: "9"}\n',
+        "org.yaml:2: unit '2': missing parent '9'",
+    ),
+    (
+        'units:\n  - {code: "1", name: c, level: county}\n'
+        '  - {code: "2", name: t, level: township, parent: "1"}\n'
+        '  - {code: "3", name: g, level: grid, parent: "2"}\n',
+        "org.yaml:4: unit '3': a grid must be directly under a village, not under township '2'",
+    ),
+    (
+        'units:\n  - {code: "2", name: t, level: township, parent: "3"}\n'
+        '  - {code: "3", name: v, level: village, parent: "2"}\n',
+        "org.yaml:2: unit '2': parents form a cycle: 2 -> 3 -> 2",
+    ),
+    (
+        'units:\n  - {code: "1", name: c, level: county, colour: red}\n',
+        "org.yaml:2: units[0].colour: unknown field",
+    ),
+    (
+        'people:\n  - {id: x, name: X, role: mediator, unit: "404"}\n',
+        "org.yaml:2: person 'x': unknown unit '404'",
+    ),
+    ('people:\n  - {id: x, name: X, role: boss, unit: "330100"}\n', "org.yaml:2: people[0].role"),
+    ("units: [\n", "org.yaml:2:1: not valid YAML"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), ORG_ERRORS, ids=[m for _, m in ORG_ERRORS])
+def test_a_bad_org_file_is_refused_with_its_line_and_changes_nothing(
+    county: Cli, tmp_path: Path, text: str, message: str
+) -> None:
+    (tmp_path / "org.yaml").write_text(text, encoding="utf-8")
+    before = dump(_engine(tmp_path))
+    done = county("org", "load", "org.yaml")
+    assert done.code == 2
+    assert message in done.err
+    assert len(done.err.strip().splitlines()) == 1, done.err
+    assert dump(_engine(tmp_path)) == before
+
+
+def test_a_command_on_an_uninitialised_database_says_to_run_init(cli: Cli) -> None:
+    done = cli("dispute", "show", "1")
+    assert done.code == 2 and "run `fengqiao init`" in done.err
+
+
+def test_events_import_records_a_whole_file(county: Cli, tmp_path: Path) -> None:
+    first, second = _new(county), _new(county)
+    lines = [
+        {
+            "dispute": first,
+            "kind": "assign",
+            "at": "2026-11-02T10:00+08:00",
+            "by": "li",
+            "data": {"person": "wang"},
+        },
+        {"dispute": second, "kind": "check", "at": "2026-11-02T11:00+08:00", "by": "wang"},
+        {
+            "dispute": first,
+            "kind": "resolve",
+            "at": "2026-11-02T11:30+08:00",
+            "data": {"method": "people", "agreement": "oral"},
+        },
+    ]
+    (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    done = county("--now", "2026-11-02T12:00+08:00", "events", "import", "events.jsonl")
+    assert done.code == 0, done.err
+    assert done.out.startswith("3 events recorded on 2 disputes")
+    view = json.loads(
+        county("--now", "2026-11-02T12:00+08:00", "dispute", "show", str(first), "--json").out
+    )
+    assert view["status"] == "resolved" and view["assignee"] == "wang"
+
+
+def test_events_import_is_all_or_nothing_and_names_every_bad_line(
+    county: Cli, tmp_path: Path
+) -> None:
+    dispute = _new(county)
+    (tmp_path / "events.jsonl").write_text(
+        "\n".join(
+            [
+                json.dumps({"dispute": dispute, "kind": "check", "at": "2026-11-02T10:00+08:00"}),
+                "{oops",
+                json.dumps({"dispute": dispute, "kind": "visit", "data": {"outcome": "stable"}}),
+                json.dumps({"dispute": 404, "kind": "check"}),
+                json.dumps({"dispute": dispute, "kind": "check", "colour": "red"}),
+            ]
+        )
+        + "\n"
+    )
+    before = dump(_engine(tmp_path))
+    done = county("--now", "2026-11-02T12:00+08:00", "events", "import", "events.jsonl")
+    assert done.code == 2
+    errors = done.err.strip().splitlines()
+    assert [e.split(":")[1] for e in errors] == ["2", "3", "4", "5"]
+    assert "cannot visit a reported dispute" in errors[1]
+    assert "unknown dispute 404" in errors[2]
+    assert dump(_engine(tmp_path)) == before
+
+
+def test_logs_are_json_lines_naming_the_dispute_and_never_the_parties(county: Cli) -> None:
+    env = {"FENGQIAO_LOG_LEVEL": "info", "FENGQIAO_NOW": NOW}
+    parties = '[{"name": "张三", "phone": "13800138000", "id_number": "330100199001011234"}]'
+    made = county(
+        "dispute",
+        "new",
+        "--unit",
+        "33010101",
+        "--risk",
+        "high",
+        "--category",
+        "c",
+        "--title",
+        "t",
+        "--parties",
+        parties,
+        env=env,
+    )
+    dispute = made.out.strip()
+    checked = county("dispute", "event", dispute, "check", env=env)
+    refused = county("dispute", "event", dispute, "close", env=env)
+    records = [
+        json.loads(line)
+        for r in (made, checked, refused)
+        for line in r.err.splitlines()
+        if line.startswith("{")
+    ]
+    events = {r["event"]: r for r in records}
+    assert events["dispute_reported"]["dispute_id"] == int(dispute)
+    assert events["event_recorded"]["kind"] == "check"
+    assert events["command_refused"]["dispute_id"] == int(dispute)
+    everything = made.err + checked.err + refused.err
+    for secret in ("张三", "13800138000", "330100199001011234"):
+        assert secret not in everything
+
+
+def test_rules_check_says_ok_for_the_shipped_rules(cli: Cli) -> None:
+    done = cli("--now", "2026-06-01T00:00+08:00", "rules", "check")
+    assert (done.code, done.out, done.err) == (0, "ok\n", "")
+
+
+def test_rules_check_warns_when_the_calendar_does_not_cover_the_next_90_days(cli: Cli) -> None:
+    done = cli("--now", NOW, "rules", "check")
+    assert done.code == 0 and done.out == "ok\n"
+    assert "does not cover 2027-01-01" in done.err
+
+
+def test_rules_check_lists_every_problem_with_its_line(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(
+        "obligations:\n"
+        "  daily_check:\n"
+        "    label: x\n"
+        "    applies_to: {status: open, risks: [hihg]}\n"
+        "    fulfilled_by: check\n"
+        "    due: 0d\n"
+    )
+    done = cli("rules", "check", "bad.yaml")
+    assert done.code == 2 and done.out == ""
+    lines = done.err.strip().splitlines()
+    assert lines[0].startswith("bad.yaml:4:") and "hihg" in lines[0]
+    assert lines[1].startswith("bad.yaml:6:") and "positive" in lines[1]
+
+
+def test_an_administrator_changes_a_threshold_and_sees_the_new_due_time(
+    county: Cli, tmp_path: Path
+) -> None:
+    dispute = _new(county)
+    default = Path(__file__).resolve().parents[2] / "rules" / "default.yaml"
+    text = default.read_text(encoding="utf-8")
+    changed = text.replace(
+        "after: [report, assess]\n    due: 7d", "after: [report, assess]\n    due: 3d"
+    )
+    assert changed != text
+    (tmp_path / "mine.yaml").write_text(changed, encoding="utf-8")
+    assert county("--now", "2026-06-01T00:00+08:00", "rules", "check", "mine.yaml").out == "ok\n"
+    before = json.loads(county("--now", NOW, "rules", "explain", str(dispute), "--json").out)
+    after = json.loads(
+        county("--now", NOW, "--rules", "mine.yaml", "rules", "explain", str(dispute), "--json").out
+    )
+    due = {o["kind"]: o["due_at"] for o in before["obligations"]}
+    due_after = {o["kind"]: o["due_at"] for o in after["obligations"]}
+    assert due["weekly_assessment"] == "2026-11-10T00:00:00+08:00"
+    assert due_after["weekly_assessment"] == "2026-11-06T00:00:00+08:00"
+    assert before["next"]["rule"] == "village-high-missed-check"
+    assert before["next"]["effective_at"] == "2026-11-04T00:00:00+08:00"
+
+
+def test_rules_apply_puts_new_rules_in_force_and_logs_who(county: Cli, tmp_path: Path) -> None:
+    dispute = _new(county)
+    default = Path(__file__).resolve().parents[2] / "rules" / "default.yaml"
+    text = default.read_text(encoding="utf-8").replace("due: 7d", "due: 3d")
+    (tmp_path / "mine.yaml").write_text(text, encoding="utf-8")
+    dry = county(
+        "--now", NOW, "--rules", "mine.yaml", "rules", "apply", "--by", "admin", "--dry-run"
+    )
+    assert dry.code == 0 and "would recompute 1 live disputes" in dry.out
+    shown = json.loads(county("--now", NOW, "dispute", "show", str(dispute), "--json").out)
+    assert {o["kind"]: o["due_at"] for o in shown["obligations"]}["weekly_assessment"] == (
+        "2026-11-10T00:00:00+08:00"
+    )
+    done = county("--now", NOW, "--rules", "mine.yaml", "rules", "apply", "--by", "admin")
+    assert done.code == 0, done.err
+    shown = json.loads(county("--now", NOW, "dispute", "show", str(dispute), "--json").out)
+    assert {o["kind"]: o["due_at"] for o in shown["obligations"]}["weekly_assessment"] == (
+        "2026-11-06T00:00:00+08:00"
+    )
+
+
+def test_the_demo_runs_and_prints_the_same_twice(cli: Cli) -> None:
+    first, second = cli("demo"), cli("demo")
+    assert first.code == 0, first.err
+    assert first.out == second.out
+    assert "化解率" in first.out and "escalations to township" in first.out
