@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint bench readme clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +19,14 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check models rules workflows fengqiao tests
+	$(BIN)/ruff check .
 	$(BIN)/mypy models rules
 
 bench: $(STAMP)
 	$(BIN)/python bench/record_events.py
+
+readme: $(STAMP)
+	$(BIN)/python -m fengqiao.readme README.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache fengqiao.db
