@@ -118,6 +118,12 @@ def print_dispute(view: dict[str, Any]) -> None:
                 f"    {e['from_level']} -> {e['to_level']} ({e['unit']}) at {e['effective_at']}"
                 f"  [{e['rule']}]"
             )
+    open_tasks = [t for t in view["tasks"] if t["state"] == "open"]
+    if open_tasks:
+        print("  open tasks:")
+        for t in open_tasks:
+            late = "  OVERDUE" if t["overdue"] else ""
+            print(f"    {t['kind']:<12} {t['target']:<20} due {t['due_at']}{late}")
     print("  events:")
     for e in view["events"]:
         by = f"  by {e['by']}" if e["by"] else ""

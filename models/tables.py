@@ -157,21 +157,22 @@ class Escalation(SQLModel, table=True):
 
 
 class Task(SQLModel, table=True):
-    """Something a person or a unit's supervisors must do about a dispute."""
+    """Something a person, or a unit's supervisors, must do about a dispute.
+
+    ``target`` is ``person:<id>`` or ``unit:<code>``; ``state`` is open, done or cancelled.
+    """
 
     __tablename__ = "tasks"
     __table_args__ = (
-        UniqueConstraint("dispute_id", "kind", "due_at", name="uq_tasks_once"),
-        Index("ix_tasks_person_state", "person_id", "state"),
-        Index("ix_tasks_unit_state", "unit_code", "state"),
+        UniqueConstraint("dispute_id", "kind", "target", "due_at", name="uq_tasks_once"),
+        Index("ix_tasks_target_state", "target", "state"),
     )
     id: int | None = Field(
         default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
     )
     dispute_id: int = Field(sa_column=Column(BigId, nullable=False, index=True))
     kind: str = Field(max_length=32)
-    person_id: str | None = Field(default=None, max_length=64)
-    unit_code: str | None = Field(default=None, max_length=32)
+    target: str = Field(max_length=100)
     due_at: datetime = _time(index=True)
     state: str = Field(default="open", max_length=16)
     created_at: datetime = _time()

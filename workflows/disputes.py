@@ -20,6 +20,7 @@ from rules.evaluate import Evaluation, HistoryError, evaluate
 from rules.policy import Policy
 from workflows.errors import BadInput, NotFound
 from workflows.rulesets import register_ruleset
+from workflows.tasks import Happening, sync_acknowledgements
 
 __all__ = [
     "EventRefused",
@@ -131,7 +132,7 @@ def report_dispute(
     )
     initial = DisputeState.reported(path=path, risk=risk_value, at=at)
     evaluation = evaluate(initial, [], policy=policy, now=now)
-    _persist(session, dispute, evaluation, policy=policy, now=now, new_seqs=set())
+    _persist(session, dispute, evaluation, policy=policy, now=now, fresh=())
     log.info(
         "dispute_reported",
         dispute_id=dispute.id,
@@ -215,8 +216,7 @@ def record_events(
         session.add(row)
         recorded.append(row)
     dispute.last_seq += len(fresh)
-    new_seqs = {event.seq for event in fresh}
-    outcome = _persist(session, dispute, evaluation, policy=policy, now=now, new_seqs=new_seqs)
+    outcome = _persist(session, dispute, evaluation, policy=policy, now=now, fresh=fresh)
     for row in recorded:
         log.info(
             "event_recorded",
@@ -237,7 +237,7 @@ def reevaluate(*, session: Session, policy: Policy, now: datetime, dispute_id: i
         raise NotFound(f"unknown dispute {dispute_id}")
     past = history(session, dispute_id)
     evaluation = evaluate(initial_state(dispute, past), past, policy=policy, now=now)
-    return _persist(session, dispute, evaluation, policy=policy, now=now, new_seqs=set())
+    return _persist(session, dispute, evaluation, policy=policy, now=now, fresh=())
 
 
 class EventRefused(BadInput):
@@ -282,14 +282,21 @@ def _persist(
     *,
     policy: Policy,
     now: datetime,
-    new_seqs: set[int],
+    fresh: Sequence[Event],
 ) -> Outcome:
     """Write what the evaluation says: due decisions as events, the state, the obligations."""
     assert dispute.id is not None
     state = evaluation.state
     path = state.path
+    new_seqs = {event.seq for event in fresh}
+    happenings = [
+        Happening(e.at, e.kind.value, str(e.data["person"] if e.kind is EventKind.assign else e.by))
+        for e in fresh
+        if e.kind is EventKind.assign or e.kind is EventKind.acknowledge
+    ]
     for move in evaluation.moves:
         if move.seq in new_seqs and move.kind is EventKind.escalate:
+            happenings.append(Happening(move.at, "escalate", path.at(move.to_level)))
             session.add(
                 Escalation(
                     dispute_id=dispute.id,
@@ -320,6 +327,9 @@ def _persist(
             )
         )
         if decision.kind == "escalate":
+            happenings.append(
+                Happening(decision.effective_at, "escalate", path.at(decision.to_level))
+            )
             session.add(
                 Escalation(
                     dispute_id=dispute.id,
@@ -356,6 +366,14 @@ def _persist(
     )
     dispute.rules_version = policy.version
     session.add(dispute)
+    sync_acknowledgements(
+        session,
+        dispute_id=dispute.id,
+        risk=state.risk,
+        happenings=happenings,
+        policy=policy,
+        now=now,
+    )
     changed = _replace_obligations(session, dispute.id, evaluation, policy=policy)
     return Outcome(obligations_changed=changed, decisions_recorded=len(evaluation.decisions))
 
@@ -411,6 +429,8 @@ def _validated(
         data = EventData.validate(kind, new.data)
     except InvalidEventData as exc:
         raise BadInput(str(exc)) from None
+    if kind is EventKind.acknowledge and not new.by:
+        raise BadInput("acknowledge needs --by: the person acknowledging")
     at = new.at or now
     _check_time(at, now=now)
     if at < dispute.reported_at:

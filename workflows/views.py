@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from models.tables import Dispute, DisputeEvent, Escalation, Obligation
+from models.tables import Dispute, DisputeEvent, Escalation, Obligation, Task
 from workflows.errors import NotFound
 
 __all__ = ["dispute_view", "iso"]
@@ -35,6 +35,9 @@ def dispute_view(
         select(Escalation)
         .where(Escalation.dispute_id == dispute_id)
         .order_by(col(Escalation.effective_at))
+    ).all()
+    tasks = session.exec(
+        select(Task).where(Task.dispute_id == dispute_id).order_by(col(Task.id))
     ).all()
     events = session.exec(
         select(DisputeEvent)
@@ -82,6 +85,18 @@ def dispute_view(
                 "recorded_at": iso(e.recorded_at, zone),
             }
             for e in escalations
+        ],
+        "tasks": [
+            {
+                "id": t.id,
+                "kind": t.kind,
+                "target": t.target,
+                "due_at": iso(t.due_at, zone),
+                "state": t.state,
+                "overdue": t.state == "open" and now > t.due_at,
+                "closed_at": iso(t.closed_at, zone),
+            }
+            for t in tasks
         ],
         "events": [
             {

@@ -1,8 +1,8 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-22 16:30:54.820974
+Revises:
+Create Date: 2026-11-22 16:42:02.678051
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sqlmodel
 from alembic import op
 
 import models.tables
+
 
 revision = '0001'
 down_revision = None
@@ -79,21 +80,19 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('dispute_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('person_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('unit_code', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('target', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('due_at', models.tables.UTCDateTime(), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('created_at', models.tables.UTCDateTime(), nullable=False),
     sa.Column('closed_at', models.tables.UTCDateTime(), nullable=True),
     sa.Column('rules_version', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('dispute_id', 'kind', 'due_at', name='uq_tasks_once')
+    sa.UniqueConstraint('dispute_id', 'kind', 'target', 'due_at', name='uq_tasks_once')
     )
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_tasks_dispute_id'), ['dispute_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_tasks_due_at'), ['due_at'], unique=False)
-        batch_op.create_index('ix_tasks_person_state', ['person_id', 'state'], unique=False)
-        batch_op.create_index('ix_tasks_unit_state', ['unit_code', 'state'], unique=False)
+        batch_op.create_index('ix_tasks_target_state', ['target', 'state'], unique=False)
 
     op.create_table('units',
     sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -194,8 +193,7 @@ def downgrade() -> None:
 
     op.drop_table('units')
     with op.batch_alter_table('tasks', schema=None) as batch_op:
-        batch_op.drop_index('ix_tasks_unit_state')
-        batch_op.drop_index('ix_tasks_person_state')
+        batch_op.drop_index('ix_tasks_target_state')
         batch_op.drop_index(batch_op.f('ix_tasks_due_at'))
         batch_op.drop_index(batch_op.f('ix_tasks_dispute_id'))
 
