@@ -246,6 +246,10 @@ def run_demo(ctx: Context, *, database: Path) -> int:
     timeline: list[tuple[datetime, int, str, dict[str, Any], str]] = []
     for index, story in enumerate(stories):
         timeline.append((_moment(story.day + 0.35, zone), index, "report", {}, story.mediator))
+        if story.checks_until >= 0 or story.script:  # all but the neglected one acknowledge (签收)
+            timeline.append(
+                (_moment(story.day + 0.37, zone), index, "acknowledge", {}, story.mediator)
+            )
         for day, kind, data in story.script:
             by = f"sup-{story.grid[:6]}" if kind in ("assess",) else story.mediator
             timeline.append((_moment(day, zone), index, kind, data, by))

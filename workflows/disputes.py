@@ -294,6 +294,8 @@ def _persist(
         for e in fresh
         if e.kind is EventKind.assign or e.kind is EventKind.acknowledge
     ]
+    if fresh and not state.is_open:
+        happenings.append(Happening(fresh[-1].at, "end", ""))
     for move in evaluation.moves:
         if move.seq in new_seqs and move.kind is EventKind.escalate:
             happenings.append(Happening(move.at, "escalate", path.at(move.to_level)))
@@ -371,6 +373,7 @@ def _persist(
         dispute_id=dispute.id,
         risk=state.risk,
         happenings=happenings,
+        still_open=state.is_open,
         policy=policy,
         now=now,
     )

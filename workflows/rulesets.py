@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import structlog
 from sqlmodel import Session, col, select
 
 from models.tables import RuleChange, RuleSetRecord
@@ -11,9 +12,19 @@ from rules.policy import Policy
 
 __all__ = ["current_version", "register_ruleset"]
 
+log = structlog.get_logger(__name__)
+
 
 def register_ruleset(*, session: Session, policy: Policy, now: datetime) -> None:
-    """Store the policy's rule set the first time a record is made under it."""
+    """Store the policy's rule set the first time a record is made under it.
+
+    Writing under rules other than the ones last put in force (`rules apply`) is allowed,
+    since each record carries its version, but it is logged: it usually means a command ran
+    with a draft rule file.
+    """
+    in_force = current_version(session)
+    if in_force is not None and in_force != policy.version:
+        log.warning("rules_not_in_force", version=policy.version, in_force=in_force)
     if session.get(RuleSetRecord, policy.version) is None:
         session.add(
             RuleSetRecord(

@@ -34,7 +34,7 @@ class Happening:
     """What matters to acknowledgement tasks: an assignment, an escalation, an acknowledgement."""
 
     at: datetime
-    kind: str  # "assign" | "escalate" | "acknowledge"
+    kind: str  # "assign" | "escalate" | "acknowledge" | "end" (the dispute left open status)
     who: str  # the person assigned or acknowledging, or the unit escalated to
 
 
@@ -44,10 +44,15 @@ def sync_acknowledgements(
     dispute_id: int,
     risk: Risk,
     happenings: Iterable[Happening],
+    still_open: bool,
     policy: Policy,
     now: datetime,
 ) -> None:
-    """Open, close and cancel the dispute's acknowledgement tasks, in time order."""
+    """Open, close and cancel the dispute's acknowledgement tasks, in time order.
+
+    Once the dispute is no longer open (resolved, referred, withdrawn…), what is left to
+    acknowledge is cancelled.
+    """
     ordered = sorted(happenings, key=lambda h: h.at)
     if not ordered:
         return
@@ -68,6 +73,8 @@ def sync_acknowledgements(
             _close(session, [t for t in tasks if t.target in mine], "done", happening.at)
             tasks = [t for t in tasks if t.target not in mine]
             continue
+        if happening.kind == "end":
+            continue
         if happening.kind == "assign":
             earlier = [t for t in tasks if t.target.startswith("person:")]
             _close(session, earlier, "cancelled", happening.at)
@@ -87,6 +94,8 @@ def sync_acknowledgements(
         )
         session.add(task)
         tasks.append(task)
+    if not still_open:
+        _close(session, tasks, "cancelled", ordered[-1].at)
 
 
 def _close(session: Session, tasks: list[Task], state: str, at: datetime) -> None:

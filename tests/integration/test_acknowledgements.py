@@ -97,3 +97,23 @@ def test_an_acknowledgement_without_a_person_is_refused(org_engine: Engine, poli
     dispute = _dispute(org_engine, policy, "low")
     with pytest.raises(BadInput, match="acknowledge needs --by"):
         _event(org_engine, policy, dispute, "acknowledge", MONDAY)
+
+
+def test_resolving_a_dispute_cancels_what_was_left_to_acknowledge(
+    org_engine: Engine, policy: Policy
+) -> None:
+    dispute = _dispute(org_engine, policy, "low")
+    _event(org_engine, policy, dispute, "assign", MONDAY, by="li", data={"person": "wang"})
+    resolved = MONDAY + timedelta(hours=5)
+    _event(
+        org_engine,
+        policy,
+        dispute,
+        "resolve",
+        resolved,
+        by="wang",
+        data={"method": "people", "agreement": "oral"},
+    )
+    assert _tasks(org_engine) == [
+        ("person:wang", "cancelled", MONDAY + timedelta(hours=72), resolved)
+    ]
