@@ -432,3 +432,46 @@ def test_the_demo_runs_and_prints_the_same_twice(cli: Cli) -> None:
     assert first.code == 0, first.err
     assert first.out == second.out
     assert "化解率" in first.out and "escalations to township" in first.out
+
+
+def test_an_administrator_shortens_an_escalation_threshold_and_explain_shows_the_new_time(
+    county: Cli, tmp_path: Path
+) -> None:
+    made = county(
+        "--now",
+        NOW,
+        "dispute",
+        "new",
+        "--unit",
+        "33010102",
+        "--risk",
+        "low",
+        "--category",
+        "物业纠纷",
+        "--title",
+        "停车位",
+    )
+    dispute = made.out.strip()
+    default = Path(__file__).resolve().parents[2] / "rules" / "default.yaml"
+    text = default.read_text(encoding="utf-8")
+    changed = text.replace(
+        "risk: low,\n     when: unresolved, after: 30d}",
+        "risk: low,\n     when: unresolved, after: 10d}",
+    )
+    assert changed != text
+    (tmp_path / "mine.yaml").write_text(changed, encoding="utf-8")
+    assert county("--now", "2026-06-01T00:00+08:00", "rules", "check", "mine.yaml").out == "ok\n"
+    before = json.loads(county("--now", NOW, "rules", "explain", dispute, "--json").out)["next"]
+    after = json.loads(
+        county("--now", NOW, "--rules", "mine.yaml", "rules", "explain", dispute, "--json").out
+    )["next"]
+    assert (before["rule"], before["effective_at"]) == (
+        "village-low-unresolved",
+        "2026-12-03T00:00:00+08:00",
+    )
+    assert (after["rule"], after["effective_at"]) == (
+        "village-low-unresolved",
+        "2026-11-13T00:00:00+08:00",
+    )
+    human = county("--now", NOW, "--rules", "mine.yaml", "rules", "explain", dispute).out
+    assert "if nothing is done: escalates village -> township at 2026-11-13T00:00:00+08:00" in human
