@@ -118,18 +118,8 @@ def report_dispute(
     session.add(dispute)
     session.flush()
     assert dispute.id is not None
-    session.add(
-        DisputeEvent(
-            dispute_id=dispute.id,
-            seq=1,
-            kind=EventKind.report,
-            at=at,
-            recorded_at=now,
-            actor=by,
-            data={"risk": risk_value.value},
-            rules_version=policy.version,
-        )
-    )
+    report = Event(EventKind.report, at, MappingProxyType({"risk": risk_value.value}), by, seq=1)
+    session.add(_event_row(dispute.id, report, 1, now, policy))
     initial = DisputeState.reported(path=path, risk=risk_value, at=at)
     evaluation = evaluate(initial, [], policy=policy, now=now)
     _persist(session, dispute, evaluation, policy=policy, now=now, fresh=())
@@ -201,20 +191,8 @@ def record_events(
             f"after this one: {exc}",
             index=len(fresh) - 1,
         ) from None
-    recorded = []
-    for event in fresh:
-        row = DisputeEvent(
-            dispute_id=dispute_id,
-            seq=event.seq,
-            kind=event.kind,
-            at=event.at,
-            recorded_at=now,
-            actor=event.by,
-            data=dict(event.data),
-            rules_version=policy.version,
-        )
-        session.add(row)
-        recorded.append(row)
+    recorded = [_event_row(dispute_id, event, event.seq, now, policy) for event in fresh]
+    session.add_all(recorded)
     dispute.last_seq += len(fresh)
     outcome = _persist(session, dispute, evaluation, policy=policy, now=now, fresh=fresh)
     for row in recorded:
@@ -296,54 +274,22 @@ def _persist(
     ]
     if fresh and not state.is_open:
         happenings.append(Happening(fresh[-1].at, "end", ""))
-    for move in evaluation.moves:
-        if move.seq in new_seqs and move.kind is EventKind.escalate:
-            happenings.append(Happening(move.at, "escalate", path.at(move.to_level)))
-            session.add(
-                Escalation(
-                    dispute_id=dispute.id,
-                    from_level=move.from_level,
-                    to_level=move.to_level,
-                    from_unit=path.at(move.from_level),
-                    to_unit=path.at(move.to_level),
-                    rule="manual",
-                    rules_version=policy.version,
-                    effective_at=move.at,
-                    recorded_at=now,
-                    event_seq=move.seq,
-                )
-            )
+    escalated = [
+        (move.seq, move.at, move.from_level, move.to_level, "manual")
+        for move in evaluation.moves
+        if move.seq in new_seqs and move.kind is EventKind.escalate
+    ]
     for decision in evaluation.decisions:
         dispute.last_seq += 1
-        event = decision.as_event()
-        session.add(
-            DisputeEvent(
-                dispute_id=dispute.id,
-                seq=dispute.last_seq,
-                kind=event.kind,
-                at=event.at,
-                recorded_at=now,
-                actor=None,
-                data=dict(event.data),
-                rules_version=policy.version,
-            )
-        )
+        session.add(_event_row(dispute.id, decision.as_event(), dispute.last_seq, now, policy))
         if decision.kind == "escalate":
-            happenings.append(
-                Happening(decision.effective_at, "escalate", path.at(decision.to_level))
-            )
-            session.add(
-                Escalation(
-                    dispute_id=dispute.id,
-                    from_level=decision.from_level,
-                    to_level=decision.to_level,
-                    from_unit=path.at(decision.from_level),
-                    to_unit=path.at(decision.to_level),
-                    rule=decision.rule,
-                    rules_version=policy.version,
-                    effective_at=decision.effective_at,
-                    recorded_at=now,
-                    event_seq=dispute.last_seq,
+            escalated.append(
+                (
+                    dispute.last_seq,
+                    decision.effective_at,
+                    decision.from_level,
+                    decision.to_level,
+                    decision.rule,
                 )
             )
         log.info(
@@ -353,6 +299,22 @@ def _persist(
             from_level=decision.from_level,
             to_level=decision.to_level,
             effective_at=decision.effective_at.isoformat(),
+        )
+    for seq, at, from_level, to_level, rule in escalated:
+        happenings.append(Happening(at, "escalate", path.at(to_level)))
+        session.add(
+            Escalation(
+                dispute_id=dispute.id,
+                from_level=from_level,
+                to_level=to_level,
+                from_unit=path.at(from_level),
+                to_unit=path.at(to_level),
+                rule=rule,
+                rules_version=policy.version,
+                effective_at=at,
+                recorded_at=now,
+                event_seq=seq,
+            )
         )
     dispute.status = state.status
     dispute.risk = state.risk
@@ -379,6 +341,21 @@ def _persist(
     )
     changed = _replace_obligations(session, dispute.id, evaluation, policy=policy)
     return Outcome(obligations_changed=changed, decisions_recorded=len(evaluation.decisions))
+
+
+def _event_row(
+    dispute_id: int, event: Event, seq: int, now: datetime, policy: Policy
+) -> DisputeEvent:
+    return DisputeEvent(
+        dispute_id=dispute_id,
+        seq=seq,
+        kind=event.kind,
+        at=event.at,
+        recorded_at=now,
+        actor=event.by,
+        data=dict(event.data),
+        rules_version=policy.version,
+    )
 
 
 def _replace_obligations(

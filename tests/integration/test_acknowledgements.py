@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine
@@ -11,47 +10,9 @@ from sqlmodel import col, select
 
 from models.tables import Task
 from rules.policy import Policy
+from tests.integration.support import MONDAY, record, report
 from workflows.db import transaction
-from workflows.disputes import NewEvent, record_event, report_dispute
 from workflows.errors import BadInput
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-MONDAY = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
-
-
-def _dispute(engine: Engine, policy: Policy, risk: str) -> int:
-    with transaction(engine) as session:
-        dispute = report_dispute(
-            session=session,
-            policy=policy,
-            now=MONDAY,
-            unit="33010101",
-            risk=risk,
-            category="c",
-            title="t",
-        )
-        assert dispute.id is not None
-        return dispute.id
-
-
-def _event(
-    engine: Engine,
-    policy: Policy,
-    dispute_id: int,
-    kind: str,
-    at: datetime,
-    *,
-    by: str | None = None,
-    data: dict[str, object] | None = None,
-) -> None:
-    with transaction(engine) as session:
-        record_event(
-            session=session,
-            policy=policy,
-            now=at,
-            dispute_id=dispute_id,
-            event=NewEvent(kind, at=at, by=by, data=data),
-        )
 
 
 def _tasks(engine: Engine) -> list[tuple[str, str, datetime, datetime | None]]:
@@ -63,20 +24,20 @@ def _tasks(engine: Engine) -> list[tuple[str, str, datetime, datetime | None]]:
 def test_an_assignment_owes_an_acknowledgement_by_the_deadline_for_its_risk(
     org_engine: Engine, policy: Policy
 ) -> None:
-    dispute = _dispute(org_engine, policy, "medium")
-    _event(org_engine, policy, dispute, "assign", MONDAY, by="li", data={"person": "wang"})
+    dispute = report(org_engine, policy, risk="medium", unit="33010101")
+    record(org_engine, policy, dispute, "assign", MONDAY, by="li", data={"person": "wang"})
     assert _tasks(org_engine) == [("person:wang", "open", MONDAY + timedelta(hours=24), None)]
 
 
 def test_acknowledging_closes_the_task_and_reassigning_cancels_the_old_one(
     org_engine: Engine, policy: Policy
 ) -> None:
-    dispute = _dispute(org_engine, policy, "high")
-    _event(org_engine, policy, dispute, "assign", MONDAY, by="li", data={"person": "wang"})
+    dispute = report(org_engine, policy, risk="high", unit="33010101")
+    record(org_engine, policy, dispute, "assign", MONDAY, by="li", data={"person": "wang"})
     later = MONDAY + timedelta(minutes=30)
-    _event(org_engine, policy, dispute, "assign", later, by="li", data={"person": "zhao"})
+    record(org_engine, policy, dispute, "assign", later, by="li", data={"person": "zhao"})
     acked = later + timedelta(minutes=10)
-    _event(org_engine, policy, dispute, "acknowledge", acked, by="zhao")
+    record(org_engine, policy, dispute, "acknowledge", acked, by="zhao")
     assert _tasks(org_engine) == [
         ("person:wang", "cancelled", MONDAY + timedelta(hours=2), later),
         ("person:zhao", "done", later + timedelta(hours=2), acked),
@@ -86,26 +47,26 @@ def test_acknowledging_closes_the_task_and_reassigning_cancels_the_old_one(
 def test_an_escalation_owes_an_acknowledgement_by_the_new_units_supervisors(
     org_engine: Engine, policy: Policy
 ) -> None:
-    dispute = _dispute(org_engine, policy, "high")
-    _event(org_engine, policy, dispute, "escalate", MONDAY + timedelta(hours=1), by="li")
+    dispute = report(org_engine, policy, risk="high", unit="33010101")
+    record(org_engine, policy, dispute, "escalate", MONDAY + timedelta(hours=1), by="li")
     acked = MONDAY + timedelta(hours=2)
-    _event(org_engine, policy, dispute, "acknowledge", acked, by="li")
+    record(org_engine, policy, dispute, "acknowledge", acked, by="li")
     assert _tasks(org_engine) == [("unit:330101", "done", MONDAY + timedelta(hours=3), acked)]
 
 
 def test_an_acknowledgement_without_a_person_is_refused(org_engine: Engine, policy: Policy) -> None:
-    dispute = _dispute(org_engine, policy, "low")
+    dispute = report(org_engine, policy, risk="low", unit="33010101")
     with pytest.raises(BadInput, match="acknowledge needs --by"):
-        _event(org_engine, policy, dispute, "acknowledge", MONDAY)
+        record(org_engine, policy, dispute, "acknowledge", MONDAY)
 
 
 def test_resolving_a_dispute_cancels_what_was_left_to_acknowledge(
     org_engine: Engine, policy: Policy
 ) -> None:
-    dispute = _dispute(org_engine, policy, "low")
-    _event(org_engine, policy, dispute, "assign", MONDAY, by="li", data={"person": "wang"})
+    dispute = report(org_engine, policy, risk="low", unit="33010101")
+    record(org_engine, policy, dispute, "assign", MONDAY, by="li", data={"person": "wang"})
     resolved = MONDAY + timedelta(hours=5)
-    _event(
+    record(
         org_engine,
         policy,
         dispute,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, inspect, text
@@ -12,48 +11,11 @@ from sqlmodel import SQLModel, col, select
 from models.tables import Dispute, DisputeEvent, Escalation, Obligation, RuleChange
 from rules.policy import Policy
 from tests.conftest import dump
+from tests.integration.support import MONDAY, SHANGHAI, record, report
 from workflows.db import is_current, migrate, transaction
-from workflows.disputes import NewEvent, record_event, reevaluate, report_dispute
+from workflows.disputes import reevaluate
 from workflows.errors import BadInput
 from workflows.rollout import apply_rules
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-MONDAY = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
-
-
-def _report(engine: Engine, policy: Policy, *, risk: str = "high", at: datetime = MONDAY) -> int:
-    with transaction(engine) as session:
-        dispute = report_dispute(
-            session=session,
-            policy=policy,
-            now=at,
-            unit="3301010101",
-            risk=risk,
-            category="邻里纠纷",
-            title="宅基地边界",
-            by="wang",
-        )
-        assert dispute.id is not None
-        return dispute.id
-
-
-def _record(
-    engine: Engine,
-    policy: Policy,
-    dispute_id: int,
-    kind: str,
-    at: datetime,
-    data: dict[str, object] | None = None,
-    by: str = "wang",
-) -> None:
-    with transaction(engine) as session:
-        record_event(
-            session=session,
-            policy=policy,
-            now=at,
-            dispute_id=dispute_id,
-            event=NewEvent(kind, at=at, by=by, data=data),
-        )
 
 
 def test_init_is_idempotent_and_builds_every_table_of_the_model(engine: Engine) -> None:
@@ -75,7 +37,7 @@ def test_the_schema_has_the_same_columns_and_indexes_as_the_model(engine: Engine
 def test_a_dispute_recorded_through_to_closed_keeps_an_ordered_append_only_log(
     org_engine: Engine, policy: Policy
 ) -> None:
-    dispute_id = _report(org_engine, policy)
+    dispute_id = report(org_engine, policy, by="wang")
     steps = [
         ("assign", {"person": "wang"}),
         ("check", None),
@@ -84,7 +46,7 @@ def test_a_dispute_recorded_through_to_closed_keeps_an_ordered_append_only_log(
         ("visit", {"outcome": "stable"}),
     ]
     for hours, (kind, data) in enumerate(steps, start=1):
-        _record(org_engine, policy, dispute_id, kind, MONDAY + timedelta(hours=hours), data)
+        record(org_engine, policy, dispute_id, kind, MONDAY + timedelta(hours=hours), data)
     with transaction(org_engine) as session:
         dispute = session.get(Dispute, dispute_id)
         events = session.exec(
@@ -103,7 +65,7 @@ def test_a_dispute_recorded_through_to_closed_keeps_an_ordered_append_only_log(
 def test_obligations_are_stored_with_due_times_and_the_rule_version(
     org_engine: Engine, policy: Policy
 ) -> None:
-    dispute_id = _report(org_engine, policy)
+    dispute_id = report(org_engine, policy, by="wang")
     with transaction(org_engine) as session:
         owed = {
             o.kind: o
@@ -129,10 +91,10 @@ def test_what_is_due_before_a_moment_is_an_index_range_scan(org_engine: Engine) 
 def test_a_refused_event_leaves_the_database_exactly_as_before(
     org_engine: Engine, policy: Policy
 ) -> None:
-    dispute_id = _report(org_engine, policy)
+    dispute_id = report(org_engine, policy, by="wang")
     before = dump(org_engine)
     with pytest.raises(BadInput, match="cannot visit a reported dispute"):
-        _record(
+        record(
             org_engine,
             policy,
             dispute_id,
@@ -146,9 +108,9 @@ def test_a_refused_event_leaves_the_database_exactly_as_before(
 def test_a_late_event_records_the_escalation_at_the_time_its_threshold_was_crossed(
     org_engine: Engine, policy: Policy
 ) -> None:
-    dispute_id = _report(org_engine, policy)
+    dispute_id = report(org_engine, policy, by="wang")
     late = datetime(2026, 11, 4, 15, 0, tzinfo=SHANGHAI)  # the check was due at 24:00 on the 3rd
-    _record(org_engine, policy, dispute_id, "check", late)
+    record(org_engine, policy, dispute_id, "check", late)
     with transaction(org_engine) as session:
         escalations = session.exec(select(Escalation)).all()
         dispute = session.get(Dispute, dispute_id)
@@ -167,7 +129,7 @@ def test_a_late_event_records_the_escalation_at_the_time_its_threshold_was_cross
 def test_evaluating_again_later_records_each_escalation_once(
     org_engine: Engine, policy: Policy
 ) -> None:
-    dispute_id = _report(org_engine, policy)
+    dispute_id = report(org_engine, policy, by="wang")
     for days in (3, 3, 10, 10):
         with transaction(org_engine) as session:
             reevaluate(
@@ -187,7 +149,7 @@ def test_evaluating_again_later_records_each_escalation_once(
 def test_putting_new_rules_in_force_recomputes_open_disputes_and_logs_who_did_it(
     org_engine: Engine, policy: Policy
 ) -> None:
-    dispute_id = _report(org_engine, policy, risk="low")
+    dispute_id = report(org_engine, policy, risk="low", by="wang")
     stricter = policy.rules.model_copy(update={"name": "stricter"})
     stricter_obligations = dict(stricter.obligations)
     weekly = stricter_obligations["weekly_assessment"]
