@@ -27,8 +27,10 @@ __all__ = [
     "DueObligation",
     "Evaluation",
     "HistoryError",
+    "LEVEL_CHANGES",
     "LevelMove",
     "evaluate",
+    "settled_until",
 ]
 
 _MAX_PERIODS = 10_000
@@ -251,10 +253,34 @@ def _applies(rule: ObligationRule, state: DisputeState) -> bool:
     return state.supervised
 
 
+LEVEL_CHANGES = frozenset({EventKind.escalate, EventKind.handback, EventKind.supervise})
+
+
+def settled_until(history: Sequence[Event]) -> datetime | None:
+    """The time of the last recorded escalation, hand-back or listing, if any.
+
+    Up to then the recorded chain is the fact: no decision is computed before it, even when
+    events dated earlier (or new rules) would have crossed a threshold sooner. Without this,
+    a recorded escalation would be replayed on top of a computed one.
+    """
+    return max((e.at for e in history if e.kind in LEVEL_CHANGES), default=None)
+
+
 def evaluate(
-    initial: DisputeState, history: Sequence[Event], *, policy: Policy, now: datetime
+    initial: DisputeState,
+    history: Sequence[Event],
+    *,
+    policy: Policy,
+    now: datetime,
+    settled: datetime | None = None,
 ) -> Evaluation:
-    """Fold ``history`` from ``initial`` (the dispute as reported) up to ``now``."""
+    """Fold ``history`` from ``initial`` (the dispute as reported) up to ``now``.
+
+    ``settled`` defaults to :func:`settled_until` of the whole history; a caller adding new
+    events passes that of the events already recorded.
+    """
+    if settled is None:
+        settled = settled_until(history)
     clock = _Clock(policy=policy, state=initial, position=initial.reported_at)
     report = Event(EventKind.report, initial.reported_at)
     clock.last[EventKind.report] = clock.first[EventKind.report] = report.at
@@ -273,6 +299,7 @@ def evaluate(
             decision is not None
             and decision.effective_at <= now
             and (upcoming is None or decision.effective_at < upcoming)
+            and (settled is None or decision.effective_at >= settled)
         ):
             decisions.append(decision)
             clock.record(decision.as_event())

@@ -16,7 +16,7 @@ from models.events import EventData, InvalidEventData
 from models.lifecycle import DisputeState, Event, UnitPath
 from models.tables import Dispute, DisputeEvent, Escalation, Obligation, Person, Unit
 from models.values import EventKind, Level, Risk, UnitLevel
-from rules.evaluate import Evaluation, HistoryError, evaluate
+from rules.evaluate import LEVEL_CHANGES, Evaluation, HistoryError, evaluate, settled_until
 from rules.policy import Policy
 from workflows.errors import BadInput, NotFound
 from workflows.rulesets import register_ruleset
@@ -179,9 +179,17 @@ def record_events(
             )
         except BadInput as exc:
             raise EventRefused(str(exc), index=index) from None
+    settled = settled_until(past)
+    for index, event in enumerate(fresh):
+        if settled is not None and event.kind in LEVEL_CHANGES and event.at < settled:
+            raise EventRefused(
+                f"dispute {dispute_id}: {event.kind} at {event.at.isoformat()} is dated before "
+                f"the last recorded escalation, hand-back or listing ({settled.isoformat()})",
+                index=index,
+            )
     initial = initial_state(dispute, past)
     try:
-        evaluation = evaluate(initial, [*past, *fresh], policy=policy, now=now)
+        evaluation = evaluate(initial, [*past, *fresh], policy=policy, now=now, settled=settled)
     except HistoryError as exc:
         index = exc.seq - dispute.last_seq - 1
         if 0 <= index < len(fresh):

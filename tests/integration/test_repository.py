@@ -13,7 +13,7 @@ from rules.policy import Policy
 from tests.conftest import dump
 from tests.integration.support import MONDAY, SHANGHAI, record, report
 from workflows.db import is_current, migrate, transaction
-from workflows.disputes import reevaluate
+from workflows.disputes import NewEvent, record_event, reevaluate
 from workflows.errors import BadInput
 from workflows.rollout import apply_rules
 
@@ -174,3 +174,78 @@ def test_putting_new_rules_in_force_recomputes_open_disputes_and_logs_who_did_it
     assert weekly_row.due_at == datetime(2026, 11, 6, tzinfo=SHANGHAI)
     assert weekly_row.rules_version == new_policy.version
     assert (change.actor, change.to_version) == ("admin", new_policy.version)
+
+
+def _chain(engine: Engine, dispute_id: int) -> tuple[str, list[tuple[str, str, datetime]]]:
+    with transaction(engine) as session:
+        dispute = session.get(Dispute, dispute_id)
+        rows = session.exec(select(Escalation).order_by(col(Escalation.effective_at))).all()
+    assert dispute is not None
+    return dispute.level, [(e.from_level, e.to_level, e.effective_at) for e in rows]
+
+
+def test_an_event_dated_before_a_recorded_escalation_does_not_replay_it_a_level_higher(
+    org_engine: Engine, policy: Policy
+) -> None:
+    dispute_id = report(org_engine, policy, risk="medium")
+    friday = datetime(2026, 11, 6, 12, 0, tzinfo=SHANGHAI)
+    record(org_engine, policy, dispute_id, "note", friday, {"text": "nobody checked"})
+    recorded = _chain(org_engine, dispute_id)
+    assert recorded == (
+        "township",
+        [("village", "township", datetime(2026, 11, 6, tzinfo=SHANGHAI))],
+    )
+    backdated = datetime(2026, 11, 3, 12, 0, tzinfo=SHANGHAI)
+    with transaction(org_engine) as session:
+        record_event(
+            session=session,
+            policy=policy,
+            now=friday + timedelta(hours=1),
+            dispute_id=dispute_id,
+            event=NewEvent("assess", at=backdated, data={"risk": "high"}),
+        )
+    assert _chain(org_engine, dispute_id) == recorded
+
+
+def test_a_level_change_dated_before_the_last_recorded_escalation_is_refused(
+    org_engine: Engine, policy: Policy
+) -> None:
+    dispute_id = report(org_engine, policy, risk="medium")
+    friday = datetime(2026, 11, 6, 12, 0, tzinfo=SHANGHAI)
+    record(org_engine, policy, dispute_id, "note", friday, {"text": "nobody checked"})
+    before = dump(org_engine)
+    with pytest.raises(BadInput, match="dated before the last recorded escalation"):
+        record(org_engine, policy, dispute_id, "handback", datetime(2026, 11, 4, tzinfo=SHANGHAI))
+    assert dump(org_engine) == before
+
+
+def test_new_rules_do_not_reorder_an_escalation_already_recorded(
+    org_engine: Engine, policy: Policy
+) -> None:
+    dispute_id = report(org_engine, policy, risk="high")
+    for day in range(2, 7):
+        record(
+            org_engine, policy, dispute_id, "check", datetime(2026, 11, day, 17, tzinfo=SHANGHAI)
+        )
+    recorded = _chain(org_engine, dispute_id)
+    assert recorded == (
+        "township",
+        [("village", "township", datetime(2026, 11, 6, tzinfo=SHANGHAI))],
+    )
+    escalations = [
+        rule.model_copy(update={"after": rule.after.__class__(1, "d")})
+        if rule.id == "village-high-unresolved"
+        else rule
+        for rule in policy.rules.escalations
+    ]
+    faster = Policy.from_ruleset(
+        policy.rules.model_copy(update={"escalations": escalations}), source="faster.yaml"
+    )
+    with transaction(org_engine) as session:
+        apply_rules(
+            session=session,
+            policy=faster,
+            now=datetime(2026, 11, 6, 18, tzinfo=SHANGHAI),
+            by="admin",
+        )
+    assert _chain(org_engine, dispute_id) == recorded
