@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from sqlmodel import Session
 
 from rules.policy import Policy
@@ -26,7 +26,7 @@ class _Line(BaseModel):
     """One line: the fields of ``fengqiao dispute event``."""
 
     model_config = ConfigDict(extra="forbid")
-    dispute: int
+    dispute: StrictInt = Field(ge=1)
     kind: str
     at: str | None = None
     by: str | None = None
@@ -43,32 +43,37 @@ class ImportSummary:
 def import_events(
     *, session: Session, policy: Policy, now: datetime, path: Path, zone: ZoneInfo
 ) -> ImportSummary:
-    """Record every event of ``path``; if any line is refused, raise listing every problem."""
+    """Record every event of ``path``; if any line is refused, raise listing the problems.
+
+    Every line that cannot be read is listed, and for each dispute the first event refused
+    (the later events of that dispute depend on it).
+    """
     from fengqiao.settings import parse_time
 
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"{path}: cannot read: {exc}") from None
-    problems: list[str] = []
+    problems: list[tuple[int, str]] = []
     groups: dict[int, list[tuple[int, NewEvent]]] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # Only "\n" ends a line: str.splitlines() would also split inside a JSON string.
+    for number, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
         try:
             line = _Line.model_validate(json.loads(raw))
             at = parse_time(line.at, zone=zone, what="at") if line.at else None
         except json.JSONDecodeError as exc:
-            problems.append(f"{path}:{number}: not valid JSON: {exc.msg} at column {exc.colno}")
+            problems.append((number, f"not valid JSON: {exc.msg} at column {exc.colno}"))
             continue
         except ValidationError as exc:
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"]) or "line"
             message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
-            problems.append(f"{path}:{number}: {where}: {message}")
+            problems.append((number, f"{where}: {message}"))
             continue
         except BadInput as exc:
-            problems.append(f"{path}:{number}: {exc}")
+            problems.append((number, str(exc)))
             continue
         groups.setdefault(line.dispute, []).append(
             (number, NewEvent(kind=line.kind, at=at, by=line.by, data=line.data))
@@ -85,18 +90,14 @@ def import_events(
                     events=[event for _, event in items],
                 )
         except EventRefused as exc:
-            problems.append(f"{path}:{items[exc.index][0]}: {exc}")
+            problems.append((items[exc.index][0], str(exc)))
             continue
         except BadInput as exc:
-            problems.append(f"{path}:{items[0][0]}: {exc}")
+            problems.append((items[0][0], str(exc)))
             continue
         recorded += len(result.events)
         decisions += result.decisions
     if problems:
-        raise ProblemList(sorted(problems, key=_line_number))
+        raise ProblemList([f"{path}:{number}: {message}" for number, message in sorted(problems)])
     log.info("events_imported", file=str(path), events=recorded, disputes=len(groups))
     return ImportSummary(events=recorded, disputes=len(groups), decisions=decisions)
-
-
-def _line_number(problem: str) -> int:
-    return int(problem.split(":")[1])

@@ -118,6 +118,13 @@ def load_org(*, session: Session, path: Path) -> OrgSummary:
         parents[unit.code] = unit.parent
     for line, unit in units:
         _check_unit(path, line, unit, levels, parents)
+        row = existing.get(unit.code)
+        if row is not None and (row.level, row.parent_code) != (unit.level, unit.parent):
+            # Disputes keep the village, township and county they were reported under.
+            raise BadInput(
+                f"{path}:{line}: unit {unit.code!r} is already a {row.level} under "
+                f"{row.parent_code!r}; moving a unit or changing its level is not supported"
+            )
 
     seen_people: dict[str, int] = {}
     for line, person in people:

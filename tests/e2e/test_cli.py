@@ -244,6 +244,10 @@ ORG_ERRORS = [
     ),
     ('people:\n  - {id: x, name: X, role: boss, unit: "330100"}\n', "org.yaml:2: people[0].role"),
     ("units: [\n", "org.yaml:2:1: not valid YAML"),
+    (
+        'units:\n  - {code: "33010101", name: X, level: township, parent: "330100"}\n',
+        "org.yaml:2: unit '33010101' is already a village under '330101'; moving a unit",
+    ),
 ]
 
 
@@ -276,6 +280,7 @@ def test_events_import_records_a_whole_file(county: Cli, tmp_path: Path) -> None
             "data": {"person": "wang"},
         },
         {"dispute": second, "kind": "check", "at": "2026-11-02T11:00+08:00", "by": "wang"},
+        {"dispute": second, "kind": "note", "data": {"text": "line\u2028separator"}},
         {
             "dispute": first,
             "kind": "resolve",
@@ -283,10 +288,10 @@ def test_events_import_records_a_whole_file(county: Cli, tmp_path: Path) -> None
             "data": {"method": "people", "agreement": "oral"},
         },
     ]
-    (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
     done = county("--now", "2026-11-02T12:00+08:00", "events", "import", "events.jsonl")
     assert done.code == 0, done.err
-    assert done.out.startswith("3 events recorded on 2 disputes")
+    assert done.out.startswith("4 events recorded on 2 disputes")
     view = json.loads(
         county("--now", "2026-11-02T12:00+08:00", "dispute", "show", str(first), "--json").out
     )
@@ -305,6 +310,7 @@ def test_events_import_is_all_or_nothing_and_names_every_bad_line(
                 json.dumps({"dispute": dispute, "kind": "visit", "data": {"outcome": "stable"}}),
                 json.dumps({"dispute": 404, "kind": "check"}),
                 json.dumps({"dispute": dispute, "kind": "check", "colour": "red"}),
+            json.dumps({"dispute": True, "kind": "check"}),
             ]
         )
         + "\n"
@@ -313,7 +319,7 @@ def test_events_import_is_all_or_nothing_and_names_every_bad_line(
     done = county("--now", "2026-11-02T12:00+08:00", "events", "import", "events.jsonl")
     assert done.code == 2
     errors = done.err.strip().splitlines()
-    assert [e.split(":")[1] for e in errors] == ["2", "3", "4", "5"]
+    assert [e.split(":")[1] for e in errors] == ["2", "3", "4", "5", "6"]
     assert "cannot visit a reported dispute" in errors[1]
     assert "unknown dispute 404" in errors[2]
     assert dump(_engine(tmp_path)) == before

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from models.tables import Dispute, DisputeEvent
+from models.tables import Dispute, DisputeEvent, RuleSetRecord
 from rules.policy import Policy
 from workflows.db import transaction
 from workflows.disputes import NewEvent, record_event, report_dispute
@@ -73,3 +73,50 @@ def test_concurrent_writers_on_one_dispute_lose_no_event_and_no_update(
         f"writer {n} #{i}" for n in range(WRITERS) for i in range(EVENTS_EACH)
     )
     assert stored is not None and stored.last_seq == total
+
+
+def test_writers_meeting_a_new_rule_version_at_once_store_it_once(
+    org_engine: Engine, policy: Policy
+) -> None:
+    with transaction(org_engine) as session:
+        ids = [
+            report_dispute(
+                session=session,
+                policy=policy,
+                now=MONDAY,
+                unit="33010101",
+                risk="low",
+                category="c",
+                title=f"d{n}",
+            ).id
+            for n in range(WRITERS)
+        ]
+    renamed = Policy.from_ruleset(
+        policy.rules.model_copy(update={"name": "draft"}), source="draft.yaml"
+    )
+    start = threading.Barrier(WRITERS)
+    failures: list[BaseException] = []
+
+    def writer(dispute_id: int) -> None:
+        try:
+            start.wait()
+            with transaction(org_engine) as session:
+                record_event(
+                    session=session,
+                    policy=renamed,
+                    now=MONDAY,
+                    dispute_id=dispute_id,
+                    event=NewEvent("note", data={"text": "x"}),
+                )
+        except BaseException as exc:  # reported below, with the assertion
+            failures.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with transaction(org_engine) as session:
+        versions = session.exec(select(RuleSetRecord.version)).all()
+    assert sorted(versions) == sorted({policy.version, renamed.version})
