@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from fengqiao.logs import configure_logging
 from fengqiao.settings import Settings, load_settings, parse_time
@@ -48,16 +48,22 @@ class Context:
 
     @cached_property
     def zone(self) -> ZoneInfo:
+        """The zone times are printed in."""
         return ZoneInfo(self.settings.timezone or self.policy.rules.timezone)
+
+    @cached_property
+    def input_zone(self) -> ZoneInfo:
+        """The zone a time written without an offset is read in: the rules' zone."""
+        return self.policy.zone
 
     @cached_property
     def now(self) -> datetime:
         if self.settings.now:
-            return parse_time(self.settings.now, zone=self.zone, what="--now")
+            return parse_time(self.settings.now, zone=self.input_zone, what="--now")
         return datetime.now(UTC)
 
     def time(self, text: str | None, what: str) -> datetime | None:
-        return None if text is None else parse_time(text, zone=self.zone, what=what)
+        return None if text is None else parse_time(text, zone=self.input_zone, what=what)
 
     @cached_property
     def raw_engine(self) -> Engine:
@@ -65,7 +71,11 @@ class Context:
 
     @cached_property
     def engine(self) -> Engine:
-        """The engine of a database whose schema is current."""
+        """The engine of a database whose schema is current; a missing SQLite file stays so."""
+        url = make_url(self.settings.db)
+        file = url.database if url.get_backend_name() == "sqlite" else None
+        if file not in (None, "", ":memory:") and not Path(str(file)).exists():
+            raise BadInput(f"database {self.db_label} does not exist: run `fengqiao init`")
         try:
             current = is_current(self.raw_engine)
         except OperationalError as exc:
@@ -77,6 +87,16 @@ class Context:
     @property
     def db_label(self) -> str:
         return make_url(self.settings.db).render_as_string(hide_password=True)
+
+
+def _dispute_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a dispute id") from None
+    if not 1 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a dispute id")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -133,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--json", action="store_true", help="print the dispute as JSON")
 
     event = _command(dispute, "event", c.dispute_event, "record an event on a dispute")
-    event.add_argument("id", type=int)
+    event.add_argument("id", type=_dispute_id)
     event.add_argument("kind")
     event.add_argument("--at", help="when it happened (default: now)")
     event.add_argument("--by", help="who did it")
@@ -141,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     event.add_argument("--json", action="store_true", help="print the dispute as JSON")
 
     show = _command(dispute, "show", c.dispute_show, "show a dispute")
-    show.add_argument("id", type=int)
+    show.add_argument("id", type=_dispute_id)
     show.add_argument("--json", action="store_true")
 
     events = top.add_parser("events", help="bulk loading").add_subparsers(
@@ -160,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain = _command(
         rules, "explain", c.rules_explain, "why a dispute owes what it owes, and what happens next"
     )
-    explain.add_argument("id", type=int)
+    explain.add_argument("id", type=_dispute_id)
     explain.add_argument("--json", action="store_true")
     apply = _command(
         rules,
@@ -185,30 +205,51 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    configure_logging()  # the defaults, until the settings are known to be valid
     try:
         settings = load_settings(db=args.db, rules=args.rules, now=args.now)
         configure_logging(fmt=settings.log_format, level=settings.log_level)
         handler: Handler = args.handler
         return handler(Context(settings), args)
     except RulesError as exc:
-        print("\n".join(exc.lines), file=sys.stderr)
-        log.info("command_refused", command=args.command, reason="rules")
-        return 2
+        return _refused(args, exc.lines, reason="rules")
     except ProblemList as exc:
-        print("\n".join(exc.lines), file=sys.stderr)
-        log.info(
-            "command_refused", command=args.command, reason="problems", problems=len(exc.lines)
-        )
-        return 2
+        return _refused(args, exc.lines, reason="problems")
     except (BadInput, HistoryError) as exc:
-        print(f"fengqiao: {exc}", file=sys.stderr)
-        log.info(
-            "command_refused",
-            command=args.command,
-            dispute_id=getattr(args, "id", None),
+        return _refused(args, [f"fengqiao: {exc}"], reason=type(exc).__name__)
+    except OperationalError as exc:
+        return _refused(
+            args, [f"fengqiao: cannot use the database: {_first_line(exc.orig)}"], reason="database"
+        )
+    except DataError as exc:
+        return _refused(
+            args,
+            [f"fengqiao: the database refused a value: {_first_line(exc.orig)}"],
+            reason="database",
+        )
+    except (OverflowError, UnicodeError) as exc:
+        return _refused(
+            args,
+            [f"fengqiao: a value is out of range or not valid text: {exc}"],
             reason=type(exc).__name__,
         )
-        return 2
+
+
+def _refused(args: argparse.Namespace, lines: Sequence[str], *, reason: str) -> int:
+    """Say what is wrong on stderr, log the refusal (without the input), exit code 2."""
+    print("\n".join(lines), file=sys.stderr)
+    log.info(
+        "command_refused",
+        command=args.command,
+        dispute_id=getattr(args, "id", None),
+        reason=reason,
+        problems=len(lines),
+    )
+    return 2
+
+
+def _first_line(error: object) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def json_out(value: Any) -> None:

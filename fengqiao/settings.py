@@ -9,10 +9,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from workflows.errors import BadInput
 
 __all__ = ["Settings", "load_settings", "parse_time"]
+
+# Times outside these years are typing mistakes; far ones would overflow date arithmetic.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 def parse_time(text: str, *, zone: ZoneInfo, what: str = "time") -> datetime:
@@ -24,6 +29,8 @@ def parse_time(text: str, *, zone: ZoneInfo, what: str = "time") -> datetime:
         raise BadInput(
             f"{what} {text!r} is not an ISO 8601 time (e.g. 2026-11-22T09:30+08:00)"
         ) from None
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise BadInput(f"{what} {text!r} is outside the years {FIRST_YEAR}-{LAST_YEAR}")
     if parsed.tzinfo is None:
         if len(value) == 10:  # a bare date: its start
             parsed = datetime.combine(parsed.date(), time(0))
@@ -48,6 +55,17 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite:", "postgresql", "postgres:")):
             raise ValueError("expected a sqlite:/// or postgresql:// URL")
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError) as exc:
+            raise ValueError(f"not a database URL: {exc}") from None
+        return value
+
+    @field_validator("now")
+    @classmethod
+    def _a_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_time(value, zone=ZoneInfo("UTC"), what="time")  # the zone is checked later
         return value
 
     @field_validator("timezone")
@@ -74,6 +92,5 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         name = str(error["loc"][0]) if error["loc"] else "settings"
-        raise BadInput(
-            f"setting {name} (--{name} or FENGQIAO_{name.upper()}): {error['msg']}"
-        ) from None
+        message = error["msg"].removeprefix("Value error, ")
+        raise BadInput(f"setting {name} (--{name} or FENGQIAO_{name.upper()}): {message}") from None

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from models.values import EventKind, Risk
 
@@ -67,6 +67,13 @@ class _Escalate(_Data):
 class _Supervise(_Data):
     deadline: AwareDatetime
     rule: str | None = None
+
+    @field_validator("deadline")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        if not 2000 <= value.year <= 2100:
+            raise ValueError("the deadline must fall in the years 2000-2100")
+        return value
 
 
 class _Note(_Data):

@@ -12,6 +12,9 @@ __all__ = ["Duration", "DurationUnit", "parse_duration"]
 
 DurationUnit = Literal["d", "wd", "h", "m"]
 
+# Ten years: no deadline of the policy is longer, and dates must stay computable.
+LONGEST: dict[str, int] = {"d": 3650, "wd": 2500, "h": 87_600, "m": 5_256_000}
+
 _PATTERN = re.compile(r"^\s*(-?\d+)\s*(wd|d|h|m)\s*$")
 
 
@@ -25,6 +28,11 @@ class Duration:
     def __post_init__(self) -> None:
         if self.amount <= 0:
             raise ValueError(f"a duration must be positive, got {self}")
+        if self.amount > LONGEST[self.unit]:
+            raise ValueError(
+                f"duration {self} is longer than ten years (at most {LONGEST[self.unit]}"
+                f"{self.unit})"
+            )
 
     def __str__(self) -> str:
         return f"{self.amount}{self.unit}"
@@ -59,4 +67,4 @@ def parse_duration(text: str) -> Duration:
     if amount <= 0:
         raise ValueError(f"duration {text!r} must be positive")
     unit: DurationUnit = match.group(2)  # type: ignore[assignment]
-    return Duration(amount, unit)
+    return Duration(amount, unit)  # raises if longer than ten years

@@ -88,10 +88,13 @@ def report_dispute(
         risk_value = Risk(risk)
     except ValueError:
         raise BadInput(f"unknown risk {risk!r}; expected one of high, medium, low") from None
-    if not category.strip() or not title.strip():
-        raise BadInput("a dispute needs a non-empty category and title")
-    if people_involved < 1:
-        raise BadInput(f"people involved must be at least 1, got {people_involved}")
+    _check_text("category", category, 64, required=True)
+    _check_text("title", title, 500, required=True)
+    _check_text("location", location, 500)
+    if not 1 <= people_involved <= 1_000_000:
+        raise BadInput(f"people involved must be between 1 and 1000000, got {people_involved}")
+    if len(parties) > 1000:
+        raise BadInput(f"at most 1000 parties, got {len(parties)}")
     path = _unit_path(session, unit)
     if by is not None:
         _check_person(session, by)
@@ -445,6 +448,19 @@ def _known_people(session: Session, events: Sequence[NewEvent]) -> set[str]:
 def _check_person(session: Session, person: str) -> None:
     if session.get(Person, person) is None:
         raise NotFound(f"unknown person {person!r}")
+
+
+def _check_text(field: str, value: str | None, longest: int, *, required: bool = False) -> None:
+    if value is None or not value.strip():
+        if required:
+            raise BadInput(f"a dispute needs a non-empty {field}")
+        return
+    if len(value) > longest:
+        raise BadInput(f"{field} is {len(value)} characters long; at most {longest}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(f"{field} is not valid text (UTF-8)") from None
 
 
 def _check_time(at: datetime, *, now: datetime) -> None:

@@ -192,7 +192,56 @@ BAD_INPUT = [
     (["dispute", "event", "{id}", "check", "--at", "2027-01-01T00:00+08:00"], "in the future"),
     (["dispute", "event", "{id}", "handback"], "already at village level"),
     (["dispute", "event", "{id}", "report"], "reported once"),
-    (["--now", "soon", "dispute", "show", "{id}"], "--now 'soon' is not an ISO 8601 time"),
+    (
+        ["--now", "soon", "dispute", "show", "{id}"],
+        "setting now (--now or FENGQIAO_NOW): time 'soon'",
+    ),
+    (["--now", "9999-12-31T12:00+08:00", "dispute", "show", "{id}"], "outside the years 2000-2100"),
+    (["dispute", "show", "99999999999999999999"], "is not a dispute id"),
+    (
+        [
+            "dispute",
+            "new",
+            "--unit",
+            "33010101",
+            "--risk",
+            "low",
+            "--category",
+            "c" * 65,
+            "--title",
+            "t",
+        ],
+        "category is 65 characters long; at most 64",
+    ),
+    (
+        [
+            "dispute",
+            "new",
+            "--unit",
+            "33010101",
+            "--risk",
+            "low",
+            "--category",
+            "c",
+            "--title",
+            "t",
+            "--people",
+            "99999999999",
+        ],
+        "people involved must be between 1 and 1000000",
+    ),
+    (
+        [
+            "dispute",
+            "event",
+            "{id}",
+            "supervise",
+            "--data",
+            '{"deadline": "9999-12-31T23:00-08:00"}',
+        ],
+        "deadline must fall in the years 2000-2100",
+    ),
+    (["--db", "postgresql://h:abc/x", "dispute", "show", "{id}"], "setting db"),
     (["--db", "mysql://x", "dispute", "show", "{id}"], "setting db"),
     (["--rules", "missing.yaml", "dispute", "event", "{id}", "check"], "missing.yaml: cannot read"),
 ]
@@ -288,7 +337,9 @@ def test_events_import_records_a_whole_file(county: Cli, tmp_path: Path) -> None
             "data": {"method": "people", "agreement": "oral"},
         },
     ]
-    (tmp_path / "events.jsonl").write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
+    (tmp_path / "events.jsonl").write_text(
+        "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n"
+    )
     done = county("--now", "2026-11-02T12:00+08:00", "events", "import", "events.jsonl")
     assert done.code == 0, done.err
     assert done.out.startswith("4 events recorded on 2 disputes")
@@ -310,7 +361,7 @@ def test_events_import_is_all_or_nothing_and_names_every_bad_line(
                 json.dumps({"dispute": dispute, "kind": "visit", "data": {"outcome": "stable"}}),
                 json.dumps({"dispute": 404, "kind": "check"}),
                 json.dumps({"dispute": dispute, "kind": "check", "colour": "red"}),
-            json.dumps({"dispute": True, "kind": "check"}),
+                json.dumps({"dispute": True, "kind": "check"}),
             ]
         )
         + "\n"
