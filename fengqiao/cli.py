@@ -62,6 +62,10 @@ class Context:
             return parse_time(self.settings.now, zone=self.input_zone, what="--now")
         return datetime.now(UTC)
 
+    def clock(self) -> datetime:
+        """The time to stamp a run with: the fixed ``--now`` if given, else the wall clock."""
+        return self.now if self.settings.now else datetime.now(UTC)
+
     def time(self, text: str | None, what: str) -> datetime | None:
         return None if text is None else parse_time(text, zone=self.input_zone, what=what)
 
@@ -192,6 +196,29 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument(
         "--dry-run", action="store_true", help="show what would change, change nothing"
     )
+
+    sweep = _command(
+        top, "sweep", c.sweep, "run the escalation sweep and every cadence flow due at --now, once"
+    )
+    sweep.add_argument("--json", action="store_true")
+
+    escalations = _command(
+        top,
+        "escalations",
+        c.escalations,
+        "escalated and overdue disputes of a unit's subtree, newest first",
+    )
+    escalations.add_argument("--unit", help="county, township or village code")
+    escalations.add_argument("--level", choices=["village", "township", "county"])
+    escalations.add_argument("--risk", choices=["high", "medium", "low"])
+    escalations.add_argument("--overdue", action="store_true", help="only overdue ones")
+    escalations.add_argument("--json", action="store_true")
+
+    tasks = _command(top, "tasks", c.tasks, "open tasks of a person (and their unit) or a unit")
+    tasks.add_argument("--person")
+    tasks.add_argument("--unit")
+    tasks.add_argument("--all", action="store_true", help="include done and cancelled tasks")
+    tasks.add_argument("--json", action="store_true")
 
     demo = _command(top, "demo", c.demo, "a small county on the embedded default, end to end")
     demo.add_argument(

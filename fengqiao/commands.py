@@ -14,8 +14,10 @@ from workflows.db import migrate, transaction
 from workflows.disputes import NewEvent, history, initial_state, record_event, report_dispute
 from workflows.errors import BadInput, NotFound
 from workflows.importer import import_events
+from workflows.listings import escalations_view, tasks_view
 from workflows.org import load_org
 from workflows.rollout import apply_rules
+from workflows.runner import run_due
 from workflows.views import dispute_view, iso
 
 
@@ -240,6 +242,76 @@ def rules_apply(ctx: Context, args: argparse.Namespace) -> int:
         f"live disputes, {applied.obligations_changed} obligations changed, "
         f"{applied.decisions_recorded} escalations and listings fell due"
     )
+    return 0
+
+
+def sweep(ctx: Context, args: argparse.Namespace) -> int:
+    results = run_due(engine=ctx.engine, policy=ctx.policy, now=ctx.now, clock=ctx.clock)
+    if args.json:
+        json_out([r.as_dict() for r in results])
+    else:
+        for r in results:
+            failed = f", {len(r.failed)} FAILED: {r.failed[:10]}" if r.failed else ""
+            print(
+                f"{r.flow:<20} {r.examined:>6} examined, {r.decisions:>4} escalations and "
+                f"listings recorded{failed}"
+            )
+    return 1 if any(r.failed for r in results) else 0
+
+
+def escalations(ctx: Context, args: argparse.Namespace) -> int:
+    with transaction(ctx.engine) as session:
+        rows = escalations_view(
+            session=session,
+            now=ctx.now,
+            zone=ctx.zone,
+            unit=args.unit,
+            level=args.level,
+            risk=args.risk,
+            overdue_only=args.overdue,
+        )
+    if args.json:
+        json_out(rows)
+        return 0
+    if not rows:
+        print("no escalated or overdue disputes")
+    for row in rows:
+        last = row["last_escalation"]
+        moved = (
+            f"{last['from_level']}->{last['to_level']} {last['effective_at']}"
+            if last
+            else "not escalated"
+        )
+        late = ", ".join(o["kind"] for o in row["overdue"]) or "-"
+        flag = " supervised" if row["supervised"] else ""
+        print(
+            f"{row['id']:>6}  {row['risk']:<6} {row['status']:<9} {row['level']:<8} "
+            f"{row['unit']:<10} {moved}  overdue: {late}{flag}"
+        )
+    return 0
+
+
+def tasks(ctx: Context, args: argparse.Namespace) -> int:
+    with transaction(ctx.engine) as session:
+        rows = tasks_view(
+            session=session,
+            now=ctx.now,
+            zone=ctx.zone,
+            person=args.person,
+            unit=args.unit,
+            include_closed=args.all,
+        )
+    if args.json:
+        json_out(rows)
+        return 0
+    if not rows:
+        print("no open tasks")
+    for row in rows:
+        late = "  OVERDUE" if row["overdue"] else ""
+        print(
+            f"{row['id']:>6}  dispute {row['dispute']:<6} {row['kind']:<20} {row['target']:<22} "
+            f"due {row['due_at']}  {row['state']}{late}"
+        )
     return 0
 
 

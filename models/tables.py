@@ -17,8 +17,10 @@ __all__ = [
     "Dispute",
     "DisputeEvent",
     "Escalation",
+    "FlowRun",
     "Obligation",
     "Person",
+    "Report",
     "RuleChange",
     "RuleSetRecord",
     "Task",
@@ -204,3 +206,36 @@ class RuleChange(SQLModel, table=True):
     to_version: str = Field(foreign_key="rule_sets.version", max_length=64)
     disputes_recomputed: int = 0
     decisions_recorded: int = 0
+
+
+class FlowRun(SQLModel, table=True):
+    """A run of a sweep flow: the window of due times it covered, and what it did."""
+
+    __tablename__ = "flow_runs"
+    __table_args__ = (Index("ix_flow_runs_flow_window", "flow", "window_end"),)
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    flow: str = Field(max_length=64)
+    window_end: datetime = _time()
+    started_at: datetime = _time()
+    finished_at: datetime | None = _time(nullable=True)
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Report(SQLModel, table=True):
+    """A weekly assessment report (per township) or monthly circular (per county)."""
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        UniqueConstraint("kind", "unit_code", "period_start", name="uq_reports_period"),
+    )
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    kind: str = Field(max_length=32)
+    unit_code: str = Field(max_length=32, index=True)
+    period_start: datetime = _time()
+    period_end: datetime = _time()
+    created_at: datetime = _time()
+    content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -27,6 +27,7 @@ __all__ = [
     "CalendarYear",
     "DateRange",
     "EscalationRule",
+    "FlowSchedule",
     "ObligationRule",
     "Problem",
     "RuleSet",
@@ -174,6 +175,32 @@ class SupervisionRule(Model):
     deadline: DurationField
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class FlowSchedule(Model):
+    """When a sweep flow runs: ``every`` few minutes, or ``at`` a local time on ``days``."""
+
+    every: DurationField | None = None
+    at: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    days: (
+        Literal["every", "working", "first_working_day"]
+        | list[Weekday]
+        | list[Annotated[int, Field(ge=1, le=28)]]
+    ) = "every"
+
+    @model_validator(mode="after")
+    def _one_way(self) -> FlowSchedule:
+        if (self.every is None) == (self.at is None):
+            raise ValueError("give either 'every' (e.g. 5m) or 'at' (a quoted \"HH:MM\")")
+        if self.every is not None and self.every.counts_days:
+            raise ValueError("'every' is in hours or minutes (e.g. 5m, 1h)")
+        if self.every is not None and self.days != "every":
+            raise ValueError("'days' goes with 'at', not with 'every'")
+        return self
+
+
 class RuleSet(Model):
     name: str | None = None
     timezone: str = "Asia/Shanghai"
@@ -183,6 +210,7 @@ class RuleSet(Model):
     supervision: list[SupervisionRule] = []
     sensitive_periods: list[SensitivePeriod] = []
     acknowledgement: dict[Risk, DurationField] = {}
+    schedule: dict[str, FlowSchedule] = {}
 
     @field_validator("timezone")
     @classmethod
@@ -290,6 +318,15 @@ def consistency_problems(rules: RuleSet) -> list[Problem]:
                         message=f"{day} is not in {year}",
                     )
                 )
+    for flow in rules.schedule:
+        if flow != "escalation" and flow not in rules.obligations:
+            problems.append(
+                Problem(
+                    path=("schedule", flow),
+                    message=f"unknown flow {flow!r}; known: escalation, "
+                    f"{', '.join(sorted(rules.obligations))}",
+                )
+            )
     fulfilling: dict[EventKind, list[str]] = {}
     for name, obligation in rules.obligations.items():
         for other_name in fulfilling.get(obligation.fulfilled_by, []):

@@ -12,12 +12,21 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 import models.migrations
 
-__all__ = ["is_current", "make_engine", "migrate", "normalise_url", "transaction"]
+__all__ = [
+    "insert_ignoring_duplicates",
+    "is_current",
+    "make_engine",
+    "migrate",
+    "normalise_url",
+    "transaction",
+]
 
 _MIGRATIONS = Path(models.migrations.__file__).parent
 
@@ -77,3 +86,14 @@ def is_current(engine: Engine) -> bool:
     head = ScriptDirectory.from_config(_config()).get_current_head()
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision() == head
+
+
+def insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[str, Any]]) -> int:
+    """Insert rows, skipping those a unique constraint already holds (the idempotency key);
+    return how many were new."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    outcome = session.execute(insert(model).values(rows).on_conflict_do_nothing())
+    return int(getattr(outcome, "rowcount", 0) or 0)

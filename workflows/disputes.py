@@ -20,7 +20,7 @@ from rules.evaluate import LEVEL_CHANGES, Evaluation, HistoryError, evaluate, se
 from rules.policy import Policy
 from workflows.errors import BadInput, NotFound
 from workflows.rulesets import register_ruleset
-from workflows.tasks import Happening, sync_acknowledgements
+from workflows.tasks import Happening, settle_obligation_tasks, sync_acknowledgements
 
 __all__ = [
     "EventRefused",
@@ -351,6 +351,12 @@ def _persist(
         now=now,
     )
     changed = _replace_obligations(session, dispute.id, evaluation, policy=policy)
+    settle_obligation_tasks(
+        session,
+        dispute_id=dispute.id,
+        owed={o.name: o.due_at for o in evaluation.obligations},
+        at=fresh[-1].at if fresh else now,
+    )
     return Outcome(obligations_changed=changed, decisions_recorded=len(evaluation.decisions))
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import structlog
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from models.tables import RuleChange, RuleSetRecord
 from rules.policy import Policy
+from workflows.db import insert_ignoring_duplicates
 
 __all__ = ["current_version", "register_ruleset"]
 
@@ -30,16 +29,19 @@ def register_ruleset(*, session: Session, policy: Policy, now: datetime) -> None
     if session.get(RuleSetRecord, policy.version) is not None:
         return
     # Two writers may meet a new version at once: the second insert does nothing.
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(RuleSetRecord).values(
-        version=policy.version,
-        name=policy.rules.name,
-        source=policy.source,
-        content=policy.rules.model_dump(mode="json", by_alias=True),
-        first_seen_at=now,
+    insert_ignoring_duplicates(
+        session,
+        RuleSetRecord,
+        [
+            {
+                "version": policy.version,
+                "name": policy.rules.name,
+                "source": policy.source,
+                "content": policy.rules.model_dump(mode="json", by_alias=True),
+                "first_seen_at": now,
+            }
+        ],
     )
-    session.execute(statement.on_conflict_do_nothing(index_elements=["version"]))
 
 
 def current_version(session: Session) -> str | None:

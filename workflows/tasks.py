@@ -16,7 +16,14 @@ from models.tables import Person, Task
 from models.values import Risk
 from rules.policy import Policy
 
-__all__ = ["ACKNOWLEDGE", "Happening", "person_target", "sync_acknowledgements", "unit_target"]
+__all__ = [
+    "ACKNOWLEDGE",
+    "Happening",
+    "person_target",
+    "settle_obligation_tasks",
+    "sync_acknowledgements",
+    "unit_target",
+]
 
 ACKNOWLEDGE = "acknowledge"
 
@@ -102,3 +109,20 @@ def _close(session: Session, tasks: list[Task], state: str, at: datetime) -> Non
     for task in tasks:
         task.state, task.closed_at = state, at
         session.add(task)
+
+
+def settle_obligation_tasks(
+    session: Session, *, dispute_id: int, owed: dict[str, datetime], at: datetime
+) -> None:
+    """Close the cadence tasks the dispute no longer owes: done once the obligation has
+    moved on to a later due time (it was fulfilled), cancelled when it no longer applies."""
+    for task in session.exec(
+        select(Task).where(
+            Task.dispute_id == dispute_id, Task.kind != ACKNOWLEDGE, Task.state == "open"
+        )
+    ):
+        due = owed.get(task.kind)
+        if due is None:
+            _close(session, [task], "cancelled", at)
+        elif due > task.due_at:
+            _close(session, [task], "done", at)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 16:42:02.678051
+Create Date: 2026-11-22 16:58:42.332662
 """
 
 from __future__ import annotations
@@ -54,6 +54,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_escalations_effective_at'), ['effective_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_escalations_to_unit'), ['to_unit'], unique=False)
 
+    op.create_table('flow_runs',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('flow', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('window_end', models.tables.UTCDateTime(), nullable=False),
+    sa.Column('started_at', models.tables.UTCDateTime(), nullable=False),
+    sa.Column('finished_at', models.tables.UTCDateTime(), nullable=True),
+    sa.Column('result', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('flow_runs', schema=None) as batch_op:
+        batch_op.create_index('ix_flow_runs_flow_window', ['flow', 'window_end'], unique=False)
+
     op.create_table('obligations',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('dispute_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -67,6 +79,20 @@ def upgrade() -> None:
     with op.batch_alter_table('obligations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_obligations_dispute_id'), ['dispute_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_obligations_due_at'), ['due_at'], unique=False)
+
+    op.create_table('reports',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('unit_code', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('period_start', models.tables.UTCDateTime(), nullable=False),
+    sa.Column('period_end', models.tables.UTCDateTime(), nullable=False),
+    sa.Column('created_at', models.tables.UTCDateTime(), nullable=False),
+    sa.Column('content', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('kind', 'unit_code', 'period_start', name='uq_reports_period')
+    )
+    with op.batch_alter_table('reports', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reports_unit_code'), ['unit_code'], unique=False)
 
     op.create_table('rule_sets',
     sa.Column('version', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -199,11 +225,19 @@ def downgrade() -> None:
 
     op.drop_table('tasks')
     op.drop_table('rule_sets')
+    with op.batch_alter_table('reports', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reports_unit_code'))
+
+    op.drop_table('reports')
     with op.batch_alter_table('obligations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_obligations_due_at'))
         batch_op.drop_index(batch_op.f('ix_obligations_dispute_id'))
 
     op.drop_table('obligations')
+    with op.batch_alter_table('flow_runs', schema=None) as batch_op:
+        batch_op.drop_index('ix_flow_runs_flow_window')
+
+    op.drop_table('flow_runs')
     with op.batch_alter_table('escalations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_escalations_to_unit'))
         batch_op.drop_index(batch_op.f('ix_escalations_effective_at'))

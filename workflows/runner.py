@@ -1,0 +1,109 @@
+"""Which sweep flows are due at a moment, and running them: the same code for
+``fengqiao sweep``, the scheduler, the demo and the Prefect flows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+
+import structlog
+from sqlalchemy import Engine
+
+from rules.policy import Policy
+from rules.schedule import last_run, next_run
+from workflows.cadence import (
+    finish_run,
+    obligation_sweep,
+    previous_window_end,
+    start_run,
+    store_reports,
+)
+from workflows.db import transaction
+from workflows.sweeps import SweepResult, escalation_sweep
+
+__all__ = ["REPORTS", "due_flows", "run_due", "run_flow"]
+
+log = structlog.get_logger(__name__)
+
+# The cadence flows that also store a report: flow -> (report kind, the level reported on).
+REPORTS = {
+    "weekly_assessment": ("weekly_assessment", "township"),
+    "monthly_inspection": ("monthly_circular", "county"),
+}
+
+
+def due_flows(*, engine: Engine, policy: Policy, now: datetime) -> list[tuple[str, datetime]]:
+    """Each cadence flow with a scheduled run at or before ``now`` that has not run yet,
+    with that (latest) scheduled time."""
+    due = []
+    with transaction(engine) as session:
+        for flow, schedule in policy.rules.schedule.items():
+            if flow == "escalation":
+                continue
+            scheduled = last_run(schedule, now, policy=policy)
+            previous = previous_window_end(session, flow=flow)
+            if scheduled is not None and (previous is None or previous < scheduled):
+                due.append((flow, scheduled))
+    return due
+
+
+def run_flow(
+    flow: str,
+    *,
+    engine: Engine,
+    policy: Policy,
+    scheduled: datetime,
+    clock: Callable[[], datetime],
+) -> SweepResult:
+    """Run one cadence flow for its scheduled time: tasks for what fell due since its last
+    run, and the reports of every scheduled time missed since then (once each)."""
+    with transaction(engine) as session:
+        previous = previous_window_end(session, flow=flow)
+        run = start_run(session, flow=flow, now=scheduled, started=clock())
+    result = obligation_sweep(
+        engine=engine, policy=policy, now=scheduled, obligation=flow, since=previous
+    )
+    if flow in REPORTS:
+        kind, level = REPORTS[flow]
+        schedule = policy.rules.schedule[flow]
+        # Every report missed since the last run, once each; on the very first run, the latest.
+        moment = next_run(schedule, previous, policy=policy) if previous else scheduled
+        while moment <= scheduled:
+            start, end = _period(flow, moment, policy)
+            store_reports(
+                engine=engine,
+                now=scheduled,
+                kind=kind,
+                level=level,
+                period_start=start,
+                period_end=end,
+            )
+            moment = next_run(schedule, moment, policy=policy)
+    with transaction(engine) as session:
+        finish_run(session, session.merge(run), result=result, finished=clock())
+    return result
+
+
+def _period(flow: str, moment: datetime, policy: Policy) -> tuple[datetime, datetime]:
+    """The period a report at ``moment`` covers: the week before, or the month before."""
+    if flow == "weekly_assessment":
+        return moment - timedelta(days=7), moment
+    local = moment.astimezone(policy.zone).date()
+    this_month = date(local.year, local.month, 1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    return (
+        datetime.combine(last_month, time(0), policy.zone),
+        datetime.combine(this_month, time(0), policy.zone),
+    )
+
+
+def run_due(
+    *, engine: Engine, policy: Policy, now: datetime, clock: Callable[[], datetime]
+) -> list[SweepResult]:
+    """Run the escalation sweep, then every cadence flow that is due at ``now``, once."""
+    results = [escalation_sweep(engine=engine, policy=policy, now=now)]
+    for flow, scheduled in due_flows(engine=engine, policy=policy, now=now):
+        results.append(
+            run_flow(flow, engine=engine, policy=policy, scheduled=scheduled, clock=clock)
+        )
+    return results
