@@ -220,6 +220,19 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument("--all", action="store_true", help="include done and cancelled tasks")
     tasks.add_argument("--json", action="store_true")
 
+    serve = _command(
+        top,
+        "serve",
+        c.serve,
+        "the embedded engine: run the sweep flows on the rule file's schedule",
+    )
+    serve.add_argument(
+        "--engine",
+        choices=["prefect", "direct"],
+        default="prefect",
+        help="run the sweeps as Prefect flows (default) or as plain functions",
+    )
+
     demo = _command(top, "demo", c.demo, "a small county on the embedded default, end to end")
     demo.add_argument(
         "--database",
@@ -235,7 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()  # the defaults, until the settings are known to be valid
     try:
         settings = load_settings(db=args.db, rules=args.rules, now=args.now)
-        configure_logging(fmt=settings.log_format, level=settings.log_level)
+        default_level = "info" if args.command == "serve" else "warning"
+        configure_logging(fmt=settings.log_format, level=settings.log_level or default_level)
         handler: Handler = args.handler
         return handler(Context(settings), args)
     except RulesError as exc:

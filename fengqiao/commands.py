@@ -315,6 +315,30 @@ def tasks(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def serve(ctx: Context, args: argparse.Namespace) -> int:
+    from scheduler import EmbeddedEngine, LockHeld
+    from scheduler import serve as run
+
+    try:
+        embedded = EmbeddedEngine(
+            engine=ctx.engine,
+            db_url=ctx.settings.db,
+            rules_path=ctx.settings.rules,
+            kind=args.engine,
+            now=ctx.now if ctx.settings.now else None,
+        )
+        return run(
+            embedded,
+            ready=lambda: print(
+                f"fengqiao serving {ctx.db_label} with rules {embedded.policy.label} "
+                f"({args.engine}); stop with Ctrl-C or SIGTERM",
+                flush=True,
+            ),
+        )
+    except LockHeld as exc:
+        raise BadInput(str(exc)) from None
+
+
 def demo(ctx: Context, args: argparse.Namespace) -> int:
     from fengqiao.demo import run_demo
 

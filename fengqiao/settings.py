@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     now: str | None = None
     timezone: str | None = None
     log_format: Literal["auto", "console", "json"] = "auto"
-    log_level: Literal["debug", "info", "warning", "error"] = "warning"
+    log_level: Literal["debug", "info", "warning", "error"] | None = None  # per command
 
     @field_validator("db")
     @classmethod

@@ -23,6 +23,7 @@ __all__ = [
     "Report",
     "RuleChange",
     "RuleSetRecord",
+    "SchedulerLock",
     "Task",
     "UTCDateTime",
     "Unit",
@@ -239,3 +240,13 @@ class Report(SQLModel, table=True):
     period_end: datetime = _time()
     created_at: datetime = _time()
     content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class SchedulerLock(SQLModel, table=True):
+    """Who runs the embedded scheduler of this database; a holder keeps it by heartbeat."""
+
+    __tablename__ = "scheduler_lock"
+    name: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(max_length=200)
+    acquired_at: datetime = _time()
+    heartbeat_at: datetime = _time()

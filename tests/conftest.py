@@ -8,6 +8,7 @@ with FENGQIAO_REQUIRE_POSTGRES=1 (set in CI) that is a failure instead.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,10 @@ from sqlalchemy.engine import make_url
 from rules.policy import Policy, load_policy
 from workflows.db import make_engine, migrate, normalise_url, transaction
 from workflows.org import load_org
+
+# Prefect keeps its state under PREFECT_HOME: a scratch one, never the developer's.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="fengqiao-prefect-"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_ORG = REPO / "examples" / "org.yaml"

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import col, select
 from structlog.testing import capture_logs
 
-from models.tables import Escalation, Obligation, Report, Task
+from models.tables import Escalation, FlowRun, Obligation, Report, Task
 from rules.policy import Policy
 from tests.conftest import EXAMPLE_ORG, dump
 from tests.integration.support import MONDAY, SHANGHAI, record, report
@@ -205,3 +205,28 @@ def test_sweeping_every_15_minutes_or_once_at_the_end_leaves_the_same_escalation
         outcomes.append(_outcome(engine))
         engine.dispose()
     assert outcomes[0] == outcomes[1]
+
+
+def test_after_downtime_each_missed_flow_runs_once_and_each_missed_report_is_made_once(
+    org_engine: Engine, policy: Policy
+) -> None:
+    report(org_engine, policy, risk="medium")
+    _sweep(org_engine, policy, datetime(2026, 11, 2, 9, 30, tzinfo=SHANGHAI))
+    with transaction(org_engine) as session:
+        runs_before = len(session.exec(select(FlowRun)).all())
+    # Down from Monday the 2nd until Tuesday the 17th: two Mondays and a 16th missed.
+    results = _sweep(org_engine, policy, datetime(2026, 11, 17, 10, tzinfo=SHANGHAI))
+    assert sorted(r["flow"] for r in results) == sorted(
+        ["escalation", "daily_check", "weekly_assessment", "return_visit", "half_month_review"]
+    )
+    with transaction(org_engine) as session:
+        runs = session.exec(select(FlowRun)).all()
+        weekly = session.exec(
+            select(Report)
+            .where(Report.kind == "weekly_assessment")
+            .order_by(col(Report.period_end))
+        ).all()
+    assert len(runs) == runs_before + 4
+    assert [r.period_end for r in weekly] == [
+        datetime(2026, 11, d, 9, tzinfo=SHANGHAI) for d in (2, 9, 16)
+    ]

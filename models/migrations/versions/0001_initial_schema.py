@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 16:58:42.332662
+Create Date: 2026-11-22 17:02:52.024224
 """
 
 from __future__ import annotations
@@ -101,6 +101,13 @@ def upgrade() -> None:
     sa.Column('content', sa.JSON(), nullable=False),
     sa.Column('first_seen_at', models.tables.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('version')
+    )
+    op.create_table('scheduler_lock',
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('holder', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('acquired_at', models.tables.UTCDateTime(), nullable=False),
+    sa.Column('heartbeat_at', models.tables.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('name')
     )
     op.create_table('tasks',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -224,6 +231,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_tasks_dispute_id'))
 
     op.drop_table('tasks')
+    op.drop_table('scheduler_lock')
     op.drop_table('rule_sets')
     with op.batch_alter_table('reports', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_reports_unit_code'))

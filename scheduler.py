@@ -1,0 +1,259 @@
+"""The embedded engine: when the sweep flows run, on APScheduler 3.x.
+
+It only says *when*; what runs is ``workflows.runner`` (directly) or ``workflows.flows``
+(as Prefect flows). Missed runs are made up from the database, not from APScheduler's
+memory: at start, and at every fire, a cadence flow runs if a scheduled time has come since
+its last recorded run, so a restart after downtime runs what was missed once, not zero times
+and not many. Jobs coalesce and have no misfire grace limit (APScheduler's default of one
+second silently drops a job that starts late).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import structlog
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from sqlalchemy import Engine
+
+from rules.loader import RulesError
+from rules.policy import Policy, load_policy
+from rules.schedule import next_run
+from rules.schema import FlowSchedule
+from workflows.db import transaction
+from workflows.lock import LockHeld, acquire, heartbeat, release
+from workflows.rollout import apply_rules
+from workflows.runner import due_flows, run_due, run_flow
+from workflows.sweeps import SweepResult, escalation_sweep
+
+__all__ = ["EmbeddedEngine", "LockHeld", "RuleTrigger", "serve"]
+
+log = structlog.get_logger("fengqiao.scheduler")
+
+Clock = Callable[[], datetime]
+EngineKind = Literal["direct", "prefect"]
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class RuleTrigger(BaseTrigger):  # type: ignore[misc]
+    """An APScheduler trigger that fires on a rule file's schedule.
+
+    ``offset`` is how far the engine's clock runs ahead of the wall clock (``--now``):
+    fire times are computed on the engine's clock and handed to APScheduler in wall time.
+    """
+
+    def __init__(
+        self, schedule: FlowSchedule, policy: Callable[[], Policy], offset: timedelta
+    ) -> None:
+        self.schedule, self.policy, self.offset = schedule, policy, offset
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        base = (previous_fire_time or now) + self.offset
+        if previous_fire_time is None:
+            base -= timedelta(microseconds=1)  # a fire time of exactly now still counts
+        return next_run(self.schedule, base, policy=self.policy()) - self.offset
+
+    def __str__(self) -> str:
+        return f"rules[{self.schedule.model_dump(exclude_none=True)}]"
+
+
+class EmbeddedEngine:
+    """The scheduler of one database: lock, catch-up, jobs, rule reloading, shutdown."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        db_url: str,
+        rules_path: Path | None,
+        kind: EngineKind = "direct",
+        now: datetime | None = None,
+        heartbeat_every: timedelta = timedelta(seconds=15),
+        stale_after: timedelta = timedelta(seconds=60),
+        reload_every: timedelta = timedelta(seconds=5),
+    ) -> None:
+        self.engine, self.db_url, self.rules_path, self.kind = engine, db_url, rules_path, kind
+        self.offset = (now - wall_clock()) if now is not None else timedelta(0)
+        self.heartbeat_every, self.stale_after, self.reload_every = (
+            heartbeat_every,
+            stale_after,
+            reload_every,
+        )
+        self.holder = f"{socket.gethostname()} pid {os.getpid()}"
+        self.policy = load_policy(rules_path)
+        self._rules_stamp = self._stamp()
+        self._scheduler = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+        )
+        self.stopped = threading.Event()
+
+    def clock(self) -> datetime:
+        """The engine's time: the wall clock, or ``--now`` running on from the start."""
+        return wall_clock() + self.offset
+
+    def start(self) -> None:
+        acquire(self.engine, holder=self.holder, now=wall_clock(), stale_after=self.stale_after)
+        log.info(
+            "scheduler_started",
+            holder=self.holder,
+            rules_version=self.policy.label,
+            engine=self.kind,
+            now=self.clock().isoformat(),
+        )
+        self._catch_up()
+        self._schedule_jobs()
+        self._scheduler.add_job(
+            self._heartbeat,
+            "interval",
+            seconds=self.heartbeat_every.total_seconds(),
+            id="heartbeat",
+        )
+        self._scheduler.add_job(
+            self._reload, "interval", seconds=self.reload_every.total_seconds(), id="reload-rules"
+        )
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+        release(self.engine, holder=self.holder)
+        self.stopped.set()
+        log.info("scheduler_stopped", holder=self.holder)
+
+    def _catch_up(self) -> None:
+        for result in self._run_due():
+            log.info("catch_up", **result.as_dict())
+
+    def _run_due(self) -> list[SweepResult]:
+        now = self.clock()
+        if self.kind == "prefect":
+            from workflows.flows import sweep_flow
+
+            return [
+                SweepResult.from_dict(r)
+                for r in sweep_flow(now=now, db=self.db_url, rules=self._rules_arg())
+            ]
+        return run_due(engine=self.engine, policy=self.policy, now=now, clock=self.clock)
+
+    def _rules_arg(self) -> str | None:
+        return str(self.rules_path) if self.rules_path else None
+
+    def _schedule_jobs(self) -> None:
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith("flow:"):
+                job.remove()
+        for name, schedule in self.policy.rules.schedule.items():
+            self._scheduler.add_job(
+                self._fire,
+                RuleTrigger(schedule, lambda: self.policy, self.offset),
+                args=[name],
+                id=f"flow:{name}",
+                name=name,
+            )
+
+    def _fire(self, name: str) -> None:
+        """Run one flow now; a cadence flow only if its scheduled time has come."""
+        now = self.clock()
+        try:
+            if name == "escalation":
+                result = self._escalate(now)
+            else:
+                due = dict(due_flows(engine=self.engine, policy=self.policy, now=now))
+                if name not in due:
+                    return
+                result = self._cadence(name, due[name])
+            log.info("flow_finished", **result.as_dict())
+        except Exception as exc:  # a flow that fails is reported and runs again next time
+            log.error("flow_failed", flow=name, error=type(exc).__name__, detail=str(exc)[:200])
+
+    def _escalate(self, now: datetime) -> SweepResult:
+        if self.kind == "prefect":
+            from workflows.flows import escalation_flow
+
+            return SweepResult.from_dict(
+                escalation_flow(now=now, db=self.db_url, rules=self._rules_arg())
+            )
+        return escalation_sweep(engine=self.engine, policy=self.policy, now=now)
+
+    def _cadence(self, name: str, scheduled: datetime) -> SweepResult:
+        if self.kind == "prefect":
+            from workflows.flows import cadence_flow
+
+            return SweepResult.from_dict(
+                cadence_flow(name=name, now=self.clock(), db=self.db_url, rules=self._rules_arg())
+            )
+        return run_flow(
+            name, engine=self.engine, policy=self.policy, scheduled=scheduled, clock=self.clock
+        )
+
+    def _heartbeat(self) -> None:
+        if not heartbeat(self.engine, holder=self.holder, now=wall_clock()):
+            log.error("scheduler_lock_lost", holder=self.holder)
+            threading.Thread(target=self.stop, daemon=True).start()
+
+    def _stamp(self) -> Any:
+        if self.rules_path is None:
+            return None
+        try:
+            return self.rules_path.read_bytes()
+        except OSError:
+            return None
+
+    def _reload(self) -> None:
+        """Pick up a changed rule file after validating it; keep the last good rules if not."""
+        stamp = self._stamp()
+        if stamp == self._rules_stamp:
+            return
+        self._rules_stamp = stamp
+        try:
+            policy = load_policy(self.rules_path)
+        except RulesError as exc:
+            log.error(
+                "rules_reload_refused",
+                rules=str(self.rules_path),
+                problems=len(exc.lines),
+                first=exc.lines[0],
+                keeping=self.policy.label,
+            )
+            return
+        if policy.version == self.policy.version:
+            return
+        with transaction(self.engine) as session:
+            applied = apply_rules(session=session, policy=policy, now=self.clock(), by=None)
+        self.policy = policy
+        self._schedule_jobs()
+        log.info(
+            "rules_reloaded",
+            rules_version=policy.label,
+            disputes_recomputed=applied.disputes_recomputed,
+        )
+
+
+def serve(embedded: EmbeddedEngine, *, ready: Callable[[], None] = lambda: None) -> int:
+    """Run until SIGTERM or SIGINT, then shut down cleanly."""
+
+    def _stop(signum: int, _frame: Any) -> None:
+        log.info("signal_received", signal=signal.Signals(signum).name)
+        embedded.stopped.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    embedded.start()
+    ready()
+    embedded.stopped.wait()
+    embedded.stop()
+    return 0
