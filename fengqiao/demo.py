@@ -1,13 +1,19 @@
-"""``fengqiao demo``: a small county on the embedded SQLite default, driven by a fixed clock.
+"""``fengqiao demo``: a county in a month of fast-forward, on the embedded SQLite default.
 
-Everything goes through the same workflow functions as the command line; the story is
-scripted, so two runs print the same.
+Modelled on seed 001's proportions (one grid worker per grid, a few hundred disputes a
+month, nearly all resolved), scaled down to run in seconds. Every event goes through the
+same workflow as ``fengqiao dispute event`` and every hour through the same sweep code as
+``fengqiao sweep``; the flow functions are called directly, without the Prefect engine (a
+flow run costs about a second). Seeded: two runs print the same.
 """
 
 from __future__ import annotations
 
+import random
+import sys
 import tempfile
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,10 +21,12 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from sqlmodel import col, func, select
 
-from models.tables import Dispute, Escalation
+from models.tables import Dispute, Escalation, Obligation
 from workflows.db import make_engine, migrate, transaction
-from workflows.disputes import NewEvent, record_event, reevaluate, report_dispute
+from workflows.disputes import NewEvent, record_event, report_dispute
+from workflows.listings import escalations_view
 from workflows.org import load_org
+from workflows.runner import run_due
 from workflows.views import dispute_view
 
 if TYPE_CHECKING:
@@ -26,20 +34,35 @@ if TYPE_CHECKING:
 
 __all__ = ["run_demo"]
 
-START = date(2026, 11, 2)  # a Monday; the story runs for a month from here
+START = date(2026, 11, 2)  # a Monday
 DAYS = 30
-
-TOWNSHIPS = [("330101", "东溪镇"), ("330102", "西岭镇"), ("330103", "南湖街道")]
-VILLAGES = ["上林村", "下林村"]
+SEED = 20261102
+TOWNSHIPS = ["东溪镇", "西岭镇", "南湖街道", "北山乡"]
+VILLAGES_PER_TOWNSHIP = 8
+GRIDS_PER_VILLAGE = 2
+ARRIVALS_PER_DAY = 10
+CATEGORIES = [
+    "邻里纠纷",
+    "婚姻家庭",
+    "土地承包",
+    "劳资纠纷",
+    "物业纠纷",
+    "山林权属",
+    "损害赔偿",
+    "征地拆迁",
+]
+RISKS = ["low"] * 5 + ["medium"] * 3 + ["high"] * 2
+MISSED_CHECK = 0.08  # a mediator skips a day's check
+NEGLECTED = 0.05  # nobody follows the dispute up at all
 
 
 def _org() -> dict[str, list[dict[str, Any]]]:
     units: list[dict[str, Any]] = [{"code": "330100", "name": "枫桥县", "level": "county"}]
     people: list[dict[str, Any]] = [
-        {"id": "county-sup", "name": "县综治中心", "role": "supervisor", "unit": "330100"},
-        {"id": "admin", "name": "规则管理员", "role": "administrator", "unit": "330100"},
+        {"id": "county-sup", "name": "县综治中心", "role": "supervisor", "unit": "330100"}
     ]
-    for t_code, t_name in TOWNSHIPS:
+    for t, t_name in enumerate(TOWNSHIPS, start=1):
+        t_code = f"3301{t:02d}"
         units.append({"code": t_code, "name": t_name, "level": "township", "parent": "330100"})
         people.append(
             {
@@ -49,293 +72,252 @@ def _org() -> dict[str, list[dict[str, Any]]]:
                 "unit": t_code,
             }
         )
-        for v_index, v_name in enumerate(VILLAGES, start=1):
-            v_code = f"{t_code}{v_index:02d}"
-            units.append({"code": v_code, "name": v_name, "level": "village", "parent": t_code})
-            people.append(
-                {
-                    "id": f"med-{v_code}",
-                    "name": f"{v_name}调解员",
-                    "role": "mediator",
-                    "unit": v_code,
-                }
+        for v in range(1, VILLAGES_PER_TOWNSHIP + 1):
+            v_code = f"{t_code}{v:02d}"
+            units.append(
+                {"code": v_code, "name": f"{t_name}第{v}村", "level": "village", "parent": t_code}
             )
-            for g_index in (1, 2):
+            for g in range(1, GRIDS_PER_VILLAGE + 1):
+                g_code = f"{v_code}{g:02d}"
                 units.append(
+                    {"code": g_code, "name": f"第{g}网格", "level": "grid", "parent": v_code}
+                )
+                people.append(
                     {
-                        "code": f"{v_code}{g_index:02d}",
-                        "name": f"{v_name}第{g_index}网格",
-                        "level": "grid",
-                        "parent": v_code,
+                        "id": f"grid-{g_code}",
+                        "name": f"网格员{g_code}",
+                        "role": "mediator",
+                        "unit": g_code,
                     }
                 )
     return {"units": units, "people": people}
 
 
 @dataclass
-class Story:
-    """One dispute: where and when it is reported, and what its mediator does."""
+class Case:
+    """What the simulation knows of one dispute: who follows it and how it will go."""
 
-    grid: str
+    id: int
+    day: int  # the day it was reported
+    mediator: str
+    supervisor: str
     risk: str
-    category: str
-    title: str
-    day: int
-    script: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
-    checks_until: float = -1  # the mediator checks every working day until this day
-
-    @property
-    def mediator(self) -> str:
-        return f"med-{self.grid[:8]}"
+    resolve_on: int  # the day it will be resolved, if followed up
+    neglected: bool
+    relapse: bool
 
 
-def _stories() -> list[Story]:
-    resolve_people = {"method": "people", "agreement": "written"}
-    return [
-        Story(
-            "3301010101",
-            "high",
-            "邻里纠纷",
-            "宅基地边界争议",
-            0,
-            [
-                (1.6, "mediate", {}),
-                (2.7, "resolve", resolve_people),
-                (11.5, "visit", {"outcome": "stable"}),
-            ],
-            checks_until=2.7,
-        ),
-        Story("3301010201", "high", "土地承包", "承包地流转纠纷（无人跟进）", 1),
-        Story(
-            "3301020101",
-            "medium",
-            "婚姻家庭",
-            "赡养老人分歧",
-            1,
-            [
-                (4.5, "mediate", {}),
-                (7.6, "assess", {"risk": "medium"}),
-                (8.4, "resolve", {"method": "people", "agreement": "oral"}),
-                (17.5, "visit", {"outcome": "relapsed"}),
-                (18.5, "mediate", {}),
-                (22.6, "resolve", resolve_people),
-            ],
-            checks_until=22.6,
-        ),
-        Story(
-            "3301020202",
-            "medium",
-            "劳资纠纷",
-            "工程款拖欠",
-            2,
-            [(4.5, "refer", {"to": "arbitration"})],
-            checks_until=4.5,
-        ),
-        Story(
-            "3301030101",
-            "low",
-            "物业纠纷",
-            "小区停车位争议",
-            2,
-            [
-                (5.4, "mediate", {"method": "administrative"}),
-                (9.6, "resolve", {"method": "administrative", "agreement": "oral"}),
-                (19.4, "visit", {"outcome": "stable"}),
-            ],
-        ),
-        Story(
-            "3301030202",
-            "high",
-            "征地拆迁",
-            "拆迁补偿争议（当事人住院）",
-            3,
-            [
-                (4.4, "pause", {"reason": "当事人住院"}),
-                (11.4, "resume", {}),
-                (12.5, "mediate", {}),
-                (14.6, "resolve", resolve_people),
-            ],
-            checks_until=14.6,
-        ),
-        Story(
-            "3301010102",
-            "low",
-            "邻里纠纷",
-            "噪音扰民",
-            4,
-            [(6.5, "withdraw", {"note": "双方自行和解"})],
-        ),
-        Story(
-            "3301020102",
-            "medium",
-            "山林权属",
-            "山林界址纠纷",
-            5,
-            [(12.4, "assess", {"risk": "high"})],
-            checks_until=30,
-        ),
-        Story(
-            "3301010202",
-            "medium",
-            "合同纠纷",
-            "农资买卖合同",
-            8,
-            [
-                (9.5, "mediate", {"method": "judicial"}),
-                (13.5, "resolve", {"method": "judicial", "agreement": "written"}),
-            ],
-            checks_until=13.5,
-        ),
-        Story(
-            "3301030102",
-            "high",
-            "医疗纠纷",
-            "卫生院诊疗争议",
-            10,
-            [(11.5, "mediate", {})],
-            checks_until=11.2,
-        ),
-        Story(
-            "3301020201", "low", "婚姻家庭", "离婚财产分割", 12, [(13.4, "assess", {"risk": "low"})]
-        ),
-        Story(
-            "3301030201",
-            "medium",
-            "损害赔偿",
-            "交通事故赔偿",
-            16,
-            [(17.5, "mediate", {}), (20.5, "resolve", resolve_people)],
-            checks_until=20.5,
-        ),
-    ]
+class Simulation:
+    def __init__(self, ctx: Context, database: Path) -> None:
+        self.policy, self.zone, self.rng = ctx.policy, ctx.zone, random.Random(SEED)
+        for stale in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+            stale.unlink(missing_ok=True)
+        self.url = f"sqlite:///{database}"
+        self.engine = make_engine(self.url)
+        migrate(self.engine)
+        self.cases: list[Case] = []
+        self.events = 0
 
+    def at(self, day: int, hour: float) -> datetime:
+        local = datetime.combine(START + timedelta(days=day), time(0), self.zone)
+        return local + timedelta(minutes=round(hour * 60))
 
-def _moment(day: float, zone: Any) -> datetime:
-    whole = int(day)
-    hour = round((day - whole) * 24, 2) if day != whole else 9.0
-    local = datetime.combine(START + timedelta(days=whole), time(0), zone)
-    return local + timedelta(hours=hour)
+    def record(
+        self, case: Case, kind: str, moment: datetime, by: str, data: dict[str, Any] | None = None
+    ) -> None:
+        with transaction(self.engine) as session:
+            record_event(
+                session=session,
+                policy=self.policy,
+                now=moment,
+                dispute_id=case.id,
+                event=NewEvent(kind, at=moment, by=by, data=data),
+            )
+        self.events += 1
+
+    def status(self, case: Case) -> tuple[str, str]:
+        with transaction(self.engine) as session:
+            dispute = session.get(Dispute, case.id)
+            assert dispute is not None
+            return dispute.status, dispute.level
+
+    def arrive(self, day: int, grids: list[str]) -> None:
+        for _ in range(self.rng.randint(ARRIVALS_PER_DAY - 4, ARRIVALS_PER_DAY + 4)):
+            grid, risk = self.rng.choice(grids), self.rng.choice(RISKS)
+            moment = self.at(day, self.rng.uniform(8, 18))
+            with transaction(self.engine) as session:
+                dispute = report_dispute(
+                    session=session,
+                    policy=self.policy,
+                    now=moment,
+                    unit=grid,
+                    risk=risk,
+                    category=self.rng.choice(CATEGORIES),
+                    title="演示纠纷",
+                    by=f"grid-{grid}",
+                    people_involved=self.rng.randint(2, 6),
+                )
+            assert dispute.id is not None
+            spread = {"low": (1, 5), "medium": (2, 9), "high": (2, 7)}[risk]
+            case = Case(
+                dispute.id,
+                day,
+                f"grid-{grid}",
+                f"sup-{grid[:6]}",
+                risk,
+                day + self.rng.randint(*spread),
+                self.rng.random() < NEGLECTED,
+                self.rng.random() < 0.05,
+            )
+            self.cases.append(case)
+            self.events += 1
+            if not case.neglected:
+                self.record(case, "assign", moment, case.supervisor, {"person": case.mediator})
+                self.record(case, "acknowledge", moment + timedelta(minutes=20), case.mediator)
+
+    def work(self, day: int) -> None:
+        workday = self.policy.calendar.is_workday(START + timedelta(days=day))
+        for case in self.cases:
+            if case.neglected or case.day == day:  # work starts the day after the report
+                continue
+            status, level = self.status(case)
+            evening = self.at(day, 17 + self.rng.random())
+            if status in ("reported", "mediating"):
+                if level != "village" and self.rng.random() < 0.9:
+                    self.record(
+                        case,
+                        "acknowledge",
+                        self.at(day, 9),
+                        case.supervisor if level == "township" else "county-sup",
+                    )
+                if day >= case.resolve_on:
+                    method = self.rng.choice(["people", "people", "administrative", "judicial"])
+                    self.record(
+                        case,
+                        "resolve",
+                        evening,
+                        case.mediator,
+                        {"method": method, "agreement": self.rng.choice(["oral", "written"])},
+                    )
+                    continue
+                if workday and self.rng.random() > MISSED_CHECK:
+                    self.record(case, "check", self.at(day, 10 + self.rng.random()), case.mediator)
+                if day % 7 == 0 and day > 0:
+                    self.record(
+                        case, "assess", self.at(day, 11), case.supervisor, {"risk": case.risk}
+                    )
+            elif status == "resolved" and day >= case.resolve_on + 9:
+                outcome = "relapsed" if case.relapse else "stable"
+                case.relapse, case.resolve_on = False, day + 3
+                self.record(case, "visit", evening, case.mediator, {"outcome": outcome})
+
+    def sweep(self, day: int) -> Counter[str]:
+        done: Counter[str] = Counter()
+        for hour in range(24):
+            moment = self.at(day, hour)
+            for result in run_due(
+                engine=self.engine, policy=self.policy, now=moment, clock=lambda m=moment: m
+            ):
+                done[result.flow] += result.decisions
+        return done
 
 
 def run_demo(ctx: Context, *, database: Path) -> int:
-    """Build the demo county afresh in ``database`` (a SQLite file) and tell its story."""
-    policy, zone = ctx.policy, ctx.zone
-    for stale in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
-        stale.unlink(missing_ok=True)
-    url = f"sqlite:///{database}"
-    engine = make_engine(url)
-    migrate(engine)
+    """Build the demo county afresh in ``database`` and drive it through a month."""
+    sim = Simulation(ctx, database)
     with tempfile.TemporaryDirectory() as workdir:
         org_file = Path(workdir) / "org.yaml"
         org_file.write_text(yaml.safe_dump(_org(), allow_unicode=True), encoding="utf-8")
-        with transaction(engine) as session:
-            summary = load_org(session=session, path=org_file)
-    print(f"Fengqiao demo — rules {policy.label}, database {url}")
-    villages = len(TOWNSHIPS) * len(VILLAGES)
+        with transaction(sim.engine) as session:
+            load_org(session=session, path=org_file)
+    grids = [u["code"] for u in _org()["units"] if u["level"] == "grid"]
+    villages = len(TOWNSHIPS) * VILLAGES_PER_TOWNSHIP
+    print(f"Fengqiao demo — rules {ctx.policy.label}, database {sim.url}")
     print(
-        f"County 枫桥县: {len(TOWNSHIPS)} townships, {villages} villages, {villages * 2} grids, "
-        f"{summary.people_added} people (mediators and supervisors)."
+        f"County 枫桥县: {len(TOWNSHIPS)} townships, {villages} villages, {len(grids)} grids, "
+        f"one grid worker each (seed 001's proportions, scaled down)."
     )
     print(
-        f"A month from {START} in fast-forward: 12 disputes, each event recorded through "
-        "the same workflow as `fengqiao dispute event`.\n"
+        f"A month from {START} in fast-forward: about {ARRIVALS_PER_DAY} disputes a day; "
+        f"mediators miss {MISSED_CHECK:.0%} of daily checks and {NEGLECTED:.0%} of disputes "
+        "are never followed up."
     )
-
-    stories = _stories()
-    ids: dict[int, int] = {}
-    timeline: list[tuple[datetime, int, str, dict[str, Any], str]] = []
-    for index, story in enumerate(stories):
-        timeline.append((_moment(story.day + 0.35, zone), index, "report", {}, story.mediator))
-        if story.checks_until >= 0 or story.script:  # all but the neglected one acknowledge (签收)
-            timeline.append(
-                (_moment(story.day + 0.37, zone), index, "acknowledge", {}, story.mediator)
-            )
-        for day, kind, data in story.script:
-            by = f"sup-{story.grid[:6]}" if kind in ("assess",) else story.mediator
-            timeline.append((_moment(day, zone), index, kind, data, by))
-        for offset in range(story.day, DAYS):
-            moment = _moment(offset + 0.7, zone)
-            if offset + 0.7 <= story.checks_until and policy.calendar.is_workday(moment.date()):
-                timeline.append((moment, index, "check", {}, story.mediator))
-    timeline.sort(key=lambda item: (item[0], item[1]))
-
-    for moment, index, kind, data, by in timeline:
-        story = stories[index]
-        with transaction(engine) as session:
-            if kind == "report":
-                dispute = report_dispute(
-                    session=session,
-                    policy=policy,
-                    now=moment,
-                    unit=story.grid,
-                    risk=story.risk,
-                    category=story.category,
-                    title=story.title,
-                    by=by,
-                    people_involved=2,
-                    parties=[{"name": "当事人甲"}, {"name": "当事人乙"}],
-                )
-                assert dispute.id is not None
-                ids[index] = dispute.id
-                record_event(
-                    session=session,
-                    policy=policy,
-                    now=moment,
-                    dispute_id=dispute.id,
-                    event=NewEvent("assign", data={"person": story.mediator}, by=by),
-                )
-                continue
-            if index not in ids or kind == "check" and _closed(session, ids[index]):
-                continue
-            record_event(
-                session=session,
-                policy=policy,
-                now=moment,
-                dispute_id=ids[index],
-                event=NewEvent(kind, data=data, by=by),
-            )
-    end = _moment(DAYS, zone)
-    with transaction(engine) as session:
-        for dispute_id in ids.values():
-            reevaluate(session=session, policy=policy, now=end, dispute_id=dispute_id)
-    _summary(engine, ids, end, zone)
-    from fengqiao.commands import print_dispute
-
-    for index in (1, 2, 5):
-        print()
-        with transaction(engine) as session:
-            print_dispute(dispute_view(session=session, dispute_id=ids[index], now=end, zone=zone))
     print(
-        f"\nThe demo county stays in {database} (rebuilt by each run). Look around with:\n"
-        f"  fengqiao --db {url} --now {end.isoformat()} dispute show {ids[1]} --json\n"
-        f"  fengqiao --db {url} --now {end.isoformat()} rules explain {ids[7]}"
+        "Events go through the same workflow as `fengqiao dispute event`; every simulated "
+        "hour runs the same sweep code as `fengqiao sweep`, calling the flow functions "
+        "directly, without the Prefect engine.\n"
     )
+    for day in range(DAYS):
+        sim.arrive(day, grids)
+        sim.work(day)
+        sim.sweep(day)
+        _progress(day + 1)
+    print(file=sys.stderr)
+    _summary(sim)
     return 0
 
 
-def _closed(session: Any, dispute_id: int) -> bool:
-    dispute = session.get(Dispute, dispute_id)
-    return dispute is None or dispute.status not in ("reported", "mediating") or dispute.paused
+def _progress(done: int) -> None:
+    filled = round(30 * done / DAYS)
+    day = START + timedelta(days=done - 1)
+    print(
+        f"\r[{'#' * filled}{'.' * (30 - filled)}] {day} ({done}/{DAYS} days)",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
-def _summary(engine: Any, ids: dict[int, int], end: datetime, zone: Any) -> None:
-    with transaction(engine) as session:
-        by_status = dict(
-            session.exec(select(Dispute.status, func.count()).group_by(Dispute.status)).all()
+def _summary(sim: Simulation) -> None:
+    end = sim.at(DAYS, 0)
+    with transaction(sim.engine) as session:
+        statuses = dict(
+            session.exec(select(Dispute.status, func.count()).group_by(col(Dispute.status))).all()
         )
-        by_level = dict(
+        levels = dict(
             session.exec(
-                select(Escalation.to_level, func.count()).group_by(Escalation.to_level)
+                select(Escalation.to_level, func.count()).group_by(col(Escalation.to_level))
             ).all()
         )
-        rows = session.exec(select(Dispute).order_by(col(Dispute.id))).all()
-        print(f"{'id':>3}  {'risk':<6} {'status':<10} {'level':<9} {'category':<6}  title")
-        for d in rows:
-            print(f"{d.id:>3}  {d.risk:<6} {d.status:<10} {d.level:<9} {d.category:<6}  {d.title}")
-    screened = len(ids)
-    resolved = by_status.get("resolved", 0) + by_status.get("closed", 0)
+        overdue = dict(
+            session.exec(
+                select(Obligation.kind, func.count())
+                .where(col(Obligation.due_at) < end)
+                .group_by(col(Obligation.kind))
+            ).all()
+        )
+        supervised = session.exec(
+            select(func.count()).select_from(Dispute).where(col(Dispute.supervised).is_(True))
+        ).one()
+        listing = escalations_view(session=session, now=end, zone=sim.zone)
+        escalated = [row for row in listing if row["last_escalation"]]
+        showcase = escalated[0]["id"] if escalated else None
+        view = (
+            dispute_view(session=session, dispute_id=showcase, now=end, zone=sim.zone)
+            if showcase
+            else None
+        )
+    screened = sum(statuses.values())
+    resolved = statuses.get("resolved", 0) + statuses.get("closed", 0)
     print(
-        f"\nBy {end.date()}: {screened} screened, {resolved} resolved or closed — "
-        f"化解率 {resolved / screened:.0%}; escalations to township "
-        f"{by_level.get('township', 0)}, to county {by_level.get('county', 0)}."
+        f"By {end.date()}: {screened} disputes screened, {resolved} resolved or closed — "
+        f"化解率 {resolved / screened:.1%}; {sim.events} events recorded."
+    )
+    print("  status:      " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+    print(
+        f"  escalations: to township {levels.get('township', 0)}, "
+        f"to county {levels.get('county', 0)}; under supervised listing {supervised}"
+    )
+    print(
+        "  overdue:     " + (", ".join(f"{k} {v}" for k, v in sorted(overdue.items())) or "nothing")
+    )
+    if view is not None:
+        from fengqiao.commands import print_dispute
+
+        print("\nThe most recently escalated dispute:")
+        print_dispute(view)
+    print(
+        f"\nThe demo county stays in {sim.url} (rebuilt by each run). Look around with:\n"
+        f"  fengqiao --db {sim.url} --now {end.isoformat()} escalations\n"
+        f"  fengqiao --db {sim.url} --now {end.isoformat()} tasks --person sup-330101"
     )

@@ -20,7 +20,7 @@ from workflows.db import make_engine
 from workflows.runner import due_flows, run_flow
 from workflows.sweeps import SweepResult, escalation_sweep, sweep_disputes
 
-__all__ = ["cadence_flow", "escalation_flow", "sweep_flow"]
+__all__ = ["CADENCE_FLOWS", "cadence_flow", "escalation_flow", "sweep_flow"]
 
 
 @lru_cache(maxsize=8)
@@ -80,3 +80,16 @@ def sweep_flow(now: datetime, db: str, rules: str | None = None) -> list[dict[st
     for name, scheduled in due_flows(engine=_engine(db), policy=_policy(rules), now=now):
         results.append(cadence_task(name, scheduled, db, rules))
     return results
+
+
+# One named flow per cadence step, so that a Prefect server shows and schedules them apart.
+CADENCE_FLOWS = {
+    name: cadence_flow.with_options(name=f"{name.replace('_', '-')}-sweep")
+    for name in (
+        "daily_check",
+        "weekly_assessment",
+        "return_visit",
+        "half_month_review",
+        "monthly_inspection",
+    )
+}

@@ -488,7 +488,8 @@ def test_the_demo_runs_and_prints_the_same_twice(cli: Cli) -> None:
     first, second = cli("demo"), cli("demo")
     assert first.code == 0, first.err
     assert first.out == second.out
-    assert "化解率" in first.out and "escalations to township" in first.out
+    assert "化解率" in first.out and "escalations: to township" in first.out
+    assert "without the Prefect engine" in first.out
 
 
 def test_an_administrator_shortens_an_escalation_threshold_and_explain_shows_the_new_time(
