@@ -31,6 +31,7 @@ from rules.schema import FlowSchedule
 from workflows.db import transaction
 from workflows.lock import LockHeld, acquire, heartbeat, release
 from workflows.rollout import apply_rules
+from workflows.rulesets import register_ruleset
 from workflows.runner import due_flows, run_due, run_flow
 from workflows.sweeps import SweepResult, escalation_sweep
 
@@ -107,6 +108,8 @@ class EmbeddedEngine:
 
     def start(self) -> None:
         acquire(self.engine, holder=self.holder, now=wall_clock(), stale_after=self.stale_after)
+        with transaction(self.engine) as session:  # workers load the rules by this version
+            register_ruleset(session=session, policy=self.policy, now=self.clock())
         log.info(
             "scheduler_started",
             holder=self.holder,
@@ -114,18 +117,19 @@ class EmbeddedEngine:
             engine=self.kind,
             now=self.clock().isoformat(),
         )
-        self._catch_up()
-        self._schedule_jobs()
+        # The heartbeat runs from the start, so that a long catch-up keeps the lock.
         self._scheduler.add_job(
             self._heartbeat,
             "interval",
             seconds=self.heartbeat_every.total_seconds(),
             id="heartbeat",
         )
+        self._scheduler.start()
+        self._catch_up()
+        self._schedule_jobs()
         self._scheduler.add_job(
             self._reload, "interval", seconds=self.reload_every.total_seconds(), id="reload-rules"
         )
-        self._scheduler.start()
 
     def stop(self) -> None:
         if self._scheduler.running:
@@ -145,12 +149,9 @@ class EmbeddedEngine:
 
             return [
                 SweepResult.from_dict(r)
-                for r in sweep_flow(now=now, db=self.db_url, rules=self._rules_arg())
+                for r in sweep_flow(now=now, db=self.db_url, rules_version=self.policy.version)
             ]
         return run_due(engine=self.engine, policy=self.policy, now=now, clock=self.clock)
-
-    def _rules_arg(self) -> str | None:
-        return str(self.rules_path) if self.rules_path else None
 
     def _schedule_jobs(self) -> None:
         for job in self._scheduler.get_jobs():
@@ -185,16 +186,19 @@ class EmbeddedEngine:
             from workflows.flows import escalation_flow
 
             return SweepResult.from_dict(
-                escalation_flow(now=now, db=self.db_url, rules=self._rules_arg())
+                escalation_flow(now=now, db=self.db_url, rules_version=self.policy.version)
             )
         return escalation_sweep(engine=self.engine, policy=self.policy, now=now)
 
     def _cadence(self, name: str, scheduled: datetime) -> SweepResult:
         if self.kind == "prefect":
-            from workflows.flows import cadence_flow
+            from workflows.flows import CADENCE_FLOWS, cadence_flow
 
+            named = CADENCE_FLOWS.get(name, cadence_flow)
             return SweepResult.from_dict(
-                cadence_flow(name=name, now=self.clock(), db=self.db_url, rules=self._rules_arg())
+                named(
+                    name=name, now=self.clock(), db=self.db_url, rules_version=self.policy.version
+                )
             )
         return run_flow(
             name, engine=self.engine, policy=self.policy, scheduled=scheduled, clock=self.clock

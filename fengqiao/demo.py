@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import sys
 import tempfile
-from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -116,6 +116,7 @@ class Simulation:
         self.engine = make_engine(self.url)
         migrate(self.engine)
         self.cases: list[Case] = []
+        self.plan: list[tuple[datetime, int, Callable[[], None]]] = []
         self.events = 0
 
     def at(self, day: int, hour: float) -> datetime:
@@ -124,6 +125,12 @@ class Simulation:
 
     def record(
         self, case: Case, kind: str, moment: datetime, by: str, data: dict[str, Any] | None = None
+    ) -> None:
+        """Plan an event for its moment; the day's plan runs in time order with the sweeps."""
+        self.plan.append((moment, 1, lambda: self._record(case, kind, moment, by, data)))
+
+    def _record(
+        self, case: Case, kind: str, moment: datetime, by: str, data: dict[str, Any] | None
     ) -> None:
         with transaction(self.engine) as session:
             record_event(
@@ -145,22 +152,9 @@ class Simulation:
         for _ in range(self.rng.randint(ARRIVALS_PER_DAY - 4, ARRIVALS_PER_DAY + 4)):
             grid, risk = self.rng.choice(grids), self.rng.choice(RISKS)
             moment = self.at(day, self.rng.uniform(8, 18))
-            with transaction(self.engine) as session:
-                dispute = report_dispute(
-                    session=session,
-                    policy=self.policy,
-                    now=moment,
-                    unit=grid,
-                    risk=risk,
-                    category=self.rng.choice(CATEGORIES),
-                    title="演示纠纷",
-                    by=f"grid-{grid}",
-                    people_involved=self.rng.randint(2, 6),
-                )
-            assert dispute.id is not None
             spread = {"low": (1, 5), "medium": (2, 9), "high": (2, 7)}[risk]
             case = Case(
-                dispute.id,
+                0,
                 day,
                 f"grid-{grid}",
                 f"sup-{grid[:6]}",
@@ -169,40 +163,70 @@ class Simulation:
                 self.rng.random() < NEGLECTED,
                 self.rng.random() < 0.05,
             )
-            self.cases.append(case)
-            self.events += 1
+            category, people = self.rng.choice(CATEGORIES), self.rng.randint(2, 6)
+            self.plan.append(
+                (
+                    moment,
+                    1,
+                    lambda c=case, g=grid, m=moment, k=category, n=people: self._report(
+                        c, g, m, k, n
+                    ),
+                )
+            )
             if not case.neglected:
-                self.record(case, "assign", moment, case.supervisor, {"person": case.mediator})
+                self.record(
+                    case,
+                    "assign",
+                    moment + timedelta(minutes=1),
+                    case.supervisor,
+                    {"person": case.mediator},
+                )
                 self.record(case, "acknowledge", moment + timedelta(minutes=20), case.mediator)
 
+    def _report(self, case: Case, grid: str, moment: datetime, category: str, people: int) -> None:
+        with transaction(self.engine) as session:
+            dispute = report_dispute(
+                session=session,
+                policy=self.policy,
+                now=moment,
+                unit=grid,
+                risk=case.risk,
+                category=category,
+                title="演示纠纷",
+                by=f"grid-{grid}",
+                people_involved=people,
+            )
+        assert dispute.id is not None
+        case.id = dispute.id
+        self.cases.append(case)
+        self.events += 1
+
     def work(self, day: int) -> None:
+        """Plan the day's work on every dispute followed up, from its state in the morning."""
         workday = self.policy.calendar.is_workday(START + timedelta(days=day))
         for case in self.cases:
-            if case.neglected or case.day == day:  # work starts the day after the report
+            if case.neglected:
                 continue
             status, level = self.status(case)
             evening = self.at(day, 17 + self.rng.random())
             if status in ("reported", "mediating"):
                 if level != "village" and self.rng.random() < 0.9:
-                    self.record(
-                        case,
-                        "acknowledge",
-                        self.at(day, 9),
-                        case.supervisor if level == "township" else "county-sup",
-                    )
+                    by = case.supervisor if level == "township" else "county-sup"
+                    self.record(case, "acknowledge", self.at(day, 9), by)
                 if day >= case.resolve_on:
                     method = self.rng.choice(["people", "people", "administrative", "judicial"])
+                    agreement = self.rng.choice(["oral", "written"])
                     self.record(
                         case,
                         "resolve",
                         evening,
                         case.mediator,
-                        {"method": method, "agreement": self.rng.choice(["oral", "written"])},
+                        {"method": method, "agreement": agreement},
                     )
                     continue
                 if workday and self.rng.random() > MISSED_CHECK:
                     self.record(case, "check", self.at(day, 10 + self.rng.random()), case.mediator)
-                if day % 7 == 0 and day > 0:
+                if day % 7 == 0:
                     self.record(
                         case, "assess", self.at(day, 11), case.supervisor, {"risk": case.risk}
                     )
@@ -211,15 +235,17 @@ class Simulation:
                 case.relapse, case.resolve_on = False, day + 3
                 self.record(case, "visit", evening, case.mediator, {"outcome": outcome})
 
-    def sweep(self, day: int) -> Counter[str]:
-        done: Counter[str] = Counter()
+    def run_day(self, day: int) -> None:
+        """The day's events and hourly sweeps, in time order (a sweep first at a tie)."""
         for hour in range(24):
             moment = self.at(day, hour)
-            for result in run_due(
-                engine=self.engine, policy=self.policy, now=moment, clock=lambda m=moment: m
-            ):
-                done[result.flow] += result.decisions
-        return done
+            self.plan.append((moment, 0, lambda m=moment: self.sweep(m)))
+        plan, self.plan = sorted(self.plan, key=lambda item: (item[0], item[1])), []
+        for _, _, action in plan:
+            action()
+
+    def sweep(self, moment: datetime) -> None:
+        run_due(engine=self.engine, policy=self.policy, now=moment, clock=lambda: moment)
 
 
 def run_demo(ctx: Context, *, database: Path) -> int:
@@ -248,10 +274,11 @@ def run_demo(ctx: Context, *, database: Path) -> int:
         "directly, without the Prefect engine.\n"
     )
     for day in range(DAYS):
+        sim.work(day)  # on the disputes of the days before
         sim.arrive(day, grids)
-        sim.work(day)
-        sim.sweep(day)
+        sim.run_day(day)
         _progress(day + 1)
+    sim.sweep(sim.at(DAYS, 0))
     print(file=sys.stderr)
     _summary(sim)
     return 0

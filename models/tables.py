@@ -128,7 +128,11 @@ class Obligation(SQLModel, table=True):
     """What a dispute owes next, one row per obligation; due_at is indexed for range scans."""
 
     __tablename__ = "obligations"
-    __table_args__ = (UniqueConstraint("dispute_id", "kind", name="uq_obligations_kind"),)
+    __table_args__ = (
+        UniqueConstraint("dispute_id", "kind", name="uq_obligations_kind"),
+        # The cadence sweeps' claim: obligations of a kind not yet noticed overdue, by due time.
+        Index("ix_obligations_kind_noted_due", "kind", "overdue_noted", "due_at"),
+    )
     id: int | None = Field(
         default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
     )
@@ -137,6 +141,7 @@ class Obligation(SQLModel, table=True):
     due_at: datetime = _time(index=True)
     rule: str = Field(max_length=128)
     rules_version: str = Field(max_length=64)
+    overdue_noted: bool = False  # a cadence sweep saw it overdue; reset when the due time moves
 
 
 class Escalation(SQLModel, table=True):
@@ -213,7 +218,7 @@ class FlowRun(SQLModel, table=True):
     """A run of a sweep flow: the window of due times it covered, and what it did."""
 
     __tablename__ = "flow_runs"
-    __table_args__ = (Index("ix_flow_runs_flow_window", "flow", "window_end"),)
+    __table_args__ = (UniqueConstraint("flow", "window_end", name="uq_flow_runs_window"),)
     id: int | None = Field(
         default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
     )

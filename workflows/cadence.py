@@ -1,9 +1,9 @@
 """The cadence sweeps (日排查化解、周研判、十日回访、半月调度、月督查通报).
 
-Each turns the obligations of one kind that fell due in its window into tasks for whoever
-is responsible, and the weekly and monthly ones also store their reports. A run covers the
-due times after the previous run's window, up to ``now``: running twice at the same moment
-does nothing the second time, and running rarely covers the same due times as running often.
+Each notices the obligations of its kind that have fallen due and are still owed (their
+tasks already exist: tasks follow obligations as they are written); the weekly and monthly
+ones also store their reports. Running twice at the same moment does nothing the second
+time, and running rarely notices the same obligations as running often.
 """
 
 from __future__ import annotations
@@ -11,38 +11,23 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import Engine, and_, func, or_
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
-from models.tables import Dispute, Escalation, FlowRun, Obligation, Report, Task, Unit
-from models.values import Level
+from models.tables import Dispute, Escalation, FlowRun, Obligation, Report, Unit
 from rules.policy import Policy
 from workflows.db import insert_ignoring_duplicates, transaction
 from workflows.sweeps import BATCH, SweepResult
-from workflows.tasks import person_target, unit_target
 
 __all__ = [
-    "FIRST_WINDOW",
+    "claim_run",
     "finish_run",
     "obligation_sweep",
     "previous_window_end",
-    "responsible",
-    "start_run",
     "store_reports",
 ]
 
 log = structlog.get_logger(__name__)
-
-# A flow's first run looks back this far for due times it has not turned into tasks.
-FIRST_WINDOW = timedelta(days=31)
-
-
-def responsible(dispute: Dispute) -> str:
-    """Who a dispute's tasks go to: at village, its assignee (or the village's mediators);
-    at township and county, the supervisors of the responsible unit."""
-    if dispute.level == Level.village and dispute.assignee:
-        return person_target(dispute.assignee)
-    return unit_target(dispute.unit_code)
 
 
 def previous_window_end(session: Session, *, flow: str) -> datetime | None:
@@ -53,10 +38,38 @@ def previous_window_end(session: Session, *, flow: str) -> datetime | None:
     ).one()
 
 
-def start_run(session: Session, *, flow: str, now: datetime, started: datetime) -> FlowRun:
-    run = FlowRun(flow=flow, window_end=now, started_at=started)
+def claim_run(
+    session: Session,
+    *,
+    flow: str,
+    window_end: datetime,
+    started: datetime,
+    stale_after: timedelta = timedelta(minutes=10),
+) -> FlowRun | None:
+    """Claim a flow's run for one scheduled time; None if it is done or being done.
+
+    A claim left unfinished (a crash) for ``stale_after`` is taken over.
+    """
+    run = session.exec(
+        select(FlowRun)
+        .where(FlowRun.flow == flow, FlowRun.window_end == window_end)
+        .with_for_update()
+    ).one_or_none()
+    if run is None:
+        inserted = insert_ignoring_duplicates(
+            session,
+            FlowRun,
+            [{"flow": flow, "window_end": window_end, "started_at": started, "result": {}}],
+        )
+        if not inserted:
+            return None
+        return session.exec(
+            select(FlowRun).where(FlowRun.flow == flow, FlowRun.window_end == window_end)
+        ).one()
+    if run.finished_at is not None or started - run.started_at < stale_after:
+        return None
+    run.started_at = started
     session.add(run)
-    session.flush()
     return run
 
 
@@ -66,55 +79,41 @@ def finish_run(session: Session, run: FlowRun, *, result: SweepResult, finished:
 
 
 def obligation_sweep(
-    *, engine: Engine, policy: Policy, now: datetime, obligation: str, since: datetime | None
+    *, engine: Engine, policy: Policy, now: datetime, obligation: str
 ) -> SweepResult:
-    """Open a task for every ``obligation`` that fell due in (since, now]."""
+    """Notice every ``obligation`` that has fallen due by ``now`` and is still owed.
+
+    Each is noticed once per due time (``overdue_noted``), logged per unit without personal
+    data, and counted; its task is already open (tasks follow obligations as they are
+    written). Obligations are claimed by the index on (kind, overdue_noted, due_at), with
+    ``SKIP LOCKED`` on PostgreSQL, so concurrent sweeps share the work and the cost follows
+    what falls due, not what is open.
+    """
     result = SweepResult(flow=obligation, now=now)
-    start = since if since is not None else now - FIRST_WINDOW
-    cursor: tuple[datetime, int] | None = None
+    per_unit: dict[str, int] = {}
     while True:
         with transaction(engine) as session:
-            query = (
-                select(Obligation.due_at, Obligation.id, Dispute)
+            rows = session.exec(
+                select(Obligation, Dispute.unit_code)
                 .join(Dispute, col(Dispute.id) == col(Obligation.dispute_id))
                 .where(
                     Obligation.kind == obligation,
-                    col(Obligation.due_at) > start,
+                    col(Obligation.overdue_noted).is_(False),
                     col(Obligation.due_at) <= now,
                 )
-            )
-            if cursor is not None:
-                query = query.where(
-                    or_(
-                        col(Obligation.due_at) > cursor[0],
-                        and_(col(Obligation.due_at) == cursor[0], col(Obligation.id) > cursor[1]),
-                    )
-                )
-            rows = session.exec(
-                query.order_by(col(Obligation.due_at), col(Obligation.id)).limit(BATCH)
+                .order_by(col(Obligation.due_at), col(Obligation.id))
+                .limit(BATCH)
+                .with_for_update(skip_locked=True, of=Obligation)
             ).all()
             if not rows:
                 break
-            insert_ignoring_duplicates(
-                session,
-                Task,
-                [
-                    {
-                        "dispute_id": dispute.id,
-                        "kind": obligation,
-                        "target": responsible(dispute),
-                        "due_at": due_at,
-                        "state": "open",
-                        "created_at": now,
-                        "rules_version": policy.version,
-                    }
-                    for due_at, _, dispute in rows
-                ],
-            )
+            for owed, unit in rows:
+                owed.overdue_noted = True
+                session.add(owed)
+                per_unit[unit] = per_unit.get(unit, 0) + 1
             result.examined += len(rows)
-            last_due, last_id, _ = rows[-1]
-            assert last_id is not None
-            cursor = (last_due, last_id)
+    if per_unit:
+        log.info("obligations_overdue", flow=obligation, units=per_unit)
     log.info("sweep_finished", **result.as_dict())
     return result
 

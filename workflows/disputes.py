@@ -20,7 +20,7 @@ from rules.evaluate import LEVEL_CHANGES, Evaluation, HistoryError, evaluate, se
 from rules.policy import Policy
 from workflows.errors import BadInput, NotFound
 from workflows.rulesets import register_ruleset
-from workflows.tasks import Happening, settle_obligation_tasks, sync_acknowledgements
+from workflows.tasks import Happening, sync_acknowledgements, sync_obligation_tasks
 
 __all__ = [
     "EventRefused",
@@ -351,11 +351,15 @@ def _persist(
         now=now,
     )
     changed = _replace_obligations(session, dispute.id, evaluation, policy=policy)
-    settle_obligation_tasks(
+    kinds = {event.kind for event in fresh}
+    sync_obligation_tasks(
         session,
-        dispute_id=dispute.id,
+        dispute=dispute,
         owed={o.name: o.due_at for o in evaluation.obligations},
+        fulfilled={n for n, rule in policy.rules.obligations.items() if rule.fulfilled_by in kinds},
         at=fresh[-1].at if fresh else now,
+        now=now,
+        policy=policy,
     )
     return Outcome(obligations_changed=changed, decisions_recorded=len(evaluation.decisions))
 
@@ -405,6 +409,8 @@ def _replace_obligations(
         elif row.due_at == owed.due_at and row.rules_version == policy.version:
             continue
         else:
+            if row.due_at != owed.due_at:
+                row.overdue_noted = False  # the new due time will be noticed in its turn
             row.due_at, row.rule, row.rules_version = owed.due_at, owed.rule, policy.version
         session.add(row)
         changed += 1

@@ -16,7 +16,8 @@ from prefect import flow, task
 from sqlalchemy import Engine
 
 from rules.policy import Policy, load_policy
-from workflows.db import make_engine
+from workflows.db import make_engine, transaction
+from workflows.rulesets import stored_policy
 from workflows.runner import due_flows, run_flow
 from workflows.sweeps import SweepResult, escalation_sweep, sweep_disputes
 
@@ -28,8 +29,15 @@ def _engine(db: str) -> Engine:
     return make_engine(db)
 
 
-def _policy(rules: str | None) -> Policy:
-    return load_policy(rules)  # read each run: a changed rule file is picked up
+def _policy(db: str, version: str | None) -> Policy:
+    """The stored rule set ``version``, or the one in force, or else the shipped default.
+
+    Never a rule file: the scheduler validates a changed file and puts it in force first, so
+    a file being edited (or broken) cannot reach a run.
+    """
+    with transaction(_engine(db)) as session:
+        policy = stored_policy(session, version=version)
+    return policy if policy is not None else load_policy(None)
 
 
 def _wall_clock() -> datetime:
@@ -37,48 +45,60 @@ def _wall_clock() -> datetime:
 
 
 @task(name="escalate-batch", retries=2, retry_delay_seconds=2)
-def escalate_batch(ids: list[int], now: datetime, db: str, rules: str | None) -> dict[str, Any]:
+def escalate_batch(
+    ids: list[int], now: datetime, db: str, rules_version: str | None
+) -> dict[str, Any]:
     result = sweep_disputes(
-        ids, engine=_engine(db), policy=_policy(rules), now=now, flow="escalation"
+        ids, engine=_engine(db), policy=_policy(db, rules_version), now=now, flow="escalation"
     )
     return result.as_dict()
 
 
 @task(name="cadence", retries=2, retry_delay_seconds=2)
-def cadence_task(name: str, scheduled: datetime, db: str, rules: str | None) -> dict[str, Any]:
+def cadence_task(
+    name: str, scheduled: datetime, db: str, rules_version: str | None
+) -> dict[str, Any]:
     result = run_flow(
-        name, engine=_engine(db), policy=_policy(rules), scheduled=scheduled, clock=_wall_clock
+        name,
+        engine=_engine(db),
+        policy=_policy(db, rules_version),
+        scheduled=scheduled,
+        clock=_wall_clock,
     )
     return result.as_dict()
 
 
 @flow(name="escalation-sweep")
-def escalation_flow(now: datetime, db: str, rules: str | None = None) -> dict[str, Any]:
+def escalation_flow(now: datetime, db: str, rules_version: str | None = None) -> dict[str, Any]:
     """Record every escalation and supervised listing due by ``now``."""
     result = escalation_sweep(
         engine=_engine(db),
-        policy=_policy(rules),
+        policy=_policy(db, rules_version),
         now=now,
-        run_batch=lambda ids: SweepResult.from_dict(escalate_batch(ids, now, db, rules)),
+        run_batch=lambda ids: SweepResult.from_dict(escalate_batch(ids, now, db, rules_version)),
     )
     return result.as_dict()
 
 
 @flow(name="cadence-sweep")
-def cadence_flow(name: str, now: datetime, db: str, rules: str | None = None) -> dict[str, Any]:
+def cadence_flow(
+    name: str, now: datetime, db: str, rules_version: str | None = None
+) -> dict[str, Any]:
     """Run the cadence flow ``name`` if its scheduled time has come since its last run."""
-    due = dict(due_flows(engine=_engine(db), policy=_policy(rules), now=now))
+    due = dict(due_flows(engine=_engine(db), policy=_policy(db, rules_version), now=now))
     if name not in due:
         return SweepResult(flow=name, now=now).as_dict()
-    return cadence_task(name, due[name], db, rules)
+    return cadence_task(name, due[name], db, rules_version)
 
 
 @flow(name="sweep")
-def sweep_flow(now: datetime, db: str, rules: str | None = None) -> list[dict[str, Any]]:
+def sweep_flow(now: datetime, db: str, rules_version: str | None = None) -> list[dict[str, Any]]:
     """The escalation sweep, then every cadence flow due at ``now``, once."""
-    results = [escalation_flow(now, db, rules)]
-    for name, scheduled in due_flows(engine=_engine(db), policy=_policy(rules), now=now):
-        results.append(cadence_task(name, scheduled, db, rules))
+    results = [escalation_flow(now, db, rules_version)]
+    for name, scheduled in due_flows(
+        engine=_engine(db), policy=_policy(db, rules_version), now=now
+    ):
+        results.append(cadence_task(name, scheduled, db, rules_version))
     return results
 
 

@@ -9,9 +9,10 @@ from sqlmodel import Session, col, select
 
 from models.tables import RuleChange, RuleSetRecord
 from rules.policy import Policy
+from rules.schema import RuleSet
 from workflows.db import insert_ignoring_duplicates
 
-__all__ = ["current_version", "register_ruleset"]
+__all__ = ["current_version", "register_ruleset", "stored_policy"]
 
 log = structlog.get_logger(__name__)
 
@@ -48,3 +49,14 @@ def current_version(session: Session) -> str | None:
     """The version of the last rule change, or None before any."""
     last = session.exec(select(RuleChange).order_by(col(RuleChange.id).desc()).limit(1)).first()
     return last.to_version if last else None
+
+
+def stored_policy(session: Session, *, version: str | None) -> Policy | None:
+    """The stored rule set of ``version`` (the one last put in force if None), as a policy;
+    None if there is none. Workers use this rather than a file that may be mid-edit."""
+    version = version or current_version(session)
+    record = session.get(RuleSetRecord, version) if version else None
+    if record is None:
+        return None
+    rules = RuleSet.model_validate(record.content)
+    return Policy.from_ruleset(rules, source=f"{record.source} (stored {record.version})")

@@ -12,10 +12,10 @@ from sqlalchemy import Engine
 from rules.policy import Policy
 from rules.schedule import last_run, next_run
 from workflows.cadence import (
+    claim_run,
     finish_run,
     obligation_sweep,
     previous_window_end,
-    start_run,
     store_reports,
 )
 from workflows.db import transaction
@@ -55,22 +55,31 @@ def run_flow(
     scheduled: datetime,
     clock: Callable[[], datetime],
 ) -> SweepResult:
-    """Run one cadence flow for its scheduled time: tasks for what fell due since its last
-    run, and the reports of every scheduled time missed since then (once each)."""
+    """Run one cadence flow for its scheduled time, once: notice the obligations of its kind
+    fallen due, and store the reports of every scheduled time missed since its last run.
+    A run already done, or being done by another sweep, is skipped."""
+    schedule = policy.rules.schedule[flow]
+    result = SweepResult(flow=flow, now=scheduled)
     with transaction(engine) as session:
         previous = previous_window_end(session, flow=flow)
-        run = start_run(session, flow=flow, now=scheduled, started=clock())
-    result = obligation_sweep(
-        engine=engine, policy=policy, now=scheduled, obligation=flow, since=previous
+        run = claim_run(session, flow=flow, window_end=scheduled, started=clock())
+    if run is None:
+        return result
+    result.merge(
+        obligation_sweep(
+            engine=engine,
+            policy=policy,
+            now=scheduled,
+            obligation=flow,
+        )
     )
     if flow in REPORTS:
         kind, level = REPORTS[flow]
-        schedule = policy.rules.schedule[flow]
         # Every report missed since the last run, once each; on the very first run, the latest.
         moment = next_run(schedule, previous, policy=policy) if previous else scheduled
         while moment <= scheduled:
             start, end = _period(flow, moment, policy)
-            store_reports(
+            result.reports += store_reports(
                 engine=engine,
                 now=scheduled,
                 kind=kind,
@@ -101,7 +110,12 @@ def run_due(
     *, engine: Engine, policy: Policy, now: datetime, clock: Callable[[], datetime]
 ) -> list[SweepResult]:
     """Run the escalation sweep, then every cadence flow that is due at ``now``, once."""
-    results = [escalation_sweep(engine=engine, policy=policy, now=now)]
+    escalated = escalation_sweep(engine=engine, policy=policy, now=now)
+    with transaction(engine) as session:
+        run = claim_run(session, flow="escalation", window_end=now, started=clock())
+        if run is not None:
+            finish_run(session, run, result=escalated, finished=clock())
+    results = [escalated]
     for flow, scheduled in due_flows(engine=engine, policy=policy, now=now):
         results.append(
             run_flow(flow, engine=engine, policy=policy, scheduled=scheduled, clock=clock)

@@ -10,17 +10,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
 
-from models.tables import Person, Task
-from models.values import Risk
+from models.tables import Dispute, Person, Task
+from models.values import Level, Risk
 from rules.policy import Policy
 
 __all__ = [
     "ACKNOWLEDGE",
     "Happening",
+    "open_tasks",
     "person_target",
-    "settle_obligation_tasks",
+    "responsible",
+    "sync_obligation_tasks",
     "sync_acknowledgements",
     "unit_target",
 ]
@@ -111,18 +115,75 @@ def _close(session: Session, tasks: list[Task], state: str, at: datetime) -> Non
         session.add(task)
 
 
-def settle_obligation_tasks(
-    session: Session, *, dispute_id: int, owed: dict[str, datetime], at: datetime
+def responsible(dispute: Dispute) -> str:
+    """Who a dispute's tasks go to: at village, its assignee, or if nobody is assigned the
+    mediators of the grid or village it was reported at; at township and county, the
+    supervisors of the responsible unit."""
+    if dispute.level == Level.village:
+        if dispute.assignee:
+            return person_target(dispute.assignee)
+        return unit_target(dispute.origin_unit)
+    return unit_target(dispute.unit_code)
+
+
+def sync_obligation_tasks(
+    session: Session,
+    *,
+    dispute: Dispute,
+    owed: dict[str, datetime],
+    fulfilled: set[str],
+    at: datetime,
+    now: datetime,
+    policy: Policy,
 ) -> None:
-    """Close the cadence tasks the dispute no longer owes: done once the obligation has
-    moved on to a later due time (it was fulfilled), cancelled when it no longer applies."""
+    """Keep one open task per obligation, for whoever is responsible, due when it is due.
+
+    A task whose obligation was fulfilled by an event is done; one whose obligation moved
+    or ended otherwise (an escalation restarting its clock, a pause, a reassignment) is
+    cancelled, and the obligation's new due time or person gets a task of its own.
+    """
+    assert dispute.id is not None
+    target = responsible(dispute)
+    wanted = {(kind, due) for kind, due in owed.items()}
+    have = set()
     for task in session.exec(
         select(Task).where(
-            Task.dispute_id == dispute_id, Task.kind != ACKNOWLEDGE, Task.state == "open"
+            Task.dispute_id == dispute.id, Task.kind != ACKNOWLEDGE, Task.state == "open"
         )
     ):
-        due = owed.get(task.kind)
-        if due is None:
-            _close(session, [task], "cancelled", at)
-        elif due > task.due_at:
-            _close(session, [task], "done", at)
+        if (task.kind, task.due_at) in wanted and task.target == target:
+            have.add((task.kind, task.due_at))
+        else:
+            _close(session, [task], "done" if task.kind in fulfilled else "cancelled", at)
+    open_tasks(
+        session,
+        [
+            {
+                "dispute_id": dispute.id,
+                "kind": kind,
+                "target": target,
+                "due_at": due,
+                "state": "open",
+                "created_at": now,
+                "rules_version": policy.version,
+            }
+            for kind, due in sorted(wanted - have)
+        ],
+    )
+
+
+def open_tasks(session: Session, rows: list[dict[str, object]]) -> None:
+    """Open tasks; one cancelled earlier for the same dispute, kind, target and due time
+    (its obligation came back, after a pause say) is reopened rather than duplicated."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Task).values(rows)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["dispute_id", "kind", "target", "due_at"],
+            set_={"state": "open", "closed_at": None},
+            where=col(Task.state) == "cancelled",
+        )
+    )

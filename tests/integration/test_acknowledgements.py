@@ -17,7 +17,9 @@ from workflows.errors import BadInput
 
 def _tasks(engine: Engine) -> list[tuple[str, str, datetime, datetime | None]]:
     with transaction(engine) as session:
-        rows = session.exec(select(Task).order_by(col(Task.id))).all()
+        rows = session.exec(
+            select(Task).where(Task.kind == "acknowledge").order_by(col(Task.id))
+        ).all()
     return [(t.target, t.state, t.due_at, t.closed_at) for t in rows]
 
 

@@ -106,30 +106,33 @@ def test_one_failing_dispute_is_logged_and_counted_and_the_others_go_on(
     assert [e[0] for e in _outcome(org_engine)[0]] == [healthy]
 
 
-def test_cadence_flows_open_a_task_per_obligation_due_and_close_it_when_fulfilled(
+def test_every_obligation_has_a_task_for_whoever_is_responsible_done_when_fulfilled(
     org_engine: Engine, policy: Policy
 ) -> None:
     dispute_id = report(org_engine, policy, risk="medium")
     record(org_engine, policy, dispute_id, "assign", MONDAY, {"person": "wang"}, by="li")
-    tuesday_evening = datetime(2026, 11, 3, 20, tzinfo=SHANGHAI)
-    record(org_engine, policy, dispute_id, "check", tuesday_evening, by="wang")
-    _sweep(org_engine, policy, datetime(2026, 11, 5, 8, 30, tzinfo=SHANGHAI))
-    with transaction(org_engine) as session:
-        owed = session.exec(select(Task).where(Task.kind == "daily_check")).all()
-    assert [(t.target, t.due_at, t.state) for t in owed] == [
-        ("person:wang", datetime(2026, 11, 5, tzinfo=SHANGHAI), "open")
-    ]
     record(
         org_engine,
         policy,
         dispute_id,
         "check",
-        datetime(2026, 11, 5, 9, tzinfo=SHANGHAI),
+        datetime(2026, 11, 3, 20, tzinfo=SHANGHAI),
         by="wang",
     )
     with transaction(org_engine) as session:
-        task = session.exec(select(Task).where(Task.kind == "daily_check")).one()
-    assert task.state == "done"
+        owed = session.exec(
+            select(Task).where(Task.kind == "daily_check").order_by(col(Task.id))
+        ).all()
+    tuesday_end, wednesday_end = (datetime(2026, 11, d, tzinfo=SHANGHAI) for d in (4, 5))
+    assert [(t.target, t.due_at, t.state) for t in owed] == [
+        ("unit:3301010101", tuesday_end, "cancelled"),  # nobody was assigned yet
+        ("person:wang", tuesday_end, "done"),
+        ("person:wang", wednesday_end, "open"),
+    ]
+    results = _sweep(org_engine, policy, datetime(2026, 11, 5, 8, 30, tzinfo=SHANGHAI))
+    assert {r["flow"]: r["examined"] for r in results}["daily_check"] == 1  # noticed overdue
+    again = _sweep(org_engine, policy, datetime(2026, 11, 6, 8, 30, tzinfo=SHANGHAI))
+    assert {r["flow"]: r["examined"] for r in again}["daily_check"] == 0  # once per due time
 
 
 def test_the_weekly_and_monthly_flows_store_their_reports_once(
@@ -213,14 +216,14 @@ def test_after_downtime_each_missed_flow_runs_once_and_each_missed_report_is_mad
     report(org_engine, policy, risk="medium")
     _sweep(org_engine, policy, datetime(2026, 11, 2, 9, 30, tzinfo=SHANGHAI))
     with transaction(org_engine) as session:
-        runs_before = len(session.exec(select(FlowRun)).all())
+        runs_before = len(session.exec(select(FlowRun).where(FlowRun.flow != "escalation")).all())
     # Down from Monday the 2nd until Tuesday the 17th: two Mondays and a 16th missed.
     results = _sweep(org_engine, policy, datetime(2026, 11, 17, 10, tzinfo=SHANGHAI))
     assert sorted(r["flow"] for r in results) == sorted(
         ["escalation", "daily_check", "weekly_assessment", "return_visit", "half_month_review"]
     )
     with transaction(org_engine) as session:
-        runs = session.exec(select(FlowRun)).all()
+        runs = session.exec(select(FlowRun).where(FlowRun.flow != "escalation")).all()
         weekly = session.exec(
             select(Report)
             .where(Report.kind == "weekly_assessment")
@@ -230,3 +233,118 @@ def test_after_downtime_each_missed_flow_runs_once_and_each_missed_report_is_mad
     assert [r.period_end for r in weekly] == [
         datetime(2026, 11, d, 9, tzinfo=SHANGHAI) for d in (2, 9, 16)
     ]
+
+
+def _tasks(engine: Engine, kind: str) -> list[tuple[datetime, str]]:
+    with transaction(engine) as session:
+        rows = session.exec(select(Task).where(Task.kind == kind).order_by(col(Task.id))).all()
+    return [(t.due_at, t.state) for t in rows]
+
+
+def test_an_obligation_recorded_late_has_its_task_at_once(
+    org_engine: Engine, policy: Policy
+) -> None:
+    _sweep(org_engine, policy, datetime(2026, 11, 9, 8, 30, tzinfo=SHANGHAI))
+    late = datetime(2026, 11, 5, 10, tzinfo=SHANGHAI)  # reported on the 9th, for the 5th
+    with transaction(org_engine) as session:
+        from workflows.disputes import report_dispute
+
+        report_dispute(
+            session=session,
+            policy=policy,
+            now=datetime(2026, 11, 9, 12, tzinfo=SHANGHAI),
+            unit="33010101",
+            risk="medium",
+            category="c",
+            title="t",
+            at=late,
+        )
+    assert _tasks(org_engine, "daily_check") == [(datetime(2026, 11, 7, tzinfo=SHANGHAI), "open")]
+    results = _sweep(org_engine, policy, datetime(2026, 11, 10, 8, 30, tzinfo=SHANGHAI))
+    assert {r["flow"]: r["examined"] for r in results}["daily_check"] == 1
+
+
+def test_a_task_is_done_only_by_its_fulfilling_event_and_comes_back_after_a_pause(
+    org_engine: Engine, policy: Policy
+) -> None:
+    dispute_id = report(org_engine, policy, risk="low")
+    _sweep(org_engine, policy, datetime(2026, 11, 9, 9, 30, tzinfo=SHANGHAI))
+    due = datetime(2026, 11, 10, tzinfo=SHANGHAI)
+    assert _tasks(org_engine, "weekly_assessment") == [(due, "open")]
+    record(
+        org_engine,
+        policy,
+        dispute_id,
+        "pause",
+        datetime(2026, 11, 9, 10, tzinfo=SHANGHAI),
+        {"reason": "当事人住院"},
+    )
+    assert _tasks(org_engine, "weekly_assessment") == [(due, "cancelled")]
+    record(org_engine, policy, dispute_id, "resume", datetime(2026, 11, 9, 11, tzinfo=SHANGHAI))
+    shifted = due + timedelta(hours=1)
+    assert _tasks(org_engine, "weekly_assessment") == [(due, "cancelled"), (shifted, "open")]
+    record(
+        org_engine,
+        policy,
+        dispute_id,
+        "assess",
+        datetime(2026, 11, 10, 10, tzinfo=SHANGHAI),
+        {"risk": "low"},
+    )
+    assert _tasks(org_engine, "weekly_assessment")[-2:] == [
+        (shifted, "done"),
+        (datetime(2026, 11, 18, tzinfo=SHANGHAI), "open"),
+    ]
+
+
+def test_the_monthly_inspection_task_is_opened_by_the_run_before_it_falls_due(
+    org_engine: Engine, policy: Policy
+) -> None:
+    dispute_id = report(org_engine, policy, risk="low")
+    record(
+        org_engine,
+        policy,
+        dispute_id,
+        "supervise",
+        datetime(2026, 11, 3, 9, tzinfo=SHANGHAI),
+        {"deadline": "2026-12-31T00:00:00+08:00"},
+    )
+    _sweep(org_engine, policy, datetime(2026, 12, 1, 9, 30, tzinfo=SHANGHAI))
+    assert _tasks(org_engine, "monthly_inspection") == [
+        (datetime(2026, 12, 2, tzinfo=SHANGHAI), "open")
+    ]
+
+
+def test_concurrent_sweeps_at_the_same_moment_run_each_flow_once(
+    org_engine: Engine, policy: Policy
+) -> None:
+    import threading
+
+    for risk in ("high", "medium", "low") * 3:
+        report(org_engine, policy, risk=risk)
+    now = datetime(2026, 11, 9, 9, 30, tzinfo=SHANGHAI)
+    start = threading.Barrier(3)
+    failures: list[BaseException] = []
+
+    def sweeper() -> None:
+        try:
+            start.wait()
+            _sweep(org_engine, policy, now)
+        except BaseException as exc:  # reported below, with the assertion
+            failures.append(exc)
+
+    threads = [threading.Thread(target=sweeper) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with transaction(org_engine) as session:
+        runs = session.exec(select(FlowRun.flow)).all()
+        tasks = session.exec(select(Task.dispute_id, Task.kind).where(Task.state == "open")).all()
+        escalations = session.exec(select(Escalation.dispute_id, Escalation.effective_at)).all()
+    assert sorted(runs) == sorted(set(runs))
+    assert len([t for t in tasks if t[1] != "acknowledge"]) == len(
+        {t for t in tasks if t[1] != "acknowledge"}
+    )  # one open task per obligation
+    assert len(escalations) == len(set(escalations)) > 0

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 17:02:52.024224
+Create Date: 2026-11-22 17:21:28.421478
 """
 
 from __future__ import annotations
@@ -61,11 +61,9 @@ def upgrade() -> None:
     sa.Column('started_at', models.tables.UTCDateTime(), nullable=False),
     sa.Column('finished_at', models.tables.UTCDateTime(), nullable=True),
     sa.Column('result', sa.JSON(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('flow', 'window_end', name='uq_flow_runs_window')
     )
-    with op.batch_alter_table('flow_runs', schema=None) as batch_op:
-        batch_op.create_index('ix_flow_runs_flow_window', ['flow', 'window_end'], unique=False)
-
     op.create_table('obligations',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('dispute_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -73,12 +71,14 @@ def upgrade() -> None:
     sa.Column('due_at', models.tables.UTCDateTime(), nullable=False),
     sa.Column('rule', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
     sa.Column('rules_version', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('overdue_noted', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('dispute_id', 'kind', name='uq_obligations_kind')
     )
     with op.batch_alter_table('obligations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_obligations_dispute_id'), ['dispute_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_obligations_due_at'), ['due_at'], unique=False)
+        batch_op.create_index('ix_obligations_kind_noted_due', ['kind', 'overdue_noted', 'due_at'], unique=False)
 
     op.create_table('reports',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -238,13 +238,11 @@ def downgrade() -> None:
 
     op.drop_table('reports')
     with op.batch_alter_table('obligations', schema=None) as batch_op:
+        batch_op.drop_index('ix_obligations_kind_noted_due')
         batch_op.drop_index(batch_op.f('ix_obligations_due_at'))
         batch_op.drop_index(batch_op.f('ix_obligations_dispute_id'))
 
     op.drop_table('obligations')
-    with op.batch_alter_table('flow_runs', schema=None) as batch_op:
-        batch_op.drop_index('ix_flow_runs_flow_window')
-
     op.drop_table('flow_runs')
     with op.batch_alter_table('escalations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_escalations_to_unit'))
