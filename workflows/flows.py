@@ -8,7 +8,7 @@ that a Prefect server can schedule these flows on workers elsewhere.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -40,10 +40,6 @@ def _policy(db: str, version: str | None) -> Policy:
     return policy if policy is not None else load_policy(None)
 
 
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
 @task(name="escalate-batch", retries=2, retry_delay_seconds=2)
 def escalate_batch(
     ids: list[int], now: datetime, db: str, rules_version: str | None
@@ -56,14 +52,15 @@ def escalate_batch(
 
 @task(name="cadence", retries=2, retry_delay_seconds=2)
 def cadence_task(
-    name: str, scheduled: datetime, db: str, rules_version: str | None
+    name: str, scheduled: datetime, now: datetime, db: str, rules_version: str | None
 ) -> dict[str, Any]:
+    """Run a cadence flow for its scheduled time; the run is stamped with the caller's now."""
     result = run_flow(
         name,
         engine=_engine(db),
         policy=_policy(db, rules_version),
         scheduled=scheduled,
-        clock=_wall_clock,
+        clock=lambda: now,
     )
     return result.as_dict()
 
@@ -88,7 +85,7 @@ def cadence_flow(
     due = dict(due_flows(engine=_engine(db), policy=_policy(db, rules_version), now=now))
     if name not in due:
         return SweepResult(flow=name, now=now).as_dict()
-    return cadence_task(name, due[name], db, rules_version)
+    return cadence_task(name, due[name], now, db, rules_version)
 
 
 @flow(name="sweep")
@@ -98,7 +95,7 @@ def sweep_flow(now: datetime, db: str, rules_version: str | None = None) -> list
     for name, scheduled in due_flows(
         engine=_engine(db), policy=_policy(db, rules_version), now=now
     ):
-        results.append(cadence_task(name, scheduled, db, rules_version))
+        results.append(cadence_task(name, scheduled, now, db, rules_version))
     return results
 
 

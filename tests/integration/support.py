@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -58,3 +60,25 @@ def record(
             dispute_id=dispute_id,
             event=NewEvent(kind, at=at, by=by, data=data),
         )
+
+
+def run_together(count: int, work: Callable[[int], None]) -> None:
+    """Run ``work(0)`` … ``work(count - 1)`` in threads released at the same moment; re-raise
+    the first failure."""
+    start = threading.Barrier(count)
+    failures: list[BaseException] = []
+
+    def worker(number: int) -> None:
+        try:
+            start.wait()
+            work(number)
+        except BaseException as exc:  # handed to the test below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,6 +10,7 @@ from sqlmodel import col, select
 
 from models.tables import Dispute, DisputeEvent, RuleSetRecord
 from rules.policy import Policy
+from tests.integration.support import run_together
 from workflows.db import transaction
 from workflows.disputes import NewEvent, record_event, report_dispute
 
@@ -36,30 +36,19 @@ def test_concurrent_writers_on_one_dispute_lose_no_event_and_no_update(
         dispute_id = dispute.id
     assert dispute_id is not None
     now = MONDAY + timedelta(hours=1)
-    start = threading.Barrier(WRITERS)
-    failures: list[BaseException] = []
 
     def writer(number: int) -> None:
-        try:
-            start.wait()
-            for index in range(EVENTS_EACH):
-                with transaction(org_engine) as session:
-                    record_event(
-                        session=session,
-                        policy=policy,
-                        now=now,
-                        dispute_id=dispute_id,
-                        event=NewEvent("note", data={"text": f"writer {number} #{index}"}),
-                    )
-        except BaseException as exc:  # reported below, with the assertion
-            failures.append(exc)
+        for index in range(EVENTS_EACH):
+            with transaction(org_engine) as session:
+                record_event(
+                    session=session,
+                    policy=policy,
+                    now=now,
+                    dispute_id=dispute_id,
+                    event=NewEvent("note", data={"text": f"writer {number} #{index}"}),
+                )
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
+    run_together(WRITERS, writer)
     with transaction(org_engine) as session:
         events = session.exec(
             select(DisputeEvent)
@@ -94,29 +83,18 @@ def test_writers_meeting_a_new_rule_version_at_once_store_it_once(
     renamed = Policy.from_ruleset(
         policy.rules.model_copy(update={"name": "draft"}), source="draft.yaml"
     )
-    start = threading.Barrier(WRITERS)
-    failures: list[BaseException] = []
 
-    def writer(dispute_id: int) -> None:
-        try:
-            start.wait()
-            with transaction(org_engine) as session:
-                record_event(
-                    session=session,
-                    policy=renamed,
-                    now=MONDAY,
-                    dispute_id=dispute_id,
-                    event=NewEvent("note", data={"text": "x"}),
-                )
-        except BaseException as exc:  # reported below, with the assertion
-            failures.append(exc)
+    def writer(number: int) -> None:
+        with transaction(org_engine) as session:
+            record_event(
+                session=session,
+                policy=renamed,
+                now=MONDAY,
+                dispute_id=ids[number],
+                event=NewEvent("note", data={"text": "x"}),
+            )
 
-    threads = [threading.Thread(target=writer, args=(i,)) for i in ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
+    run_together(WRITERS, writer)
     with transaction(org_engine) as session:
         versions = session.exec(select(RuleSetRecord.version)).all()
     assert sorted(versions) == sorted({policy.version, renamed.version})

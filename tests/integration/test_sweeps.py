@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 from models.tables import Escalation, FlowRun, Obligation, Report, Task
 from rules.policy import Policy
 from tests.conftest import EXAMPLE_ORG, dump
-from tests.integration.support import MONDAY, SHANGHAI, record, report
+from tests.integration.support import MONDAY, SHANGHAI, record, report, run_together
 from workflows.db import make_engine, migrate, transaction
 from workflows.org import load_org
 from workflows.runner import run_due
@@ -318,27 +318,10 @@ def test_the_monthly_inspection_task_is_opened_by_the_run_before_it_falls_due(
 def test_concurrent_sweeps_at_the_same_moment_run_each_flow_once(
     org_engine: Engine, policy: Policy
 ) -> None:
-    import threading
-
     for risk in ("high", "medium", "low") * 3:
         report(org_engine, policy, risk=risk)
     now = datetime(2026, 11, 9, 9, 30, tzinfo=SHANGHAI)
-    start = threading.Barrier(3)
-    failures: list[BaseException] = []
-
-    def sweeper() -> None:
-        try:
-            start.wait()
-            _sweep(org_engine, policy, now)
-        except BaseException as exc:  # reported below, with the assertion
-            failures.append(exc)
-
-    threads = [threading.Thread(target=sweeper) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
+    run_together(3, lambda _: _sweep(org_engine, policy, now))
     with transaction(org_engine) as session:
         runs = session.exec(select(FlowRun.flow)).all()
         tasks = session.exec(select(Task.dispute_id, Task.kind).where(Task.state == "open")).all()
