@@ -30,6 +30,8 @@ from rules.schedule import next_run
 from rules.schema import FlowSchedule
 from workflows.db import transaction
 from workflows.lock import LockHeld, acquire, heartbeat, release
+from workflows.outbox import deliver
+from workflows.reminders import remind
 from workflows.rollout import apply_rules
 from workflows.rulesets import register_ruleset
 from workflows.runner import due_flows, run_due, run_flow
@@ -85,7 +87,9 @@ class EmbeddedEngine:
         heartbeat_every: timedelta = timedelta(seconds=15),
         stale_after: timedelta = timedelta(seconds=60),
         reload_every: timedelta = timedelta(seconds=5),
+        smtp: str | None = None,
     ) -> None:
+        self.smtp = smtp
         self.engine, self.db_url, self.rules_path, self.kind = engine, db_url, rules_path, kind
         self.offset = (now - wall_clock()) if now is not None else timedelta(0)
         self.heartbeat_every, self.stale_after, self.reload_every = (
@@ -151,7 +155,9 @@ class EmbeddedEngine:
                 SweepResult.from_dict(r)
                 for r in sweep_flow(now=now, db=self.db_url, rules_version=self.policy.version)
             ]
-        return run_due(engine=self.engine, policy=self.policy, now=now, clock=self.clock)
+        return run_due(
+            engine=self.engine, policy=self.policy, now=now, clock=self.clock, smtp=self.smtp
+        )
 
     def _schedule_jobs(self) -> None:
         for job in self._scheduler.get_jobs():
@@ -172,6 +178,9 @@ class EmbeddedEngine:
         try:
             if name == "escalation":
                 result = self._escalate(now)
+            elif name in ("reminders", "delivery"):
+                log.info("flow_finished", **self._messages(name, now))
+                return
             else:
                 due = dict(due_flows(engine=self.engine, policy=self.policy, now=now))
                 if name not in due:
@@ -203,6 +212,19 @@ class EmbeddedEngine:
         return run_flow(
             name, engine=self.engine, policy=self.policy, scheduled=scheduled, clock=self.clock
         )
+
+    def _messages(self, name: str, now: datetime) -> dict[str, Any]:
+        if self.kind == "prefect":
+            from workflows.flows import delivery_flow, reminders_flow
+
+            if name == "reminders":
+                return reminders_flow(now=now, db=self.db_url, rules_version=self.policy.version)
+            return delivery_flow(
+                now=now, db=self.db_url, rules_version=self.policy.version, smtp=self.smtp
+            )
+        if name == "reminders":
+            return remind(engine=self.engine, policy=self.policy, now=now).as_dict()
+        return deliver(engine=self.engine, policy=self.policy, now=now, smtp=self.smtp).as_dict()
 
     def _heartbeat(self) -> None:
         if not heartbeat(self.engine, holder=self.holder, now=wall_clock()):

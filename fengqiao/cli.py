@@ -214,11 +214,30 @@ def build_parser() -> argparse.ArgumentParser:
     escalations.add_argument("--overdue", action="store_true", help="only overdue ones")
     escalations.add_argument("--json", action="store_true")
 
-    tasks = _command(top, "tasks", c.tasks, "open tasks of a person (and their unit) or a unit")
+    tasks = _command(
+        top,
+        "tasks",
+        c.tasks,
+        "open tasks of a person (and their unit) or a unit; `tasks ack ID` to acknowledge one",
+    )
+    tasks.add_argument("action", nargs="?", choices=["ack"], help="acknowledge the task ID")
+    tasks.add_argument("task", nargs="?", type=_dispute_id, help="the task to acknowledge")
+    tasks.add_argument("--by", help="who acknowledges (default: the task's person)")
     tasks.add_argument("--person")
     tasks.add_argument("--unit")
     tasks.add_argument("--all", action="store_true", help="include done and cancelled tasks")
     tasks.add_argument("--json", action="store_true")
+
+    outbox = _command(
+        top,
+        "outbox",
+        c.outbox,
+        "messages: pending, sent, dead; `outbox retry` re-queues the dead, "
+        "`outbox send` delivers what is due now",
+    )
+    outbox.add_argument("action", nargs="?", choices=["retry", "send"])
+    outbox.add_argument("--state", choices=["pending", "sent", "dead"])
+    outbox.add_argument("--json", action="store_true")
 
     serve = _command(
         top,

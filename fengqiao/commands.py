@@ -14,10 +14,12 @@ from workflows.db import migrate, transaction
 from workflows.disputes import NewEvent, history, initial_state, record_event, report_dispute
 from workflows.errors import BadInput, NotFound
 from workflows.importer import import_events
-from workflows.listings import escalations_view, tasks_view
+from workflows.listings import escalations_view, outbox_view, tasks_view
 from workflows.org import load_org
+from workflows.outbox import deliver, retry_dead
 from workflows.rollout import apply_rules
 from workflows.runner import run_due
+from workflows.task_actions import acknowledge_task
 from workflows.views import dispute_view, iso
 
 
@@ -246,7 +248,9 @@ def rules_apply(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def sweep(ctx: Context, args: argparse.Namespace) -> int:
-    results = run_due(engine=ctx.engine, policy=ctx.policy, now=ctx.now, clock=ctx.clock)
+    results = run_due(
+        engine=ctx.engine, policy=ctx.policy, now=ctx.now, clock=ctx.clock, smtp=ctx.settings.smtp
+    )
     if args.json:
         json_out([r.as_dict() for r in results])
     else:
@@ -292,6 +296,15 @@ def escalations(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def tasks(ctx: Context, args: argparse.Namespace) -> int:
+    if args.action == "ack":
+        if args.task is None:
+            raise BadInput("tasks ack needs the task's id")
+        with transaction(ctx.engine) as session:
+            task = acknowledge_task(
+                session=session, policy=ctx.policy, now=ctx.now, task_id=args.task, by=args.by
+            )
+            print(f"task {task.id} ({task.kind}, dispute {task.dispute_id}): {task.state}")
+        return 0
     with transaction(ctx.engine) as session:
         rows = tasks_view(
             session=session,
@@ -315,6 +328,31 @@ def tasks(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def outbox(ctx: Context, args: argparse.Namespace) -> int:
+    if args.action == "retry":
+        with transaction(ctx.engine) as session:
+            count = retry_dead(session, now=ctx.now)
+        print(f"{count} dead messages queued again")
+        return 0
+    if args.action == "send":
+        result = deliver(engine=ctx.engine, policy=ctx.policy, now=ctx.now, smtp=ctx.settings.smtp)
+        print(f"{result.sent} sent, {result.failed} failed, {len(result.dead_ids)} dead")
+        return 1 if result.dead_ids else 0
+    with transaction(ctx.engine) as session:
+        rows = outbox_view(session=session, zone=ctx.zone, state=args.state)
+    if args.json:
+        json_out(rows)
+        return 0
+    if not rows:
+        print("the outbox is empty")
+    for row in rows:
+        print(
+            f"{row['id']:>6}  {row['state']:<8} {row['channel']:<9} {row['recipient']:<22} "
+            f"attempts {row['attempts']}  {row['title']}"
+        )
+    return 0
+
+
 def serve(ctx: Context, args: argparse.Namespace) -> int:
     from scheduler import EmbeddedEngine, LockHeld
     from scheduler import serve as run
@@ -326,6 +364,7 @@ def serve(ctx: Context, args: argparse.Namespace) -> int:
             rules_path=ctx.settings.rules,
             kind=args.engine,
             now=ctx.now if ctx.settings.now else None,
+            smtp=ctx.settings.smtp,
         )
         return run(
             embedded,

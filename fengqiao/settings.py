@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     rules: Path | None = None
     now: str | None = None
     timezone: str | None = None
+    smtp: str | None = None  # an Apprise mailto URL without "to", for the e-mail channel
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] | None = None  # per command
 

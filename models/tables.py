@@ -19,6 +19,7 @@ __all__ = [
     "Escalation",
     "FlowRun",
     "Obligation",
+    "OutboxMessage",
     "Person",
     "Report",
     "RuleChange",
@@ -60,6 +61,7 @@ class Unit(SQLModel, table=True):
     name: str = Field(max_length=200)
     level: str = Field(max_length=16)
     parent_code: str | None = Field(default=None, foreign_key="units.code", index=True)
+    contacts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class Person(SQLModel, table=True):
@@ -186,6 +188,10 @@ class Task(SQLModel, table=True):
     created_at: datetime = _time()
     closed_at: datetime | None = _time(nullable=True)
     rules_version: str = Field(max_length=64)
+    risk: str = Field(default="low", max_length=8)
+    next_reminder_at: datetime | None = _time(index=True, nullable=True)
+    reminders_sent: int = 0
+    escalated_at: datetime | None = _time(nullable=True)
 
 
 class RuleSetRecord(SQLModel, table=True):
@@ -255,3 +261,31 @@ class SchedulerLock(SQLModel, table=True):
     holder: str = Field(max_length=200)
     acquired_at: datetime = _time()
     heartbeat_at: datetime = _time()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to one address, written in the transaction that caused it; delivered at
+    least once by the sender, deduplicated by ``key`` where the channel allows it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("key", "channel", "address", name="uq_outbox_once"),
+        Index("ix_outbox_state_next", "state", "next_attempt_at"),
+    )
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    key: str = Field(max_length=200)
+    recipient: str = Field(max_length=100)
+    channel: str = Field(max_length=32)
+    address: str = Field(max_length=1000)
+    dispute_id: int | None = Field(default=None, sa_column=Column(BigId, nullable=True, index=True))
+    task_id: int | None = Field(default=None, sa_column=Column(BigId, nullable=True))
+    title: str = Field(max_length=500)
+    body: str = Field(max_length=5000)
+    state: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _time()
+    created_at: datetime = _time()
+    sent_at: datetime | None = _time(nullable=True)
+    last_error: str | None = Field(default=None, max_length=300)

@@ -28,7 +28,10 @@ __all__ = [
     "DateRange",
     "EscalationRule",
     "FlowSchedule",
+    "Delivery",
     "ObligationRule",
+    "QuietHours",
+    "Reminders",
     "Problem",
     "RuleSet",
     "SensitivePeriod",
@@ -201,6 +204,46 @@ class FlowSchedule(Model):
         return self
 
 
+LocalTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class QuietHours(Model):
+    """No messages between ``start`` and ``end`` local time, except for the listed risks."""
+
+    start: LocalTime = Field(alias="from")
+    end: LocalTime = Field(alias="to")
+    except_risks: list[Risk] = [Risk.high]
+
+
+class Reminders(Model):
+    """When tasks are reminded: before and at their due time, and overdue in a morning digest."""
+
+    before: list[DurationField] = []
+    at_due: bool = True
+    digest_at: LocalTime | None = "08:00"
+    quiet_hours: QuietHours | None = None
+    language: Literal["zh", "en"] = "zh"
+
+    @field_validator("before")
+    @classmethod
+    def _exact(cls, value: list[Duration]) -> list[Duration]:
+        for offset in value:
+            if offset.counts_days:
+                raise ValueError(f"reminder offsets are in hours or minutes, not {offset}")
+        return sorted(value, reverse=True)
+
+
+class Delivery(Model):
+    """How the outbox is delivered: attempts before a message is dead, and the first backoff."""
+
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    backoff: DurationField = Duration(1, "m")
+
+
+# The flows that are not an obligation's cadence step.
+SWEEPS = ("escalation", "reminders", "delivery")
+
+
 class RuleSet(Model):
     name: str | None = None
     timezone: str = "Asia/Shanghai"
@@ -210,6 +253,9 @@ class RuleSet(Model):
     supervision: list[SupervisionRule] = []
     sensitive_periods: list[SensitivePeriod] = []
     acknowledgement: dict[Risk, DurationField] = {}
+    acknowledgement_escalation: dict[Risk, DurationField] = {}
+    reminders: Reminders = Reminders()
+    delivery: Delivery = Delivery()
     schedule: dict[str, FlowSchedule] = {}
 
     @field_validator("timezone")
@@ -318,12 +364,27 @@ def consistency_problems(rules: RuleSet) -> list[Problem]:
                         message=f"{day} is not in {year}",
                     )
                 )
+    for risk, after in rules.acknowledgement_escalation.items():
+        deadline = rules.acknowledgement.get(risk)
+        if (
+            deadline is None
+            or after.counts_days
+            or deadline.counts_days
+            or (after.exact() <= deadline.exact())
+        ):
+            problems.append(
+                Problem(
+                    path=("acknowledgement_escalation", risk.value),
+                    message=f"must be longer than acknowledgement.{risk.value} "
+                    f"({deadline or 'not set'}), in hours or minutes",
+                )
+            )
     for flow in rules.schedule:
-        if flow != "escalation" and flow not in rules.obligations:
+        if flow not in SWEEPS and flow not in rules.obligations:
             problems.append(
                 Problem(
                     path=("schedule", flow),
-                    message=f"unknown flow {flow!r}; known: escalation, "
+                    message=f"unknown flow {flow!r}; known: {', '.join(SWEEPS)}, "
                     f"{', '.join(sorted(rules.obligations))}",
                 )
             )

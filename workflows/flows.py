@@ -17,11 +17,20 @@ from sqlalchemy import Engine
 
 from rules.policy import Policy, load_policy
 from workflows.db import make_engine, transaction
+from workflows.outbox import deliver
+from workflows.reminders import remind
 from workflows.rulesets import stored_policy
 from workflows.runner import due_flows, run_flow
 from workflows.sweeps import SweepResult, escalation_sweep, sweep_disputes
 
-__all__ = ["CADENCE_FLOWS", "cadence_flow", "escalation_flow", "sweep_flow"]
+__all__ = [
+    "CADENCE_FLOWS",
+    "cadence_flow",
+    "delivery_flow",
+    "escalation_flow",
+    "reminders_flow",
+    "sweep_flow",
+]
 
 
 @lru_cache(maxsize=8)
@@ -110,3 +119,19 @@ CADENCE_FLOWS = {
         "monthly_inspection",
     )
 }
+
+
+@flow(name="reminders")
+def reminders_flow(now: datetime, db: str, rules_version: str | None = None) -> dict[str, Any]:
+    """Queue the reminders, acknowledgement escalations and digests due by ``now``."""
+    return remind(engine=_engine(db), policy=_policy(db, rules_version), now=now).as_dict()
+
+
+@flow(name="delivery")
+def delivery_flow(
+    now: datetime, db: str, rules_version: str | None = None, smtp: str | None = None
+) -> dict[str, Any]:
+    """Deliver the outbox: every pending message due by ``now``, with retries and backoff."""
+    return deliver(
+        engine=_engine(db), policy=_policy(db, rules_version), now=now, smtp=smtp
+    ).as_dict()

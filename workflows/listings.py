@@ -8,13 +8,13 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from models.tables import Dispute, Escalation, Obligation, Person, Task, Unit
+from models.tables import Dispute, Escalation, Obligation, OutboxMessage, Person, Task, Unit
 from models.values import OPEN_STATUSES, Status
 from workflows.errors import BadInput, NotFound
 from workflows.tasks import person_target, unit_target
 from workflows.views import iso
 
-__all__ = ["escalations_view", "tasks_view"]
+__all__ = ["escalations_view", "outbox_view", "tasks_view"]
 
 _LIVE = [*OPEN_STATUSES, Status.resolved]
 _SUBTREE_COLUMN = {
@@ -141,4 +141,28 @@ def tasks_view(
             "overdue": task.state == "open" and now > task.due_at,
         }
         for task in session.exec(query)
+    ]
+
+
+def outbox_view(
+    *, session: Session, zone: ZoneInfo, state: str | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    """The newest messages, optionally of one state; addresses are not shown."""
+    query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
+    if state is not None:
+        query = query.where(OutboxMessage.state == state)
+    return [
+        {
+            "id": m.id,
+            "state": m.state,
+            "channel": m.channel,
+            "recipient": m.recipient,
+            "dispute": m.dispute_id,
+            "title": m.title,
+            "attempts": m.attempts,
+            "next_attempt_at": iso(m.next_attempt_at, zone),
+            "sent_at": iso(m.sent_at, zone),
+            "last_error": m.last_error,
+        }
+        for m in session.exec(query)
     ]

@@ -2,22 +2,46 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session, select
 
 from models.tables import Person, Unit
 from models.values import Role, UnitLevel
 from workflows.errors import BadInput
+from workflows.outbox import CHANNELS
 
 __all__ = ["OrgSummary", "load_org"]
 
 log = structlog.get_logger(__name__)
+
+
+def _contacts(value: dict[str, str | list[str]]) -> dict[str, list[str]]:
+    """Addresses by channel: e-mail addresses, webhook URLs, or Apprise URLs for the chat
+    and SMS channels (dingtalk://, wecombot://, feishu://, an SMS gateway's, …)."""
+    contacts: dict[str, list[str]] = {}
+    for channel, raw in value.items():
+        if channel not in CHANNELS:
+            raise ValueError(f"unknown channel {channel!r}; known: {', '.join(CHANNELS)}")
+        addresses = raw if isinstance(raw, list) else [raw]
+        for address in addresses:
+            if channel == "email" and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", address):
+                raise ValueError(f"email {address!r} is not an e-mail address")
+            if channel == "webhook" and not address.startswith(("http://", "https://")):
+                raise ValueError(f"webhook {address!r} is not an http(s) URL")
+            if channel not in ("email", "webhook") and "://" not in address:
+                raise ValueError(f"{channel} {address!r} is not an Apprise URL (scheme://…)")
+        contacts[channel] = addresses
+    return contacts
+
+
+Contacts = Annotated[dict[str, str | list[str]], AfterValidator(_contacts)]
 
 
 class _UnitIn(BaseModel):
@@ -26,6 +50,7 @@ class _UnitIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     level: UnitLevel
     parent: str | None = None
+    contacts: Contacts = {}
 
 
 class _PersonIn(BaseModel):
@@ -34,7 +59,7 @@ class _PersonIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     role: Role
     unit: str
-    contacts: dict[str, str | list[str]] = {}
+    contacts: Contacts = {}
 
 
 class _OrgIn(BaseModel):
@@ -83,7 +108,11 @@ def _validated(
         except ValidationError as exc:
             error = exc.errors()[0]
             field = ".".join(str(p) for p in error["loc"])
-            message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+            message = (
+                "unknown field"
+                if error["type"] == "extra_forbidden"
+                else error["msg"].removeprefix("Value error, ")
+            )
             raise BadInput(f"{path}:{line}: {section}[{index}].{field}: {message}") from None
     return parsed
 
@@ -142,17 +171,24 @@ def load_org(*, session: Session, path: Path) -> OrgSummary:
         row = existing.get(unit.code)
         if row is None:
             session.add(
-                Unit(code=unit.code, name=unit.name, level=unit.level, parent_code=unit.parent)
+                Unit(
+                    code=unit.code,
+                    name=unit.name,
+                    level=unit.level,
+                    parent_code=unit.parent,
+                    contacts=unit.contacts,
+                )
             )
             added += 1
         else:
             row.name, row.level, row.parent_code = unit.name, unit.level, unit.parent
+            row.contacts = unit.contacts
             session.add(row)
             updated += 1
         session.flush()  # parents first, so the foreign keys hold on every database
     people_added = people_updated = 0
     for _, person in people:
-        contacts = {k: v if isinstance(v, list) else [v] for k, v in person.contacts.items()}
+        contacts = person.contacts
         prow = session.get(Person, person.id)
         if prow is None:
             session.add(

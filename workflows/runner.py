@@ -19,6 +19,8 @@ from workflows.cadence import (
     store_reports,
 )
 from workflows.db import transaction
+from workflows.outbox import Sender, apprise_send, deliver
+from workflows.reminders import remind
 from workflows.sweeps import SweepResult, escalation_sweep
 
 __all__ = ["REPORTS", "due_flows", "run_due", "run_flow"]
@@ -38,8 +40,8 @@ def due_flows(*, engine: Engine, policy: Policy, now: datetime) -> list[tuple[st
     due = []
     with transaction(engine) as session:
         for flow, schedule in policy.rules.schedule.items():
-            if flow == "escalation":
-                continue
+            if flow not in policy.rules.obligations:
+                continue  # escalation, reminders and delivery run at every sweep
             scheduled = last_run(schedule, now, policy=policy)
             previous = previous_window_end(session, flow=flow)
             if scheduled is not None and (previous is None or previous < scheduled):
@@ -107,9 +109,16 @@ def _period(flow: str, moment: datetime, policy: Policy) -> tuple[datetime, date
 
 
 def run_due(
-    *, engine: Engine, policy: Policy, now: datetime, clock: Callable[[], datetime]
+    *,
+    engine: Engine,
+    policy: Policy,
+    now: datetime,
+    clock: Callable[[], datetime],
+    smtp: str | None = None,
+    send: Sender = apprise_send,
 ) -> list[SweepResult]:
-    """Run the escalation sweep, then every cadence flow that is due at ``now``, once."""
+    """Run the escalation sweep, every cadence flow that is due at ``now`` (once), the
+    reminders, and deliver the outbox."""
     escalated = escalation_sweep(engine=engine, policy=policy, now=now)
     with transaction(engine) as session:
         run = claim_run(session, flow="escalation", window_end=now, started=clock())
@@ -120,4 +129,16 @@ def run_due(
         results.append(
             run_flow(flow, engine=engine, policy=policy, scheduled=scheduled, clock=clock)
         )
+    reminded = remind(engine=engine, policy=policy, now=now)
+    results.append(
+        SweepResult(
+            flow="reminders",
+            now=now,
+            examined=reminded.reminded + reminded.escalated + reminded.digests,
+        )
+    )
+    delivered = deliver(engine=engine, policy=policy, now=now, smtp=smtp, send=send)
+    results.append(
+        SweepResult(flow="delivery", now=now, examined=delivered.sent, failed=delivered.dead_ids)
+    )
     return results

@@ -57,12 +57,20 @@ class SweepResult:
             text = (
                 f"{self.examined} disputes due, {self.decisions} escalations and listings recorded"
             )
+            failed = "disputes FAILED"
+        elif self.flow == "reminders":
+            text = f"{self.examined} reminders, acknowledgement escalations and digests queued"
+            failed = "FAILED"
+        elif self.flow == "delivery":
+            text = f"{self.examined} messages sent"
+            failed = "messages DEAD, outbox ids"
         else:
-            text = f"{self.examined} obligations fell due (tasks opened)"
+            text = f"{self.examined} obligations noticed overdue"
             if self.reports:
                 text += f", {self.reports} reports stored"
+            failed = "FAILED"
         if self.failed:
-            text += f"; {len(self.failed)} FAILED: {self.failed[:10]}"
+            text += f"; {len(self.failed)} {failed}: {self.failed[:10]}"
         return f"{self.flow:<20} {text}"
 
     def add(self, outcome: Outcome) -> None:

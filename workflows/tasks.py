@@ -17,6 +17,9 @@ from sqlmodel import Session, col, select
 from models.tables import Dispute, Person, Task
 from models.values import Level, Risk
 from rules.policy import Policy
+from rules.reminders import after_quiet_hours, next_reminder
+from workflows.messages import render
+from workflows.outbox import enqueue
 
 __all__ = [
     "ACKNOWLEDGE",
@@ -95,16 +98,29 @@ def sync_acknowledgements(
             target = unit_target(happening.who)
         if grace is None:
             continue
+        due = policy.due_after(happening.at, grace, risk=risk)
         task = Task(
             dispute_id=dispute_id,
             kind=ACKNOWLEDGE,
             target=target,
-            due_at=policy.due_after(happening.at, grace, risk=risk),
+            due_at=due,
             created_at=now,
             rules_version=policy.version,
+            risk=risk.value,
+            next_reminder_at=due,  # reminded once more at the deadline
         )
         session.add(task)
+        session.flush()
         tasks.append(task)
+        if still_open:
+            announce(
+                session,
+                task,
+                "assigned" if happening.kind == "assign" else "escalated",
+                at=happening.at,
+                policy=policy,
+                now=now,
+            )
     if not still_open:
         _close(session, tasks, "cancelled", ordered[-1].at)
 
@@ -166,6 +182,9 @@ def sync_obligation_tasks(
                 "state": "open",
                 "created_at": now,
                 "rules_version": policy.version,
+                "risk": dispute.risk,
+                "next_reminder_at": _first_reminder(due, now=now, policy=policy),
+                "reminders_sent": 0,
             }
             for kind, due in sorted(wanted - have)
         ],
@@ -183,7 +202,38 @@ def open_tasks(session: Session, rows: list[dict[str, object]]) -> None:
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["dispute_id", "kind", "target", "due_at"],
-            set_={"state": "open", "closed_at": None},
+            set_={
+                "state": "open",
+                "closed_at": None,
+                "next_reminder_at": statement.excluded.next_reminder_at,
+                "reminders_sent": 0,
+            },
             where=col(Task.state) == "cancelled",
         )
+    )
+
+
+def _first_reminder(due: datetime, *, now: datetime, policy: Policy) -> datetime | None:
+    upcoming = next_reminder(due, after=now, policy=policy)
+    return upcoming[1] if upcoming else None
+
+
+def announce(
+    session: Session, task: Task, kind: str, *, at: datetime, policy: Policy, now: datetime
+) -> None:
+    """Queue the message that a new acknowledgement task calls for, in this transaction."""
+    from workflows.reminders import notice_for
+
+    notice = notice_for(session, task, policy=policy)
+    title, body = render(kind, notice, language=policy.rules.reminders.language, zone=policy.zone)
+    enqueue(
+        session,
+        key=f"task:{task.id}:{kind}",
+        target=task.target,
+        title=title,
+        body=body,
+        not_before=after_quiet_hours(at, risk=Risk(task.risk), policy=policy),
+        now=now,
+        dispute_id=task.dispute_id,
+        task_id=task.id,
     )

@@ -80,7 +80,7 @@ def test_sweeping_twice_at_the_same_moment_changes_nothing_the_second_time(
     before = dump(org_engine)
     second = _sweep(org_engine, policy, now)
     assert dump(org_engine) == before
-    assert [r["flow"] for r in second] == ["escalation"]
+    assert [r["flow"] for r in second] == ["escalation", "reminders", "delivery"]
 
 
 def test_one_failing_dispute_is_logged_and_counted_and_the_others_go_on(
@@ -216,14 +216,28 @@ def test_after_downtime_each_missed_flow_runs_once_and_each_missed_report_is_mad
     report(org_engine, policy, risk="medium")
     _sweep(org_engine, policy, datetime(2026, 11, 2, 9, 30, tzinfo=SHANGHAI))
     with transaction(org_engine) as session:
-        runs_before = len(session.exec(select(FlowRun).where(FlowRun.flow != "escalation")).all())
+        runs_before = len(
+            session.exec(
+                select(FlowRun).where(col(FlowRun.flow).not_in(["escalation", "digest"]))
+            ).all()
+        )
     # Down from Monday the 2nd until Tuesday the 17th: two Mondays and a 16th missed.
     results = _sweep(org_engine, policy, datetime(2026, 11, 17, 10, tzinfo=SHANGHAI))
     assert sorted(r["flow"] for r in results) == sorted(
-        ["escalation", "daily_check", "weekly_assessment", "return_visit", "half_month_review"]
+        [
+            "escalation",
+            "daily_check",
+            "weekly_assessment",
+            "return_visit",
+            "half_month_review",
+            "reminders",
+            "delivery",
+        ]
     )
     with transaction(org_engine) as session:
-        runs = session.exec(select(FlowRun).where(FlowRun.flow != "escalation")).all()
+        runs = session.exec(
+            select(FlowRun).where(col(FlowRun.flow).not_in(["escalation", "digest"]))
+        ).all()
         weekly = session.exec(
             select(Report)
             .where(Report.kind == "weekly_assessment")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 17:21:28.421478
+Create Date: 2026-11-22 17:35:03.827620
 """
 
 from __future__ import annotations
@@ -80,6 +80,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_obligations_due_at'), ['due_at'], unique=False)
         batch_op.create_index('ix_obligations_kind_noted_due', ['kind', 'overdue_noted', 'due_at'], unique=False)
 
+    op.create_table('outbox',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('recipient', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('address', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=False),
+    sa.Column('dispute_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('task_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('body', sqlmodel.sql.sqltypes.AutoString(length=5000), nullable=False),
+    sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', models.tables.UTCDateTime(), nullable=False),
+    sa.Column('created_at', models.tables.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', models.tables.UTCDateTime(), nullable=True),
+    sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('key', 'channel', 'address', name='uq_outbox_once')
+    )
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_outbox_dispute_id'), ['dispute_id'], unique=False)
+        batch_op.create_index('ix_outbox_state_next', ['state', 'next_attempt_at'], unique=False)
+
     op.create_table('reports',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -119,12 +142,17 @@ def upgrade() -> None:
     sa.Column('created_at', models.tables.UTCDateTime(), nullable=False),
     sa.Column('closed_at', models.tables.UTCDateTime(), nullable=True),
     sa.Column('rules_version', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('risk', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+    sa.Column('next_reminder_at', models.tables.UTCDateTime(), nullable=True),
+    sa.Column('reminders_sent', sa.Integer(), nullable=False),
+    sa.Column('escalated_at', models.tables.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('dispute_id', 'kind', 'target', 'due_at', name='uq_tasks_once')
     )
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_tasks_dispute_id'), ['dispute_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_tasks_due_at'), ['due_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_tasks_next_reminder_at'), ['next_reminder_at'], unique=False)
         batch_op.create_index('ix_tasks_target_state', ['target', 'state'], unique=False)
 
     op.create_table('units',
@@ -132,6 +160,7 @@ def upgrade() -> None:
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('level', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('parent_code', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('contacts', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['parent_code'], ['units.code'], ),
     sa.PrimaryKeyConstraint('code')
     )
@@ -227,6 +256,7 @@ def downgrade() -> None:
     op.drop_table('units')
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.drop_index('ix_tasks_target_state')
+        batch_op.drop_index(batch_op.f('ix_tasks_next_reminder_at'))
         batch_op.drop_index(batch_op.f('ix_tasks_due_at'))
         batch_op.drop_index(batch_op.f('ix_tasks_dispute_id'))
 
@@ -237,6 +267,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_reports_unit_code'))
 
     op.drop_table('reports')
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_state_next')
+        batch_op.drop_index(batch_op.f('ix_outbox_dispute_id'))
+
+    op.drop_table('outbox')
     with op.batch_alter_table('obligations', schema=None) as batch_op:
         batch_op.drop_index('ix_obligations_kind_noted_due')
         batch_op.drop_index(batch_op.f('ix_obligations_due_at'))
