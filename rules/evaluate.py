@@ -297,7 +297,7 @@ def evaluate(
         decision = clock.next_decision()
         if (
             decision is not None
-            and decision.effective_at <= now
+            and decision.effective_at < now  # a threshold at T is crossed only after T
             and (upcoming is None or decision.effective_at < upcoming)
             and (settled is None or decision.effective_at >= settled)
         ):

@@ -41,23 +41,24 @@ TEMPLATES: dict[Language, dict[str, tuple[str, str]]] = {
     "zh": {
         "assigned": (
             "【枫桥】新纠纷待签收 #{dispute}",
-            "{category}纠纷 #{dispute}（{risk}风险）已交办给您，请于 {due} 前签收：{act}",
+            "纠纷 #{dispute}（{category}，{risk}风险）已交办给您，请于 {due} 前签收：{act}",
         ),
         "escalated": (
             "【枫桥】纠纷上报待签收 #{dispute}",
-            "{category}纠纷 #{dispute}（{risk}风险）已上报至本级，请于 {due} 前签收：{act}",
+            "纠纷 #{dispute}（{category}，{risk}风险）已上报至本级，请于 {due} 前签收：{act}",
         ),
         "reminder": (
             "【枫桥】{task}提醒 #{dispute}",
-            "{category}纠纷 #{dispute}（{risk}风险）的{task}将于 {due} 到期：{act}",
+            "纠纷 #{dispute}（{category}，{risk}风险）的{task}将于 {due} 到期：{act}",
         ),
         "due": (
             "【枫桥】{task}已到期 #{dispute}",
-            "{category}纠纷 #{dispute}（{risk}风险）的{task}已于 {due} 到期，请尽快处理：{act}",
+            "纠纷 #{dispute}（{category}，{risk}风险）的{task}已于 {due} 到期，请尽快处理：{act}",
         ),
         "unacknowledged": (
             "【枫桥】纠纷未签收 #{dispute}",
-            "{category}纠纷 #{dispute}（{risk}风险）交办后未在 {due} 前签收，已提请上级督办：{act}",
+            "纠纷 #{dispute}（{category}，{risk}风险）交办后未在 {due} 前签收，"
+            "已提请上级督办：{act}",
         ),
         "digest": ("【枫桥】今日待办 {count} 项", "您有 {count} 项待办：\n{lines}"),
         "digest_line": ("", "#{dispute} {task} {due}到期{late}"),

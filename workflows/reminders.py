@@ -100,6 +100,7 @@ def _send(
     target: str,
     policy: Policy,
     now: datetime,
+    stage: str | None = None,
 ) -> None:
     title, body = render(
         kind,
@@ -109,7 +110,7 @@ def _send(
     )
     enqueue(
         session,
-        key=f"task:{task.id}:{kind}:{moment.isoformat()}",
+        key=f"task:{task.id}:{stage or kind}:{moment.isoformat()}",
         target=target,
         title=title,
         body=body,
@@ -137,6 +138,7 @@ def _obligation(
             target=task.target,
             policy=policy,
             now=now,
+            stage=stage,
         )
         task.reminders_sent += 1
         result.reminded += 1

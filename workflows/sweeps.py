@@ -105,7 +105,7 @@ def due_for_decision(
     Keyset pagination on the index of ``next_decision_at``: the cost grows with the number
     of disputes due, not with the number open.
     """
-    query = select(Dispute.next_decision_at, Dispute.id).where(col(Dispute.next_decision_at) <= now)
+    query = select(Dispute.next_decision_at, Dispute.id).where(col(Dispute.next_decision_at) < now)
     if after is not None:
         at, dispute_id = after
         query = query.where(

@@ -7,7 +7,7 @@ import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from sqlmodel import col, select
@@ -167,6 +167,8 @@ KINDS = st.sampled_from(["check", "check", "check", "assess", "mediate", "resolv
 @settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+# A check recorded exactly when a threshold is crossed: on time, whenever the sweep ran.
+@example(risks=["high"], steps=[(0, 87, "check")])
 @given(
     risks=st.lists(st.sampled_from(["high", "medium", "low"]), min_size=1, max_size=3),
     steps=st.lists(st.tuples(st.integers(0, 2), st.integers(1, 20 * 24), KINDS), max_size=12),

@@ -604,7 +604,7 @@ def test_a_late_evaluation_gives_the_same_decisions_at_the_same_times_as_on_time
 def test_evaluating_weeks_late_gives_the_same_chain_as_evaluating_at_each_step() -> None:
     late = run(Risk.high, MONDAY, now=at(2026, 12, 28, 12))
     for index, decision in enumerate(late.decisions):
-        on_time = run(Risk.high, MONDAY, now=decision.effective_at)
+        on_time = run(Risk.high, MONDAY, now=decision.effective_at + timedelta(microseconds=1))
         assert on_time.decisions == late.decisions[: index + 1]
 
 
@@ -705,14 +705,14 @@ def test_evaluating_later_never_changes_or_removes_a_decision_already_due(
     earlier = _evaluate_seen(risk, reported, events, t1)
     later = _evaluate_seen(risk, reported, events, t2)
     assert later[: len(earlier)] == earlier
-    assert all(d.effective_at > t1 for d in later[len(earlier) :])
+    assert all(d.effective_at >= t1 for d in later[len(earlier) :])  # crossed only after T
     final = _evaluate_seen(risk, reported, events, reported + timedelta(days=90))
     assert final[: len(later)] == later
     times = [d.effective_at for d in final]
     assert times == sorted(times)
     for index, decision in enumerate(final):
-        at_the_time = _evaluate_seen(risk, reported, events, decision.effective_at)
-        assert at_the_time == final[: index + 1]
+        just_after = decision.effective_at + timedelta(microseconds=1)
+        assert _evaluate_seen(risk, reported, events, just_after) == final[: index + 1]
 
 
 @pytest.mark.parametrize("risk", list(Risk))
