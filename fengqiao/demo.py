@@ -9,12 +9,16 @@ flow run costs about a second). Seeded: two runs print the same.
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 import tempfile
+import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,20 +60,29 @@ MISSED_CHECK = 0.08  # a mediator skips a day's check
 NEGLECTED = 0.05  # nobody follows the dispute up at all
 
 
-def _org() -> dict[str, list[dict[str, Any]]]:
+def _org(webhook: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The county; its supervisors and the first township's people get ``webhook``."""
     units: list[dict[str, Any]] = [{"code": "330100", "name": "枫桥县", "level": "county"}]
     people: list[dict[str, Any]] = [
-        {"id": "county-sup", "name": "县综治中心", "role": "supervisor", "unit": "330100"}
+        {
+            "id": "county-sup",
+            "name": "县综治中心",
+            "role": "supervisor",
+            "unit": "330100",
+            "contacts": {"webhook": [webhook]} if webhook else {},
+        }
     ]
     for t, t_name in enumerate(TOWNSHIPS, start=1):
         t_code = f"3301{t:02d}"
         units.append({"code": t_code, "name": t_name, "level": "township", "parent": "330100"})
+        contacts = {"webhook": [webhook]} if webhook and t == 1 else {}
         people.append(
             {
                 "id": f"sup-{t_code}",
                 "name": f"{t_name}综治中心",
                 "role": "supervisor",
                 "unit": t_code,
+                "contacts": contacts,
             }
         )
         for v in range(1, VILLAGES_PER_TOWNSHIP + 1):
@@ -88,6 +101,7 @@ def _org() -> dict[str, list[dict[str, Any]]]:
                         "name": f"网格员{g_code}",
                         "role": "mediator",
                         "unit": g_code,
+                        "contacts": contacts,
                     }
                 )
     return {"units": units, "people": people}
@@ -251,9 +265,10 @@ class Simulation:
 def run_demo(ctx: Context, *, database: Path) -> int:
     """Build the demo county afresh in ``database`` and drive it through a month."""
     sim = Simulation(ctx, database)
+    hook = DemoWebhook()
     with tempfile.TemporaryDirectory() as workdir:
         org_file = Path(workdir) / "org.yaml"
-        org_file.write_text(yaml.safe_dump(_org(), allow_unicode=True), encoding="utf-8")
+        org_file.write_text(yaml.safe_dump(_org(hook.url), allow_unicode=True), encoding="utf-8")
         with transaction(sim.engine) as session:
             load_org(session=session, path=org_file)
     grids = [u["code"] for u in _org()["units"] if u["level"] == "grid"]
@@ -271,7 +286,9 @@ def run_demo(ctx: Context, *, database: Path) -> int:
     print(
         "Events go through the same workflow as `fengqiao dispute event`; every simulated "
         "hour runs the same sweep code as `fengqiao sweep`, calling the flow functions "
-        "directly, without the Prefect engine.\n"
+        "directly, without the Prefect engine. The people of "
+        f"{TOWNSHIPS[0]} and the county's supervisors get their messages on a webhook the demo "
+        "runs on loopback.\n"
     )
     for day in range(DAYS):
         sim.work(day)  # on the disputes of the days before
@@ -280,8 +297,57 @@ def run_demo(ctx: Context, *, database: Path) -> int:
         _progress(day + 1)
     sim.sweep(sim.at(DAYS, 0))
     print(file=sys.stderr)
+    hook.stop()
     _summary(sim)
+    _messages(hook)
     return 0
+
+
+class DemoWebhook:
+    """An HTTP server on loopback that keeps what the outbox delivers to it."""
+
+    def __init__(self) -> None:
+        received: list[tuple[str, dict[str, Any]]] = []
+        self.received = received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((self.headers.get("Idempotency-Key", ""), json.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/fengqiao"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _messages(hook: DemoWebhook) -> None:
+    kinds: Counter[str] = Counter()
+    examples: dict[str, str] = {}
+    for key, payload in hook.received:
+        parts = key.split(":")
+        kind = "digest" if parts[0] == "digest" else parts[2] if len(parts) > 2 else parts[0]
+        kinds[kind] += 1
+        text = payload["message"].splitlines()[0]
+        if kind not in examples or ("日排查" in text and "日排查" not in examples[kind]):
+            examples[kind] = text  # a missed daily check makes the best example
+    if not kinds:
+        return
+    print(
+        f"\nThe demo webhook received {sum(kinds.values())} messages for {TOWNSHIPS[0]} and "
+        "the county: " + ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items())) + "."
+    )
+    for kind in ("due", "unacknowledged"):
+        if kind in examples:
+            print(f"  e.g. {kind}: {examples[kind]}")
 
 
 def _progress(done: int) -> None:

@@ -87,7 +87,7 @@ def enqueue(
     """Queue a message to every address of ``target``, once per key; return how many."""
     addresses = _addresses(session, target)
     if not addresses:
-        log.warning("no_contact", target=target, dispute_id=dispute_id, key=key)
+        log.info("no_contact", target=target, dispute_id=dispute_id, key=key)
         return 0
     return insert_ignoring_duplicates(
         session,

@@ -490,6 +490,7 @@ def test_the_demo_runs_and_prints_the_same_twice(cli: Cli) -> None:
     assert first.out == second.out
     assert "化解率" in first.out and "escalations: to township" in first.out
     assert "without the Prefect engine" in first.out
+    assert "The demo webhook received" in first.out and "的日排查已于" in first.out
 
 
 def test_an_administrator_shortens_an_escalation_threshold_and_explain_shows_the_new_time(
