@@ -219,9 +219,7 @@ class EmbeddedEngine:
 
             if name == "reminders":
                 return reminders_flow(now=now, db=self.db_url, rules_version=self.policy.version)
-            return delivery_flow(
-                now=now, db=self.db_url, rules_version=self.policy.version, smtp=self.smtp
-            )
+            return delivery_flow(now=now, db=self.db_url, rules_version=self.policy.version)
         if name == "reminders":
             return remind(engine=self.engine, policy=self.policy, now=now).as_dict()
         return deliver(engine=self.engine, policy=self.policy, now=now, smtp=self.smtp).as_dict()

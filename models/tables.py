@@ -289,3 +289,5 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = _time()
     sent_at: datetime | None = _time(nullable=True)
     last_error: str | None = Field(default=None, max_length=300)
+    risk: str | None = Field(default=None, max_length=8)  # for quiet hours, checked at sending
+    claim: str | None = Field(default=None, max_length=64)  # the sender holding the lease

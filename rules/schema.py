@@ -128,6 +128,7 @@ class ObligationRule(Model):
     after: list[EventKind] = [EventKind.report]
     schedule: Literal["after_last", "every", "first_working_day_of_next_month"] = "after_last"
     due: DurationField | None = None
+    owner: Literal["responsible", "township", "county"] = "responsible"
 
     @model_validator(mode="after")
     def _due_matches_schedule(self) -> ObligationRule:
@@ -236,7 +237,7 @@ class Reminders(Model):
 class Delivery(Model):
     """How the outbox is delivered: attempts before a message is dead, and the first backoff."""
 
-    max_attempts: int = Field(default=8, ge=1, le=100)
+    max_attempts: int = Field(default=20, ge=1, le=100)
     backoff: DurationField = Duration(1, "m")
 
 

@@ -8,6 +8,7 @@ that a Prefect server can schedule these flows on workers elsewhere.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -128,10 +129,14 @@ def reminders_flow(now: datetime, db: str, rules_version: str | None = None) -> 
 
 
 @flow(name="delivery")
-def delivery_flow(
-    now: datetime, db: str, rules_version: str | None = None, smtp: str | None = None
-) -> dict[str, Any]:
-    """Deliver the outbox: every pending message due by ``now``, with retries and backoff."""
+def delivery_flow(now: datetime, db: str, rules_version: str | None = None) -> dict[str, Any]:
+    """Deliver the outbox: every pending message due by ``now``, with retries and backoff.
+
+    The SMTP URL (it may hold a password) is read from the worker's FENGQIAO_SMTP, never
+    passed as a parameter that a Prefect server would store."""
     return deliver(
-        engine=_engine(db), policy=_policy(db, rules_version), now=now, smtp=smtp
+        engine=_engine(db),
+        policy=_policy(db, rules_version),
+        now=now,
+        smtp=os.environ.get("FENGQIAO_SMTP"),
     ).as_dict()

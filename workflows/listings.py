@@ -129,7 +129,7 @@ def tasks_view(
     if targets:
         query = query.where(col(Task.target).in_(targets))
     if not include_closed:
-        query = query.where(Task.state == "open")
+        query = query.where(col(Task.state).in_(["open", "acknowledged"]))
     return [
         {
             "id": task.id,
@@ -138,7 +138,7 @@ def tasks_view(
             "target": task.target,
             "due_at": iso(task.due_at, zone),
             "state": task.state,
-            "overdue": task.state == "open" and now > task.due_at,
+            "overdue": task.state in ("open", "acknowledged") and now > task.due_at,
         }
         for task in session.exec(query)
     ]

@@ -8,6 +8,7 @@ copy; e-mail and chat channels cannot be deduplicated by us.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,13 +19,16 @@ import structlog
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from models.tables import OutboxMessage, Person, Unit
+from models.tables import OutboxMessage, Person, Task, Unit
+from models.values import Risk
 from rules.policy import Policy
+from rules.reminders import after_quiet_hours
 from workflows.db import insert_ignoring_duplicates, transaction
 from workflows.messages import render
 
 __all__ = [
     "DeliveryResult",
+    "addresses",
     "Sender",
     "apprise_send",
     "apprise_url",
@@ -43,7 +47,9 @@ BATCH = 100
 CHANNELS = ("email", "webhook", "dingtalk", "wecom", "feishu", "sms", "apprise")
 
 
-def _addresses(session: Session, target: str) -> list[tuple[str, str, str]]:
+def addresses(
+    session: Session, target: str, *, own_only: bool = False
+) -> list[tuple[str, str, str]]:
     """(recipient, channel, address) for a ``person:ID`` or ``unit:CODE`` target: a unit
     means its own addresses and those of its supervisors (township, county) or mediators."""
     kind, _, ref = target.partition(":")
@@ -57,11 +63,12 @@ def _addresses(session: Session, target: str) -> list[tuple[str, str, str]]:
         if unit is not None:
             holders.append((target, unit.contacts))
             role = "supervisor" if unit.level in ("township", "county") else "mediator"
-            for person in session.exec(
+            staff = session.exec(
                 select(Person)
                 .where(Person.unit_code == ref, Person.role == role)
                 .order_by(col(Person.id))
-            ):
+            )
+            for person in [] if own_only else staff:
                 holders.append((f"person:{person.id}", person.contacts))
     found = []
     for recipient, contacts in holders:
@@ -83,10 +90,12 @@ def enqueue(
     now: datetime,
     dispute_id: int | None = None,
     task_id: int | None = None,
+    risk: str | None = None,
+    own_addresses_only: bool = False,
 ) -> int:
     """Queue a message to every address of ``target``, once per key; return how many."""
-    addresses = _addresses(session, target)
-    if not addresses:
+    found = addresses(session, target, own_only=own_addresses_only)
+    if not found:
         log.info("no_contact", target=target, dispute_id=dispute_id, key=key)
         return 0
     return insert_ignoring_duplicates(
@@ -106,8 +115,9 @@ def enqueue(
                 "attempts": 0,
                 "next_attempt_at": not_before,
                 "created_at": now,
+                "risk": risk,
             }
-            for recipient, channel, address in addresses
+            for recipient, channel, address in found
         ],
     )
 
@@ -158,8 +168,14 @@ def deliver(
     smtp: str | None = None,
     send: Sender = apprise_send,
 ) -> DeliveryResult:
-    """Send every pending message due by ``now``; back off and finally bury failures."""
+    """Send every pending message due by ``now``; back off and finally bury failures.
+
+    Each batch is claimed with a token and a lease; a message is sent only while its claim
+    is still this sender's, so two senders never both send it (a lease that ran out while
+    this sender was slow belongs to whoever claimed the message next).
+    """
     result = DeliveryResult()
+    token = uuid.uuid4().hex
     while True:
         with transaction(engine) as session:
             claimed = session.exec(
@@ -170,12 +186,39 @@ def deliver(
                 .with_for_update(skip_locked=True)
             ).all()
             for message in claimed:  # leased: another sender leaves them alone meanwhile
-                message.next_attempt_at = now + LEASE
+                message.next_attempt_at, message.claim = now + LEASE, token
                 session.add(message)
         if not claimed:
             return result
         for message in claimed:
-            _attempt(engine, policy, message, now=now, smtp=smtp, send=send, result=result)
+            if _still_wanted(engine, policy, message, token=token, now=now):
+                _attempt(engine, policy, message, now=now, smtp=smtp, send=send, result=result)
+
+
+def _still_wanted(
+    engine: Engine, policy: Policy, message: OutboxMessage, *, token: str, now: datetime
+) -> bool:
+    """Check, just before sending, that the claim is still ours, that the task it reminds of
+    is still owed, and that it is not quiet hours for its risk; else void or postpone it."""
+    with transaction(engine) as session:
+        row = session.exec(
+            select(OutboxMessage).where(OutboxMessage.id == message.id).with_for_update()
+        ).one_or_none()
+        if row is None or row.state != "pending" or row.claim != token:
+            return False
+        if row.task_id is not None and not row.key.endswith((":assigned", ":escalated")):
+            task = session.get(Task, row.task_id)
+            if task is not None and task.state not in ("open", "acknowledged"):
+                row.state, row.last_error = "void", f"task {task.state} before sending"
+                session.add(row)
+                return False
+        if row.risk is not None:
+            later = after_quiet_hours(now, risk=Risk(row.risk), policy=policy)
+            if later > now:
+                row.next_attempt_at, row.claim = later, None
+                session.add(row)
+                return False
+        return True
 
 
 def _attempt(
@@ -192,8 +235,9 @@ def _attempt(
     ok = url is not None and send(url, message.title, message.body)
     with transaction(engine) as session:
         row = session.get(OutboxMessage, message.id)
-        if row is None or row.state != "pending":
+        if row is None or row.state != "pending" or row.claim != message.claim:
             return
+        row.claim = None
         if url is None:  # e-mail without FENGQIAO_SMTP: kept, not counted as a failure
             row.next_attempt_at, row.last_error = now + UNCONFIGURED_WAIT, "channel not configured"
             session.add(row)

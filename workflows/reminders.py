@@ -20,7 +20,7 @@ from rules.reminders import after_quiet_hours, digest_time, next_reminder, remin
 from workflows.cadence import claim_run, finish_run
 from workflows.db import transaction
 from workflows.messages import Notice, render
-from workflows.outbox import enqueue
+from workflows.outbox import addresses, enqueue
 from workflows.sweeps import SweepResult
 
 __all__ = ["ReminderResult", "digests", "notice_for", "remind"]
@@ -52,7 +52,8 @@ def notice_for(session: Session, task: Task, *, policy: Policy) -> Notice:
     assert dispute is not None
     obligation = policy.rules.obligations.get(task.kind)
     if obligation is None:
-        act = f"fengqiao tasks ack {task.id}"
+        who = task.target.removeprefix("person:") if task.target.startswith("person:") else "<id>"
+        act = f"fengqiao tasks ack {task.id} --by {who}"
     else:
         act = f"fengqiao dispute event {dispute.id} {obligation.fulfilled_by.value}"
     return Notice(
@@ -114,35 +115,41 @@ def _send(
         target=target,
         title=title,
         body=body,
-        not_before=after_quiet_hours(
-            max(moment, now - timedelta(days=1)), risk=Risk(task.risk), policy=policy
-        ),
+        not_before=after_quiet_hours(max(moment, now), risk=Risk(task.risk), policy=policy),
         now=now,
         dispute_id=task.dispute_id,
         task_id=task.id,
+        risk=task.risk,
     )
 
 
 def _obligation(
     session: Session, task: Task, *, policy: Policy, now: datetime, result: ReminderResult
 ) -> None:
-    moment = task.next_reminder_at
-    assert moment is not None
-    stage = dict((m, k) for k, m in reminders_due(task.due_at, policy=policy)).get(moment)
-    if stage is not None:
-        _send(
-            session,
-            task,
-            "due" if stage == "due" else "reminder",
-            moment,
-            target=task.target,
-            policy=policy,
-            now=now,
-            stage=stage,
-        )
-        task.reminders_sent += 1
-        result.reminded += 1
-    upcoming = next_reminder(task.due_at, after=moment, policy=policy)
+    """Send the latest reminder whose moment has come (after downtime, not every one
+    missed); a reminder before the due time that could only go out after it is dropped."""
+    stages = [
+        (k, m)
+        for k, m in reminders_due(task.due_at, policy=policy)
+        if task.next_reminder_at is not None and task.next_reminder_at <= m <= now
+    ]
+    if stages:
+        stage, moment = stages[-1]
+        goes_out = after_quiet_hours(moment, risk=Risk(task.risk), policy=policy)
+        if stage == "due" or goes_out < task.due_at:
+            _send(
+                session,
+                task,
+                "due" if stage == "due" else "reminder",
+                moment,
+                target=task.target,
+                policy=policy,
+                now=now,
+                stage=stage,
+            )
+            task.reminders_sent += 1
+            result.reminded += 1
+    upcoming = next_reminder(task.due_at, after=now, policy=policy)
     task.next_reminder_at = upcoming[1] if upcoming else None  # overdue: the morning digest
 
 
@@ -151,19 +158,25 @@ def _acknowledgement(
 ) -> None:
     moment = task.next_reminder_at
     assert moment is not None
+    risk = Risk(task.risk)
+    after = policy.rules.acknowledgement_escalation.get(risk)
+    grace = policy.rules.acknowledgement.get(risk)
+    # Timed from the assignment or escalation itself, not from when it was recorded.
+    escalate_at = task.due_at - grace.exact() + after.exact() if after and grace else None
     if task.reminders_sent == 0:  # the deadline: reminded once more
-        _send(session, task, "due", moment, target=task.target, policy=policy, now=now)
+        if escalate_at is None or now < escalate_at:
+            _send(session, task, "due", moment, target=task.target, policy=policy, now=now)
+            result.reminded += 1
         task.reminders_sent = 1
-        result.reminded += 1
-        after = policy.rules.acknowledgement_escalation.get(Risk(task.risk))
-        task.next_reminder_at = task.created_at + after.exact() if after else None
-        return
+        task.next_reminder_at = escalate_at
+        if escalate_at is None or now < escalate_at:
+            return
     up = _one_level_up(session, task)
     task.next_reminder_at = None
-    if up is None:
+    if up is None or escalate_at is None:
         return
-    _send(session, task, "unacknowledged", moment, target=up, policy=policy, now=now)
-    task.escalated_at = moment
+    _send(session, task, "unacknowledged", escalate_at, target=up, policy=policy, now=now)
+    task.escalated_at = escalate_at
     result.escalated += 1
     log.info("acknowledgement_escalated", task_id=task.id, dispute_id=task.dispute_id, to=up)
 
@@ -180,9 +193,12 @@ def _one_level_up(session: Session, task: Task) -> str | None:
     return f"unit:{dispute.township_code}"
 
 
+DIGEST_LINES = 30
+
+
 def digests(*, engine: Engine, policy: Policy, now: datetime) -> int:
-    """Once a day, one message per person or unit listing their open tasks due by the next
-    digest; return how many were queued."""
+    """Once a day, one message per person (and per unit address) listing the open tasks
+    they are reached for, due by the next digest; return how many were queued."""
     local_day = now.astimezone(policy.zone).date()
     moment = digest_time(local_day, policy=policy)
     if moment is None or now < moment:
@@ -192,49 +208,56 @@ def digests(*, engine: Engine, policy: Policy, now: datetime) -> int:
     if run is None:
         return 0
     horizon = moment + timedelta(days=1)
-    queued = 0
+    language = policy.rules.reminders.language
+    lines: dict[str, list[str]] = defaultdict(list)
     with transaction(engine) as session:
-        grouped: dict[str, list[Task]] = defaultdict(list)
+        reached: dict[str, list[str]] = {}
         for task in session.exec(
             select(Task)
             .where(col(Task.state).in_(LIVE), col(Task.due_at) <= horizon)
             .order_by(col(Task.due_at), col(Task.id))
         ):
-            grouped[task.target].append(task)
-        language = policy.rules.reminders.language
-        for target, tasks in sorted(grouped.items()):
-            lines = []
-            for task in tasks:
-                _, line = render(
-                    "digest_line",
-                    notice_for(session, task, policy=policy),
-                    language=language,
-                    zone=policy.zone,
-                    late=(" (逾期)" if language == "zh" else " (overdue)")
-                    if task.due_at < now
-                    else "",
-                )
-                lines.append(line)
-            title, body = render(
-                "digest",
-                None,
+            if task.target not in reached:
+                reached[task.target] = sorted({r for r, _, _ in addresses(session, task.target)})
+            late = (" (逾期)" if language == "zh" else " (overdue)") if task.due_at < now else ""
+            _, line = render(
+                "digest_line",
+                notice_for(session, task, policy=policy),
                 language=language,
                 zone=policy.zone,
-                count=len(tasks),
-                lines="\n".join(lines),
+                late=late,
             )
+            for recipient in reached[task.target]:
+                lines[recipient].append(line)
+    queued = 0
+    for recipient, items in sorted(lines.items()):
+        shown = items[:DIGEST_LINES]
+        if len(items) > len(shown):
+            more = len(items) - len(shown)
+            shown.append(f"……另有 {more} 项" if language == "zh" else f"... and {more} more")
+        title, body = render(
+            "digest",
+            None,
+            language=language,
+            zone=policy.zone,
+            count=len(items),
+            lines="\n".join(shown),
+        )
+        with transaction(engine) as session:  # one recipient's digest cannot stop another's
             queued += (
                 enqueue(
                     session,
-                    key=f"digest:{target}:{local_day}",
-                    target=target,
+                    key=f"digest:{recipient}:{local_day}",
+                    target=recipient,
                     title=title,
                     body=body,
                     not_before=now,
                     now=now,
+                    own_addresses_only=True,
                 )
                 > 0
             )
+    with transaction(engine) as session:
         finish_run(
             session,
             session.merge(run),

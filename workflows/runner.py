@@ -20,7 +20,7 @@ from workflows.cadence import (
 )
 from workflows.db import transaction
 from workflows.outbox import Sender, apprise_send, deliver
-from workflows.reminders import remind
+from workflows.reminders import ReminderResult, remind
 from workflows.sweeps import SweepResult, escalation_sweep
 
 __all__ = ["REPORTS", "due_flows", "run_due", "run_flow"]
@@ -129,7 +129,11 @@ def run_due(
         results.append(
             run_flow(flow, engine=engine, policy=policy, scheduled=scheduled, clock=clock)
         )
-    reminded = remind(engine=engine, policy=policy, now=now)
+    try:
+        reminded = remind(engine=engine, policy=policy, now=now)
+    except Exception as exc:  # reminders failing must not stop the delivery of the rest
+        log.error("flow_failed", flow="reminders", error=type(exc).__name__, detail=str(exc)[:200])
+        reminded = ReminderResult()
     results.append(
         SweepResult(
             flow="reminders",

@@ -28,11 +28,9 @@ def acknowledge_task(
         raise NotFound(f"unknown task {task_id}")
     if task.state not in ("open", "acknowledged"):
         raise BadInput(f"task {task_id} is {task.state}: nothing to acknowledge")
-    if by is None and task.target.startswith("person:"):
-        by = task.target.removeprefix("person:")
-    if by is None:
-        raise BadInput(f"task {task_id} is for {task.target}: say who acknowledges with --by")
     if task.kind == ACKNOWLEDGE:
+        if by is None:  # recorded on the dispute: who acknowledged matters
+            raise BadInput(f"task {task_id} is an acknowledgement (签收): say who with --by")
         record_event(
             session=session,
             policy=policy,
@@ -44,6 +42,10 @@ def acknowledge_task(
         if task.state == "open":
             raise BadInput(f"{by!r} cannot acknowledge task {task_id}: it is for {task.target}")
         return task
+    if by is None and task.target.startswith("person:"):
+        by = task.target.removeprefix("person:")
+    if by is None:
+        raise BadInput(f"task {task_id} is for {task.target}: say who acknowledges with --by")
     task.state = "acknowledged"
     session.add(task)
     log.info("task_acknowledged", task_id=task_id, dispute_id=task.dispute_id, by=by)

@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 ACKNOWLEDGE = "acknowledge"
+LIVE = ("open", "acknowledged")  # the states of a task still owed
 
 
 def person_target(person: str) -> str:
@@ -74,16 +75,13 @@ def sync_acknowledgements(
     tasks = list(
         session.exec(
             select(Task).where(
-                Task.dispute_id == dispute_id, Task.kind == ACKNOWLEDGE, Task.state == "open"
+                Task.dispute_id == dispute_id, Task.kind == ACKNOWLEDGE, col(Task.state).in_(LIVE)
             )
         )
     )
     for happening in ordered:
         if happening.kind == "acknowledge":
-            person = session.get(Person, happening.who)
-            mine = {person_target(happening.who)}
-            if person is not None and person.role == "supervisor":
-                mine.add(unit_target(person.unit_code))
+            mine = _acknowledged_by(session, dispute_id, happening.who, tasks)
             _close(session, [t for t in tasks if t.target in mine], "done", happening.at)
             tasks = [t for t in tasks if t.target not in mine]
             continue
@@ -127,8 +125,36 @@ def sync_acknowledgements(
 
 def _close(session: Session, tasks: list[Task], state: str, at: datetime) -> None:
     for task in tasks:
-        task.state, task.closed_at = state, at
+        task.state, task.closed_at, task.next_reminder_at = state, at, None
         session.add(task)
+
+
+def owner(dispute: Dispute, who: str) -> str:
+    """Who owes an obligation: the responsible person or unit, or the dispute's township or
+    county (the half-month review is the township's, the monthly inspection the county's)."""
+    if who == "township":
+        return unit_target(dispute.township_code)
+    if who == "county":
+        return unit_target(dispute.county_code)
+    return responsible(dispute)
+
+
+def _acknowledged_by(session: Session, dispute_id: int, who: str, tasks: list[Task]) -> set[str]:
+    """The targets an acknowledgement by ``who`` answers for: their own, their unit's if they
+    supervise it, and, for a supervisor of the dispute's township or county, everything
+    below (the acknowledgement passed up to them)."""
+    mine = {person_target(who)}
+    person = session.get(Person, who)
+    if person is None or person.role != "supervisor":
+        return mine
+    mine.add(unit_target(person.unit_code))
+    dispute = session.get(Dispute, dispute_id)
+    if dispute is not None and person.unit_code in (dispute.township_code, dispute.county_code):
+        above = (
+            {unit_target(dispute.county_code)} if person.unit_code != dispute.county_code else set()
+        )
+        mine.update(t.target for t in tasks if t.target not in above)
+    return mine
 
 
 def responsible(dispute: Dispute) -> str:
@@ -159,15 +185,15 @@ def sync_obligation_tasks(
     cancelled, and the obligation's new due time or person gets a task of its own.
     """
     assert dispute.id is not None
-    target = responsible(dispute)
+    targets = {kind: owner(dispute, policy.rules.obligations[kind].owner) for kind in owed}
     wanted = {(kind, due) for kind, due in owed.items()}
     have = set()
     for task in session.exec(
         select(Task).where(
-            Task.dispute_id == dispute.id, Task.kind != ACKNOWLEDGE, Task.state == "open"
+            Task.dispute_id == dispute.id, Task.kind != ACKNOWLEDGE, col(Task.state).in_(LIVE)
         )
     ):
-        if (task.kind, task.due_at) in wanted and task.target == target:
+        if (task.kind, task.due_at) in wanted and task.target == targets[task.kind]:
             have.add((task.kind, task.due_at))
         else:
             _close(session, [task], "done" if task.kind in fulfilled else "cancelled", at)
@@ -177,7 +203,7 @@ def sync_obligation_tasks(
             {
                 "dispute_id": dispute.id,
                 "kind": kind,
-                "target": target,
+                "target": targets[kind],
                 "due_at": due,
                 "state": "open",
                 "created_at": now,
@@ -236,4 +262,5 @@ def announce(
         now=now,
         dispute_id=task.dispute_id,
         task_id=task.id,
+        risk=task.risk,
     )

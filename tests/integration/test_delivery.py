@@ -8,7 +8,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -183,13 +183,18 @@ def test_a_sender_killed_between_sending_and_marking_sends_again_with_the_same_k
 def test_a_message_that_keeps_failing_is_dead_the_supervisors_are_told_and_retry_requeues_it(
     wired: Engine, policy: Policy
 ) -> None:
-    _assign(wired, policy)
+    _assign(wired, policy, risk="high")  # high risk: quiet hours do not hold it back
     moment = MONDAY_9
-    for _ in range(policy.rules.delivery.max_attempts):
+    for _ in range(100):
         deliver(engine=wired, policy=policy, now=moment, smtp=None)
-        moment += timedelta(hours=2)
+        if any(m.state == "dead" for m in _outbox(wired)):
+            break
+        moment += timedelta(hours=1)
     dead = [m for m in _outbox(wired) if m.state == "dead"]
-    assert [m.channel for m in dead] == ["webhook"]
+    assert [(m.channel, m.attempts) for m in dead] == [
+        ("webhook", policy.rules.delivery.max_attempts)
+    ]
+    assert moment - MONDAY_9 > timedelta(hours=12)  # a night's outage does not kill a message
     told = [m for m in _outbox(wired) if m.key.startswith("undeliverable:")]
     assert [m.recipient for m in told] == ["person:li"]
     with transaction(wired) as session:
@@ -215,17 +220,52 @@ def test_an_acknowledged_assignment_is_not_reminded(wired: Engine, policy: Polic
     assert [m.key.split(":")[2] for m in _outbox(wired) if m.task_id] == ["assigned", "assigned"]
 
 
+@pytest.mark.parametrize(
+    ("risk", "sent_at"),
+    [
+        ("low", datetime(2026, 11, 10, 7, tzinfo=SHANGHAI)),
+        ("high", datetime(2026, 11, 10, 0, 30, tzinfo=SHANGHAI)),
+    ],
+)
 def test_a_reminder_due_in_quiet_hours_waits_for_the_morning_unless_high_risk(
+    wired: Engine, policy: Policy, risk: str, sent_at: datetime
+) -> None:
+    dispute = report(wired, policy, risk=risk, unit="33010101", at=MONDAY_9)
+    record(wired, policy, dispute, "assign", MONDAY_9, {"person": "wang"}, by="li")
+    # The weekly assessment falls due at 24:00 on the 9th, in the quiet hours.
+    remind(engine=wired, policy=policy, now=datetime(2026, 11, 10, 0, 30, tzinfo=SHANGHAI))
+    due = [m for m in _outbox(wired) if ":due:" in m.key and m.body.find("周研判") >= 0]
+    assert due and {m.next_attempt_at for m in due} == {sent_at}
+
+
+def test_a_reminder_before_the_due_time_that_could_only_go_out_after_it_is_dropped(
     wired: Engine, policy: Policy
 ) -> None:
-    low = report(wired, policy, risk="low", unit="33010101", at=MONDAY_9)
-    record(wired, policy, low, "assign", MONDAY_9, {"person": "wang"}, by="li")
-    # The weekly assessment is due at 24:00 on the 9th: its 2-hour reminder falls at 22:00.
+    dispute = report(wired, policy, risk="low", unit="33010101", at=MONDAY_9)
+    record(wired, policy, dispute, "assign", MONDAY_9, {"person": "wang"}, by="li")
     remind(engine=wired, policy=policy, now=datetime(2026, 11, 9, 22, 30, tzinfo=SHANGHAI))
-    late = [m for m in _outbox(wired) if ":before-2h:" in m.key]
-    assert late and {m.next_attempt_at for m in late} == {
-        datetime(2026, 11, 10, 7, tzinfo=SHANGHAI)
-    }
+    assert not [m for m in _outbox(wired) if ":before-2h:" in m.key]
+
+
+def test_a_reminder_of_a_task_done_before_it_goes_out_is_not_sent(
+    wired: Engine, policy: Policy, hook: Hook
+) -> None:
+    hook.start()
+    dispute = report(wired, policy, risk="low", unit="33010101", at=MONDAY_9)
+    record(wired, policy, dispute, "assign", MONDAY_9, {"person": "wang"}, by="li")
+    remind(engine=wired, policy=policy, now=datetime(2026, 11, 10, 0, 30, tzinfo=SHANGHAI))
+    record(
+        wired,
+        policy,
+        dispute,
+        "assess",
+        datetime(2026, 11, 10, 6, 30, tzinfo=SHANGHAI),
+        {"risk": "low"},
+        by="wang",
+    )
+    deliver(engine=wired, policy=policy, now=datetime(2026, 11, 10, 7, 0, tzinfo=SHANGHAI))
+    assert not [p for _, p in hook.received if "周研判" in p["message"]]
+    assert {m.state for m in _outbox(wired) if ":due:" in m.key} == {"void"}
 
 
 def test_the_morning_digest_lists_each_persons_open_tasks_in_one_message(
@@ -234,9 +274,106 @@ def test_the_morning_digest_lists_each_persons_open_tasks_in_one_message(
     for _ in range(2):
         _assign(wired, policy)
     remind(engine=wired, policy=policy, now=datetime(2026, 11, 4, 8, 5, tzinfo=SHANGHAI))
-    digests = [m for m in _outbox(wired) if m.key.startswith("digest:person:wang")]
-    assert {m.channel for m in digests} == {"email", "webhook"}
+    digests = [m for m in _outbox(wired) if m.key.startswith("digest:")]
+    assert {(m.recipient, m.channel) for m in digests} >= {
+        ("person:wang", "email"),
+        ("person:wang", "webhook"),
+    }
+    assert len([m for m in digests if m.recipient == "person:wang"]) == 2  # one per address
     assert "您有" in digests[0].body and digests[0].body.count("#") >= 4
     before = len([m for m in _outbox(wired) if m.key.startswith("digest:")])
     remind(engine=wired, policy=policy, now=datetime(2026, 11, 4, 9, 5, tzinfo=SHANGHAI))
     assert len([m for m in _outbox(wired) if m.key.startswith("digest:")]) == before  # once a day
+
+
+@pytest.mark.parametrize(
+    ("minutes", "first_marks", "copies"),
+    [
+        (1, 3, 3),  # within the lease: the second sender finds nothing to claim
+        (6, 0, 4),  # the lease ran out: only the message in flight goes twice, not the rest
+    ],
+)
+def test_two_senders_at_once_send_each_message_once_while_the_lease_holds(
+    wired: Engine, policy: Policy, hook: Hook, minutes: int, first_marks: int, copies: int
+) -> None:
+    hook.start()
+    for _ in range(3):
+        _assign(wired, policy, risk="high")
+    second: list[int] = []
+
+    def slow(url: str, title: str, body: str) -> bool:
+        if not second:  # while the first sender is busy with its first message
+            later = MONDAY_9 + timedelta(minutes=minutes)
+            second.append(deliver(engine=wired, policy=policy, now=later, smtp=None).sent)
+        return apprise_send(url, title, body)
+
+    first = deliver(engine=wired, policy=policy, now=MONDAY_9, smtp=None, send=slow)
+    assert first.sent == first_marks and first.sent + second[0] == 3  # each marked sent once
+    assert len(hook.received) == copies and len({key for key, _ in hook.received}) == 3
+
+
+def test_an_acknowledged_cadence_task_is_done_when_its_event_is_recorded(
+    wired: Engine, policy: Policy
+) -> None:
+    from models.tables import Task
+    from workflows.task_actions import acknowledge_task
+
+    dispute = _assign(wired, policy)
+    with transaction(wired) as session:
+        check = session.exec(
+            select(Task).where(Task.kind == "daily_check", Task.state == "open")
+        ).one()
+        acknowledge_task(
+            session=session, policy=policy, now=MONDAY_9, task_id=check.id or 0, by=None
+        )
+    record(wired, policy, dispute, "check", MONDAY_9 + timedelta(days=1), by="wang")  # Tuesday
+    with transaction(wired) as session:
+        assert session.get(Task, check.id).state == "done"  # type: ignore[union-attr]
+
+
+def test_the_acknowledgement_escalation_is_timed_from_the_assignment_not_its_recording(
+    wired: Engine, policy: Policy
+) -> None:
+    dispute = report(wired, policy, risk="high", unit="33010101", at=MONDAY_9)
+    with transaction(wired) as session:
+        from workflows.disputes import NewEvent, record_event
+
+        record_event(
+            session=session,
+            policy=policy,
+            now=MONDAY_9 + timedelta(hours=3),
+            dispute_id=dispute,
+            event=NewEvent("assign", at=MONDAY_9, by="li", data={"person": "wang"}),
+        )
+    remind(engine=wired, policy=policy, now=MONDAY_9 + timedelta(hours=4, minutes=30))
+    up = [m for m in _outbox(wired) if ":unacknowledged:" in m.key]
+    assert up and up[0].key.endswith((MONDAY_9 + timedelta(hours=4)).astimezone(UTC).isoformat())
+
+
+def test_the_supervisor_told_of_an_unacknowledged_assignment_can_acknowledge_it(
+    wired: Engine, policy: Policy
+) -> None:
+    from models.tables import Task
+    from workflows.task_actions import acknowledge_task
+
+    _assign(wired, policy, risk="high")
+    remind(engine=wired, policy=policy, now=MONDAY_9 + timedelta(hours=5))
+    with transaction(wired) as session:
+        task = session.exec(select(Task).where(Task.kind == "acknowledge")).one()
+        done = acknowledge_task(
+            session=session,
+            policy=policy,
+            now=MONDAY_9 + timedelta(hours=6),
+            task_id=task.id or 0,
+            by="li",
+        )
+        assert done.state == "done"
+
+
+def test_the_half_month_review_is_the_townships_task(wired: Engine, policy: Policy) -> None:
+    from models.tables import Task
+
+    _assign(wired, policy)
+    with transaction(wired) as session:
+        review = session.exec(select(Task).where(Task.kind == "half_month_review")).one()
+    assert review.target == "unit:330101"

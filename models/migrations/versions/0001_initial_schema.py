@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 17:35:03.827620
+Create Date: 2026-11-22 18:05:00.304185
 """
 
 from __future__ import annotations
@@ -96,6 +96,8 @@ def upgrade() -> None:
     sa.Column('created_at', models.tables.UTCDateTime(), nullable=False),
     sa.Column('sent_at', models.tables.UTCDateTime(), nullable=True),
     sa.Column('last_error', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
+    sa.Column('risk', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
+    sa.Column('claim', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key', 'channel', 'address', name='uq_outbox_once')
     )
