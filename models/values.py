@@ -7,6 +7,8 @@ from enum import StrEnum
 __all__ = [
     "EventKind",
     "Level",
+    "LIVE_STATUSES",
+    "LIVE_TASK_STATES",
     "OPEN_STATUSES",
     "Risk",
     "Role",
@@ -72,6 +74,10 @@ class Status(StrEnum):
 
 
 OPEN_STATUSES = frozenset({Status.reported, Status.mediating})
+# Disputes whose obligations can still change: not closed, withdrawn or referred.
+LIVE_STATUSES = frozenset({Status.reported, Status.mediating, Status.resolved})
+# Tasks still owed: not done or cancelled.
+LIVE_TASK_STATES = ("open", "acknowledged")
 
 
 class Role(StrEnum):

@@ -20,6 +20,7 @@ from sqlmodel import Session
 import models.migrations
 
 __all__ = [
+    "dialect_insert",
     "insert_ignoring_duplicates",
     "is_current",
     "make_engine",
@@ -88,12 +89,17 @@ def is_current(engine: Engine) -> bool:
         return MigrationContext.configure(connection).get_current_revision() == head
 
 
+def dialect_insert(session: Session) -> Any:
+    """The database's own INSERT construct, which knows ON CONFLICT."""
+    dialect = session.get_bind().dialect.name
+    return postgresql_insert if dialect == "postgresql" else sqlite_insert
+
+
 def insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[str, Any]]) -> int:
     """Insert rows, skipping those a unique constraint already holds (the idempotency key);
     return how many were new."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    insert = dialect_insert(session)
     outcome = session.execute(insert(model).values(rows).on_conflict_do_nothing())
     return int(getattr(outcome, "rowcount", 0) or 0)

@@ -9,14 +9,13 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from models.tables import Dispute, Escalation, Obligation, OutboxMessage, Person, Task, Unit
-from models.values import OPEN_STATUSES, Status
+from models.values import LIVE_STATUSES, LIVE_TASK_STATES
 from workflows.errors import BadInput, NotFound
 from workflows.tasks import person_target, unit_target
 from workflows.views import iso
 
 __all__ = ["escalations_view", "outbox_view", "tasks_view"]
 
-_LIVE = [*OPEN_STATUSES, Status.resolved]
 _SUBTREE_COLUMN = {
     "county": Dispute.county_code,
     "township": Dispute.township_code,
@@ -35,7 +34,7 @@ def escalations_view(
     overdue_only: bool = False,
 ) -> list[dict[str, Any]]:
     """Live disputes that were escalated or have overdue obligations, newest first."""
-    where = [col(Dispute.status).in_(_LIVE)]
+    where = [col(Dispute.status).in_(LIVE_STATUSES)]
     if unit is not None:
         row = session.get(Unit, unit)
         if row is None:
@@ -129,7 +128,7 @@ def tasks_view(
     if targets:
         query = query.where(col(Task.target).in_(targets))
     if not include_closed:
-        query = query.where(col(Task.state).in_(["open", "acknowledged"]))
+        query = query.where(col(Task.state).in_(LIVE_TASK_STATES))
     return [
         {
             "id": task.id,
@@ -138,7 +137,7 @@ def tasks_view(
             "target": task.target,
             "due_at": iso(task.due_at, zone),
             "state": task.state,
-            "overdue": task.state in ("open", "acknowledged") and now > task.due_at,
+            "overdue": task.state in LIVE_TASK_STATES and now > task.due_at,
         }
         for task in session.exec(query)
     ]

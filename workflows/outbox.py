@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from models.tables import OutboxMessage, Person, Task, Unit
-from models.values import Risk
+from models.values import LIVE_TASK_STATES, Risk
 from rules.policy import Policy
 from rules.reminders import after_quiet_hours
 from workflows.db import insert_ignoring_duplicates, transaction
@@ -208,7 +208,7 @@ def _still_wanted(
             return False
         if row.task_id is not None and not row.key.endswith((":assigned", ":escalated")):
             task = session.get(Task, row.task_id)
-            if task is not None and task.state not in ("open", "acknowledged"):
+            if task is not None and task.state not in LIVE_TASK_STATES:
                 row.state, row.last_error = "void", f"task {task.state} before sending"
                 session.add(row)
                 return False

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from models.tables import Dispute, Task
-from models.values import Risk
+from models.values import LIVE_TASK_STATES, Risk
 from rules.policy import Policy
 from rules.reminders import after_quiet_hours, digest_time, next_reminder, reminders_due
 from workflows.cadence import claim_run, finish_run
@@ -27,7 +27,6 @@ __all__ = ["ReminderResult", "digests", "notice_for", "remind"]
 
 log = structlog.get_logger(__name__)
 
-LIVE = ("open", "acknowledged")
 BATCH = 200
 
 
@@ -74,7 +73,7 @@ def remind(*, engine: Engine, policy: Policy, now: datetime) -> ReminderResult:
         with transaction(engine) as session:
             tasks = session.exec(
                 select(Task)
-                .where(col(Task.state).in_(LIVE), col(Task.next_reminder_at) <= now)
+                .where(col(Task.state).in_(LIVE_TASK_STATES), col(Task.next_reminder_at) <= now)
                 .order_by(col(Task.next_reminder_at), col(Task.id))
                 .limit(BATCH)
                 .with_for_update(skip_locked=True)
@@ -214,7 +213,7 @@ def digests(*, engine: Engine, policy: Policy, now: datetime) -> int:
         reached: dict[str, list[str]] = {}
         for task in session.exec(
             select(Task)
-            .where(col(Task.state).in_(LIVE), col(Task.due_at) <= horizon)
+            .where(col(Task.state).in_(LIVE_TASK_STATES), col(Task.due_at) <= horizon)
             .order_by(col(Task.due_at), col(Task.id))
         ):
             if task.target not in reached:

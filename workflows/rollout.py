@@ -9,7 +9,7 @@ import structlog
 from sqlmodel import Session, col, select
 
 from models.tables import Dispute, Person, RuleChange
-from models.values import Status
+from models.values import LIVE_STATUSES
 from rules.policy import Policy
 from workflows.disputes import reevaluate
 from workflows.errors import NotFound
@@ -18,9 +18,6 @@ from workflows.rulesets import current_version, register_ruleset
 __all__ = ["RulesApplied", "apply_rules"]
 
 log = structlog.get_logger(__name__)
-
-# Disputes whose obligations can still change: not closed, withdrawn or referred.
-_LIVE = (Status.reported, Status.mediating, Status.resolved)
 
 
 @dataclass(frozen=True)
@@ -49,7 +46,7 @@ def apply_rules(
     while True:
         ids = session.exec(
             select(Dispute.id)
-            .where(col(Dispute.id) > after, col(Dispute.status).in_(_LIVE))
+            .where(col(Dispute.id) > after, col(Dispute.status).in_(LIVE_STATUSES))
             .order_by(col(Dispute.id))
             .limit(batch)
         ).all()

@@ -8,6 +8,7 @@ import structlog
 from sqlmodel import Session
 
 from models.tables import Task
+from models.values import LIVE_TASK_STATES
 from rules.policy import Policy
 from workflows.disputes import NewEvent, record_event
 from workflows.errors import BadInput, NotFound
@@ -26,7 +27,7 @@ def acknowledge_task(
     task = session.get(Task, task_id)
     if task is None:
         raise NotFound(f"unknown task {task_id}")
-    if task.state not in ("open", "acknowledged"):
+    if task.state not in LIVE_TASK_STATES:
         raise BadInput(f"task {task_id} is {task.state}: nothing to acknowledge")
     if task.kind == ACKNOWLEDGE:
         if by is None:  # recorded on the dispute: who acknowledged matters

@@ -10,14 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from models.tables import Dispute, Person, Task
-from models.values import Level, Risk
+from models.values import LIVE_TASK_STATES, Level, Risk
 from rules.policy import Policy
 from rules.reminders import after_quiet_hours, next_reminder
+from workflows.db import dialect_insert
 from workflows.messages import render
 from workflows.outbox import enqueue
 
@@ -33,7 +32,6 @@ __all__ = [
 ]
 
 ACKNOWLEDGE = "acknowledge"
-LIVE = ("open", "acknowledged")  # the states of a task still owed
 
 
 def person_target(person: str) -> str:
@@ -75,7 +73,9 @@ def sync_acknowledgements(
     tasks = list(
         session.exec(
             select(Task).where(
-                Task.dispute_id == dispute_id, Task.kind == ACKNOWLEDGE, col(Task.state).in_(LIVE)
+                Task.dispute_id == dispute_id,
+                Task.kind == ACKNOWLEDGE,
+                col(Task.state).in_(LIVE_TASK_STATES),
             )
         )
     )
@@ -190,7 +190,9 @@ def sync_obligation_tasks(
     have = set()
     for task in session.exec(
         select(Task).where(
-            Task.dispute_id == dispute.id, Task.kind != ACKNOWLEDGE, col(Task.state).in_(LIVE)
+            Task.dispute_id == dispute.id,
+            Task.kind != ACKNOWLEDGE,
+            col(Task.state).in_(LIVE_TASK_STATES),
         )
     ):
         if (task.kind, task.due_at) in wanted and task.target == targets[task.kind]:
@@ -222,9 +224,7 @@ def open_tasks(session: Session, rows: list[dict[str, object]]) -> None:
     (its obligation came back, after a pause say) is reopened rather than duplicated."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Task).values(rows)
+    statement = dialect_insert(session)(Task).values(rows)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["dispute_id", "kind", "target", "due_at"],
