@@ -10,7 +10,7 @@ from fengqiao.cli import Context, json_out, parse_json
 from models.tables import Dispute
 from rules.evaluate import evaluate
 from rules.loader import coverage_warnings, default_rules_path, load_ruleset
-from workflows.db import migrate, transaction
+from workflows.db import database_now, migrate, transaction
 from workflows.disputes import NewEvent, history, initial_state, record_event, report_dispute
 from workflows.errors import BadInput, NotFound
 from workflows.importer import import_events
@@ -248,8 +248,15 @@ def rules_apply(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def sweep(ctx: Context, args: argparse.Namespace) -> int:
+    # Without --now, due times are compared with the database's clock, not this machine's:
+    # sweeps on several machines against one PostgreSQL agree on what is due.
+    now = ctx.now if ctx.settings.now else database_now(ctx.engine)
     results = run_due(
-        engine=ctx.engine, policy=ctx.policy, now=ctx.now, clock=ctx.clock, smtp=ctx.settings.smtp
+        engine=ctx.engine,
+        policy=ctx.policy,
+        now=now,
+        clock=ctx.clock if ctx.settings.now else lambda: database_now(ctx.engine),
+        smtp=ctx.settings.smtp,
     )
     if args.json:
         json_out([r.as_dict() for r in results])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlmodel import Session
 import models.migrations
 
 __all__ = [
+    "database_now",
     "dialect_insert",
     "insert_ignoring_duplicates",
     "is_current",
@@ -103,3 +105,20 @@ def insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[str
     insert = dialect_insert(session)
     outcome = session.execute(insert(model).values(rows).on_conflict_do_nothing())
     return int(getattr(outcome, "rowcount", 0) or 0)
+
+
+def database_now(engine: Engine) -> datetime:
+    """The database server's clock, as an aware UTC time.
+
+    Workers on many machines compare due times with this one clock, so a worker whose own
+    clock is minutes off escalates nothing early. SQLite is embedded: its clock is this
+    machine's.
+    """
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            value = connection.exec_driver_sql("SELECT clock_timestamp()").scalar_one()
+            return value.astimezone(UTC)
+        text = connection.exec_driver_sql(
+            "SELECT strftime('%Y-%m-%dT%H:%M:%f', 'now')"
+        ).scalar_one()
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)

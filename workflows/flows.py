@@ -17,7 +17,7 @@ from prefect import flow, task
 from sqlalchemy import Engine
 
 from rules.policy import Policy, load_policy
-from workflows.db import make_engine, transaction
+from workflows.db import database_now, make_engine, transaction
 from workflows.outbox import deliver
 from workflows.reminders import remind
 from workflows.rulesets import stored_policy
@@ -37,6 +37,21 @@ __all__ = [
 @lru_cache(maxsize=8)
 def _engine(db: str) -> Engine:
     return make_engine(db)
+
+
+def _database(db: str | None) -> str:
+    """The database URL: the parameter, else the worker's FENGQIAO_DB (so that a URL with a
+    password need never be stored on a Prefect server)."""
+    url = db or os.environ.get("FENGQIAO_DB")
+    if not url:
+        raise RuntimeError("no database: pass db or set FENGQIAO_DB in the worker's environment")
+    return url
+
+
+def _now(db: str, now: datetime | None) -> datetime:
+    """The time the run is for: the parameter, else the database's clock, never the
+    worker's own (workers on several machines must agree on what is due)."""
+    return now if now is not None else database_now(_engine(db))
 
 
 def _policy(db: str, version: str | None) -> Policy:
@@ -76,8 +91,12 @@ def cadence_task(
 
 
 @flow(name="escalation-sweep")
-def escalation_flow(now: datetime, db: str, rules_version: str | None = None) -> dict[str, Any]:
+def escalation_flow(
+    now: datetime | None = None, db: str | None = None, rules_version: str | None = None
+) -> dict[str, Any]:
     """Record every escalation and supervised listing due by ``now``."""
+    db = _database(db)
+    now = _now(db, now)
     result = escalation_sweep(
         engine=_engine(db),
         policy=_policy(db, rules_version),
@@ -89,9 +108,11 @@ def escalation_flow(now: datetime, db: str, rules_version: str | None = None) ->
 
 @flow(name="cadence-sweep")
 def cadence_flow(
-    name: str, now: datetime, db: str, rules_version: str | None = None
+    name: str, now: datetime | None = None, db: str | None = None, rules_version: str | None = None
 ) -> dict[str, Any]:
     """Run the cadence flow ``name`` if its scheduled time has come since its last run."""
+    db = _database(db)
+    now = _now(db, now)
     due = dict(due_flows(engine=_engine(db), policy=_policy(db, rules_version), now=now))
     if name not in due:
         return SweepResult(flow=name, now=now).as_dict()
@@ -99,8 +120,12 @@ def cadence_flow(
 
 
 @flow(name="sweep")
-def sweep_flow(now: datetime, db: str, rules_version: str | None = None) -> list[dict[str, Any]]:
+def sweep_flow(
+    now: datetime | None = None, db: str | None = None, rules_version: str | None = None
+) -> list[dict[str, Any]]:
     """The escalation sweep, then every cadence flow due at ``now``, once."""
+    db = _database(db)
+    now = _now(db, now)
     results = [escalation_flow(now, db, rules_version)]
     for name, scheduled in due_flows(
         engine=_engine(db), policy=_policy(db, rules_version), now=now
@@ -123,17 +148,25 @@ CADENCE_FLOWS = {
 
 
 @flow(name="reminders")
-def reminders_flow(now: datetime, db: str, rules_version: str | None = None) -> dict[str, Any]:
+def reminders_flow(
+    now: datetime | None = None, db: str | None = None, rules_version: str | None = None
+) -> dict[str, Any]:
     """Queue the reminders, acknowledgement escalations and digests due by ``now``."""
+    db = _database(db)
+    now = _now(db, now)
     return remind(engine=_engine(db), policy=_policy(db, rules_version), now=now).as_dict()
 
 
 @flow(name="delivery")
-def delivery_flow(now: datetime, db: str, rules_version: str | None = None) -> dict[str, Any]:
+def delivery_flow(
+    now: datetime | None = None, db: str | None = None, rules_version: str | None = None
+) -> dict[str, Any]:
     """Deliver the outbox: every pending message due by ``now``, with retries and backoff.
 
     The SMTP URL (it may hold a password) is read from the worker's FENGQIAO_SMTP, never
     passed as a parameter that a Prefect server would store."""
+    db = _database(db)
+    now = _now(db, now)
     return deliver(
         engine=_engine(db),
         policy=_policy(db, rules_version),
