@@ -9,15 +9,30 @@ from types import MappingProxyType
 from typing import Any
 
 import structlog
-from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from models.events import EventData, InvalidEventData
 from models.lifecycle import DisputeState, Event, UnitPath
-from models.tables import Dispute, DisputeEvent, Escalation, Obligation, Person, Unit
+from models.tables import Dispute, DisputeEvent, Obligation, Person, Unit
 from models.values import EventKind, Level, Risk, UnitLevel
-from rules.evaluate import LEVEL_CHANGES, Evaluation, HistoryError, evaluate, settled_until
+from rules.evaluate import (
+    LEVEL_CHANGES,
+    Decision,
+    Evaluation,
+    HistoryError,
+    evaluate,
+    settled_until,
+)
 from rules.policy import Policy
+from workflows.changes import (
+    Escalated,
+    Writes,
+    decision_rows,
+    dispute_fields,
+    escalation_row,
+    event_row,
+    obligation_changes,
+)
 from workflows.errors import BadInput, NotFound
 from workflows.rulesets import register_ruleset
 from workflows.tasks import Happening, sync_acknowledgements, sync_obligation_tasks
@@ -36,6 +51,16 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
+
+OBLIGATIONS = Obligation.__table__  # type: ignore[attr-defined]
+# What comparing stored obligations with owed ones needs.
+OBLIGATION_COLUMNS = (
+    OBLIGATIONS.c.id,
+    OBLIGATIONS.c.kind,
+    OBLIGATIONS.c.due_at,
+    OBLIGATIONS.c.rules_version,
+    OBLIGATIONS.c.overdue_noted,
+)
 
 RECORDABLE = tuple(k for k in EventKind if k is not EventKind.report)
 
@@ -286,61 +311,27 @@ def _persist(
     if fresh and not state.is_open:
         happenings.append(Happening(fresh[-1].at, "end", ""))
     escalated = [
-        (move.seq, move.at, move.from_level, move.to_level, "manual")
+        Escalated(move.seq, move.at, move.from_level, move.to_level, "manual")
         for move in evaluation.moves
         if move.seq in new_seqs and move.kind is EventKind.escalate
     ]
-    for decision in evaluation.decisions:
-        dispute.last_seq += 1
-        session.add(_event_row(dispute.id, decision.as_event(), dispute.last_seq, now, policy))
-        if decision.kind == "escalate":
-            escalated.append(
-                (
-                    dispute.last_seq,
-                    decision.effective_at,
-                    decision.from_level,
-                    decision.to_level,
-                    decision.rule,
-                )
-            )
-        log.info(
-            "dispute_" + ("escalated" if decision.kind == "escalate" else "supervised"),
-            dispute_id=dispute.id,
-            rule=decision.rule,
-            from_level=decision.from_level,
-            to_level=decision.to_level,
-            effective_at=decision.effective_at.isoformat(),
-        )
-    for seq, at, from_level, to_level, rule in escalated:
-        happenings.append(Happening(at, "escalate", path.at(to_level)))
-        session.add(
-            Escalation(
-                dispute_id=dispute.id,
-                from_level=from_level,
-                to_level=to_level,
-                from_unit=path.at(from_level),
-                to_unit=path.at(to_level),
-                rule=rule,
-                rules_version=policy.version,
-                effective_at=at,
-                recorded_at=now,
-                event_seq=seq,
-            )
-        )
-    dispute.status = state.status
-    dispute.risk = state.risk
-    dispute.level = state.level
-    dispute.unit_code = state.unit
-    dispute.assignee = state.assignee
-    dispute.paused = state.paused
-    dispute.supervised = state.supervised
-    dispute.supervision_deadline = state.supervision_deadline
-    dispute.level_since = state.level_since
-    dispute.next_decision_at = (
-        evaluation.next_decision.effective_at if evaluation.next_decision else None
+    events, decided = decision_rows(
+        dispute.id, dispute.last_seq, evaluation.decisions, policy=policy, now=now
     )
-    dispute.rules_version = policy.version
+    dispute.last_seq += len(events)
+    log_decisions(dispute.id, evaluation.decisions)
+    escalated.extend(decided)
+    happenings.extend(Happening(m.at, "escalate", path.at(Level(m.to_level))) for m in escalated)
+    for name, value in dispute_fields(evaluation, policy).items():
+        setattr(dispute, name, value)
     session.add(dispute)
+    session.flush()
+    Writes(
+        events=events,
+        escalations=[
+            escalation_row(dispute.id, move, path, policy=policy, now=now) for move in escalated
+        ],
+    ).apply(session)
     sync_acknowledgements(
         session,
         dispute_id=dispute.id,
@@ -350,7 +341,11 @@ def _persist(
         policy=policy,
         now=now,
     )
-    changed = _replace_obligations(session, dispute.id, evaluation, policy=policy)
+    stored = session.execute(
+        select(*OBLIGATION_COLUMNS).where(OBLIGATIONS.c.dispute_id == dispute.id)
+    ).all()
+    changes = obligation_changes(dispute.id, stored, evaluation.obligations, policy=policy)
+    Writes(obligations=changes).apply(session)
     kinds = {event.kind for event in fresh}
     sync_obligation_tasks(
         session,
@@ -361,60 +356,25 @@ def _persist(
         now=now,
         policy=policy,
     )
-    return Outcome(obligations_changed=changed, decisions_recorded=len(evaluation.decisions))
+    return Outcome(obligations_changed=len(changes), decisions_recorded=len(evaluation.decisions))
+
+
+def log_decisions(dispute_id: int, decisions: Sequence[Decision]) -> None:
+    for decision in decisions:
+        log.info(
+            "dispute_" + ("escalated" if decision.kind == "escalate" else "supervised"),
+            dispute_id=dispute_id,
+            rule=decision.rule,
+            from_level=decision.from_level,
+            to_level=decision.to_level,
+            effective_at=decision.effective_at.isoformat(),
+        )
 
 
 def _event_row(
     dispute_id: int, event: Event, seq: int, now: datetime, policy: Policy
 ) -> DisputeEvent:
-    return DisputeEvent(
-        dispute_id=dispute_id,
-        seq=seq,
-        kind=event.kind,
-        at=event.at,
-        recorded_at=now,
-        actor=event.by,
-        data=dict(event.data),
-        rules_version=policy.version,
-    )
-
-
-def _replace_obligations(
-    session: Session, dispute_id: int, evaluation: Evaluation, *, policy: Policy
-) -> int:
-    """Make the stored obligations match the evaluation; return how many rows changed."""
-    current = {
-        row.kind: row
-        for row in session.exec(select(Obligation).where(Obligation.dispute_id == dispute_id))
-    }
-    wanted = {o.name: o for o in evaluation.obligations}
-    gone = [kind for kind in current if kind not in wanted]
-    if gone:
-        session.execute(
-            delete(Obligation).where(
-                col(Obligation.dispute_id) == dispute_id, col(Obligation.kind).in_(gone)
-            )
-        )
-    changed = len(gone)
-    for name, owed in wanted.items():
-        row = current.get(name)
-        if row is None:
-            row = Obligation(
-                dispute_id=dispute_id,
-                kind=name,
-                due_at=owed.due_at,
-                rule=owed.rule,
-                rules_version=policy.version,
-            )
-        elif row.due_at == owed.due_at and row.rules_version == policy.version:
-            continue
-        else:
-            if row.due_at != owed.due_at:
-                row.overdue_noted = False  # the new due time will be noticed in its turn
-            row.due_at, row.rule, row.rules_version = owed.due_at, owed.rule, policy.version
-        session.add(row)
-        changed += 1
-    return changed
+    return DisputeEvent(**event_row(dispute_id, event, seq, now, policy))
 
 
 def _validated(

@@ -22,7 +22,7 @@ from workflows.outbox import deliver
 from workflows.reminders import remind
 from workflows.rulesets import stored_policy
 from workflows.runner import due_flows, run_flow
-from workflows.sweeps import SweepResult, escalation_sweep, sweep_disputes
+from workflows.sweeps import SweepResult, escalation_sweep, sweep_once
 
 __all__ = [
     "CADENCE_FLOWS",
@@ -67,11 +67,11 @@ def _policy(db: str, version: str | None) -> Policy:
 
 @task(name="escalate-batch", retries=2, retry_delay_seconds=2)
 def escalate_batch(
-    ids: list[int], now: datetime, db: str, rules_version: str | None
+    skip: list[int], now: datetime, db: str, rules_version: str | None
 ) -> dict[str, Any]:
-    result = sweep_disputes(
-        ids, engine=_engine(db), policy=_policy(db, rules_version), now=now, flow="escalation"
-    )
+    """Claim one batch of due disputes (not those in ``skip``, which failed) and record
+    what fell due. A retry after a crash claims again: what was committed is no longer due."""
+    result = sweep_once(engine=_engine(db), policy=_policy(db, rules_version), now=now, skip=skip)
     return result.as_dict()
 
 
@@ -101,7 +101,9 @@ def escalation_flow(
         engine=_engine(db),
         policy=_policy(db, rules_version),
         now=now,
-        run_batch=lambda ids: SweepResult.from_dict(escalate_batch(ids, now, db, rules_version)),
+        run_batch=lambda skip: SweepResult.from_dict(
+            escalate_batch(list(skip), now, db, rules_version)
+        ),
     )
     return result.as_dict()
 

@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-__all__ = ["Language", "Notice", "render"]
+from rules.policy import Policy
+
+__all__ = ["Language", "Notice", "render", "task_notice"]
 
 Language = Literal["zh", "en"]
 
@@ -133,3 +135,25 @@ def render(
         )
     title, body = TEMPLATES[language][kind]
     return title.format(**values), body.format(**values)
+
+
+def task_notice(
+    *,
+    dispute_id: int,
+    category: str,
+    risk: str,
+    task_id: int,
+    kind: str,
+    target: str,
+    due: datetime,
+    policy: Policy,
+) -> Notice:
+    """The notice of a task from its fields: for an acknowledgement, the command that
+    acknowledges it; for an obligation, the event that fulfils it."""
+    obligation = policy.rules.obligations.get(kind)
+    if obligation is None:
+        who = target.removeprefix("person:") if target.startswith("person:") else "<id>"
+        act = f"fengqiao tasks ack {task_id} --by {who}"
+    else:
+        act = f"fengqiao dispute event {dispute_id} {obligation.fulfilled_by.value}"
+    return Notice(dispute=dispute_id, category=category, risk=risk, task=kind, due=due, act=act)

@@ -34,6 +34,7 @@ __all__ = [
     "apprise_url",
     "deliver",
     "enqueue",
+    "message_rows",
     "retry_dead",
 ]
 
@@ -101,25 +102,51 @@ def enqueue(
     return insert_ignoring_duplicates(
         session,
         OutboxMessage,
-        [
-            {
-                "key": key,
-                "recipient": recipient,
-                "channel": channel,
-                "address": address,
-                "dispute_id": dispute_id,
-                "task_id": task_id,
-                "title": title,
-                "body": body,
-                "state": "pending",
-                "attempts": 0,
-                "next_attempt_at": not_before,
-                "created_at": now,
-                "risk": risk,
-            }
-            for recipient, channel, address in found
-        ],
+        message_rows(
+            found,
+            key=key,
+            title=title,
+            body=body,
+            not_before=not_before,
+            now=now,
+            dispute_id=dispute_id,
+            task_id=task_id,
+            risk=risk,
+        ),
     )
+
+
+def message_rows(
+    found: list[tuple[str, str, str]],
+    *,
+    key: str,
+    title: str,
+    body: str,
+    not_before: datetime,
+    now: datetime,
+    dispute_id: int | None,
+    task_id: int | None,
+    risk: str | None,
+) -> list[dict[str, Any]]:
+    """The outbox rows of one message to the (recipient, channel, address) ``found``."""
+    return [
+        {
+            "key": key,
+            "recipient": recipient,
+            "channel": channel,
+            "address": address,
+            "dispute_id": dispute_id,
+            "task_id": task_id,
+            "title": title,
+            "body": body,
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": not_before,
+            "created_at": now,
+            "risk": risk,
+        }
+        for recipient, channel, address in found
+    ]
 
 
 def apprise_url(channel: str, address: str, *, key: str, smtp: str | None) -> str | None:

@@ -19,7 +19,7 @@ from rules.policy import Policy
 from rules.reminders import after_quiet_hours, digest_time, next_reminder, reminders_due
 from workflows.cadence import claim_run, finish_run
 from workflows.db import transaction
-from workflows.messages import Notice, render
+from workflows.messages import Notice, render, task_notice
 from workflows.outbox import addresses, enqueue
 from workflows.sweeps import SweepResult
 
@@ -48,20 +48,16 @@ class ReminderResult:
 def notice_for(session: Session, task: Task, *, policy: Policy) -> Notice:
     """What a message about ``task`` says: the dispute, the task, and the command to act."""
     dispute = session.get(Dispute, task.dispute_id)
-    assert dispute is not None
-    obligation = policy.rules.obligations.get(task.kind)
-    if obligation is None:
-        who = task.target.removeprefix("person:") if task.target.startswith("person:") else "<id>"
-        act = f"fengqiao tasks ack {task.id} --by {who}"
-    else:
-        act = f"fengqiao dispute event {dispute.id} {obligation.fulfilled_by.value}"
-    return Notice(
-        dispute=dispute.id or 0,
+    assert dispute is not None and task.id is not None
+    return task_notice(
+        dispute_id=task.dispute_id,
         category=dispute.category,
         risk=dispute.risk,
-        task=task.kind,
+        task_id=task.id,
+        kind=task.kind,
+        target=task.target,
         due=task.due_at,
-        act=act,
+        policy=policy,
     )
 
 

@@ -9,21 +9,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import structlog
 from sqlmodel import Session, col, select
 
-from models.tables import Dispute, Person, Task
+from models.tables import Dispute, OutboxMessage, Person, Task
 from models.values import LIVE_TASK_STATES, Level, Risk
 from rules.policy import Policy
 from rules.reminders import after_quiet_hours, next_reminder
-from workflows.db import dialect_insert
-from workflows.messages import render
-from workflows.outbox import enqueue
+from workflows.changes import Writes, obligation_task_changes
+from workflows.db import insert_ignoring_duplicates
+from workflows.messages import render, task_notice
+from workflows.outbox import addresses, message_rows
 
 __all__ = [
     "ACKNOWLEDGE",
     "Happening",
-    "open_tasks",
+    "acknowledgement_row",
+    "announce",
+    "announcement",
+    "first_reminders",
+    "obligation_targets",
     "person_target",
     "responsible",
     "sync_obligation_tasks",
@@ -31,7 +38,10 @@ __all__ = [
     "unit_target",
 ]
 
+log = structlog.get_logger(__name__)
+
 ACKNOWLEDGE = "acknowledge"
+_TASKS = Task.__table__  # type: ignore[attr-defined]
 
 
 def person_target(person: str) -> str:
@@ -69,7 +79,6 @@ def sync_acknowledgements(
     ordered = sorted(happenings, key=lambda h: h.at)
     if not ordered:
         return
-    grace = policy.rules.acknowledgement.get(risk)
     tasks = list(
         session.exec(
             select(Task).where(
@@ -94,19 +103,12 @@ def sync_acknowledgements(
             target = person_target(happening.who)
         else:
             target = unit_target(happening.who)
-        if grace is None:
-            continue
-        due = policy.due_after(happening.at, grace, risk=risk)
-        task = Task(
-            dispute_id=dispute_id,
-            kind=ACKNOWLEDGE,
-            target=target,
-            due_at=due,
-            created_at=now,
-            rules_version=policy.version,
-            risk=risk.value,
-            next_reminder_at=due,  # reminded once more at the deadline
+        row = acknowledgement_row(
+            dispute_id=dispute_id, target=target, at=happening.at, risk=risk, policy=policy, now=now
         )
+        if row is None:
+            continue
+        task = Task(**row)
         session.add(task)
         session.flush()
         tasks.append(task)
@@ -178,89 +180,129 @@ def sync_obligation_tasks(
     now: datetime,
     policy: Policy,
 ) -> None:
-    """Keep one open task per obligation, for whoever is responsible, due when it is due.
-
-    A task whose obligation was fulfilled by an event is done; one whose obligation moved
-    or ended otherwise (an escalation restarting its clock, a pause, a reassignment) is
-    cancelled, and the obligation's new due time or person gets a task of its own.
-    """
+    """Keep one open task per obligation, for whoever is responsible, due when it is due
+    (see :func:`workflows.changes.obligation_task_changes`)."""
     assert dispute.id is not None
-    targets = {kind: owner(dispute, policy.rules.obligations[kind].owner) for kind in owed}
-    wanted = {(kind, due) for kind, due in owed.items()}
-    have = set()
-    for task in session.exec(
-        select(Task).where(
-            Task.dispute_id == dispute.id,
-            Task.kind != ACKNOWLEDGE,
-            col(Task.state).in_(LIVE_TASK_STATES),
+    live = session.execute(
+        select(_TASKS.c.id, _TASKS.c.kind, _TASKS.c.target, _TASKS.c.due_at).where(
+            _TASKS.c.dispute_id == dispute.id,
+            _TASKS.c.kind != ACKNOWLEDGE,
+            _TASKS.c.state.in_(LIVE_TASK_STATES),
         )
-    ):
-        if (task.kind, task.due_at) in wanted and task.target == targets[task.kind]:
-            have.add((task.kind, task.due_at))
-        else:
-            _close(session, [task], "done" if task.kind in fulfilled else "cancelled", at)
-    open_tasks(
-        session,
-        [
-            {
-                "dispute_id": dispute.id,
-                "kind": kind,
-                "target": targets[kind],
-                "due_at": due,
-                "state": "open",
-                "created_at": now,
-                "rules_version": policy.version,
-                "risk": dispute.risk,
-                "next_reminder_at": _first_reminder(due, now=now, policy=policy),
-                "reminders_sent": 0,
-            }
-            for kind, due in sorted(wanted - have)
-        ],
+    ).all()
+    closed, opened = obligation_task_changes(
+        dispute.id,
+        live,
+        owed,
+        targets=obligation_targets(dispute, owed, policy),
+        fulfilled=fulfilled,
+        at=at,
+        risk=dispute.risk,
+        first_reminder=first_reminders(owed.values(), now=now, policy=policy),
+        policy=policy,
+        now=now,
     )
+    Writes(tasks_closed=closed, tasks_opened=opened).apply(session)
 
 
-def open_tasks(session: Session, rows: list[dict[str, object]]) -> None:
-    """Open tasks; one cancelled earlier for the same dispute, kind, target and due time
-    (its obligation came back, after a pause say) is reopened rather than duplicated."""
-    if not rows:
-        return
-    statement = dialect_insert(session)(Task).values(rows)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["dispute_id", "kind", "target", "due_at"],
-            set_={
-                "state": "open",
-                "closed_at": None,
-                "next_reminder_at": statement.excluded.next_reminder_at,
-                "reminders_sent": 0,
-            },
-            where=col(Task.state) == "cancelled",
-        )
-    )
+def obligation_targets(dispute: Any, owed: Iterable[str], policy: Policy) -> dict[str, str]:
+    """Who owes each obligation of ``dispute`` (its row, as it is now)."""
+    return {kind: owner(dispute, policy.rules.obligations[kind].owner) for kind in owed}
 
 
-def _first_reminder(due: datetime, *, now: datetime, policy: Policy) -> datetime | None:
-    upcoming = next_reminder(due, after=now, policy=policy)
-    return upcoming[1] if upcoming else None
+def first_reminders(
+    dues: Iterable[datetime], *, now: datetime, policy: Policy
+) -> dict[datetime, datetime | None]:
+    """The first reminder after ``now`` of a task due at each of ``dues``."""
+    reminders = {}
+    for due in dues:
+        if due not in reminders:
+            upcoming = next_reminder(due, after=now, policy=policy)
+            reminders[due] = upcoming[1] if upcoming else None
+    return reminders
+
+
+def acknowledgement_row(
+    *, dispute_id: int, target: str, at: datetime, risk: Risk, policy: Policy, now: datetime
+) -> dict[str, Any] | None:
+    """The acknowledgement task an assignment or escalation at ``at`` calls for, or None if
+    the rules ask for no acknowledgement at this risk. Reminded once more at its deadline."""
+    grace = policy.rules.acknowledgement.get(risk)
+    if grace is None:
+        return None
+    due = policy.due_after(at, grace, risk=risk)
+    return {
+        "dispute_id": dispute_id,
+        "kind": ACKNOWLEDGE,
+        "target": target,
+        "due_at": due,
+        "state": "open",
+        "created_at": now,
+        "rules_version": policy.version,
+        "risk": risk.value,
+        "next_reminder_at": due,
+        "reminders_sent": 0,
+    }
 
 
 def announce(
     session: Session, task: Task, kind: str, *, at: datetime, policy: Policy, now: datetime
 ) -> None:
     """Queue the message that a new acknowledgement task calls for, in this transaction."""
-    from workflows.reminders import notice_for
-
-    notice = notice_for(session, task, policy=policy)
-    title, body = render(kind, notice, language=policy.rules.reminders.language, zone=policy.zone)
-    enqueue(
+    dispute = session.get(Dispute, task.dispute_id)
+    assert dispute is not None and task.id is not None
+    found = addresses(session, task.target)
+    if not found:
+        log.info("no_contact", target=task.target, dispute_id=task.dispute_id, kind=kind)
+        return
+    insert_ignoring_duplicates(
         session,
-        key=f"task:{task.id}:{kind}",
-        target=task.target,
+        OutboxMessage,
+        announcement(
+            task_id=task.id,
+            task=task.model_dump(),
+            kind=kind,
+            at=at,
+            category=dispute.category,
+            found=found,
+            policy=policy,
+            now=now,
+        ),
+    )
+
+
+def announcement(
+    *,
+    task_id: int,
+    task: dict[str, Any],
+    kind: str,
+    at: datetime,
+    category: str,
+    found: list[tuple[str, str, str]],
+    policy: Policy,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The outbox rows announcing a new acknowledgement task (``kind`` "assigned" or
+    "escalated") to the addresses ``found``; not in quiet hours unless the risk is high."""
+    notice = task_notice(
+        dispute_id=task["dispute_id"],
+        category=category,
+        risk=task["risk"],
+        task_id=task_id,
+        kind=task["kind"],
+        target=task["target"],
+        due=task["due_at"],
+        policy=policy,
+    )
+    title, body = render(kind, notice, language=policy.rules.reminders.language, zone=policy.zone)
+    return message_rows(
+        found,
+        key=f"task:{task_id}:{kind}",
         title=title,
         body=body,
-        not_before=after_quiet_hours(at, risk=Risk(task.risk), policy=policy),
+        not_before=after_quiet_hours(at, risk=Risk(task["risk"]), policy=policy),
         now=now,
-        dispute_id=task.dispute_id,
-        task_id=task.id,
-        risk=task.risk,
+        dispute_id=task["dispute_id"],
+        task_id=task_id,
+        risk=task["risk"],
     )
