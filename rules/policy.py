@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,6 +25,11 @@ class Policy:
     zone: ZoneInfo
     version: str
     source: str
+    # Date arithmetic by local day, remembered: results depend on the day, not the moment,
+    # and a sweep of many disputes asks about the same few hundred days again and again.
+    _days: dict[tuple[object, ...], object] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_ruleset(cls, rules: RuleSet, *, source: str) -> Policy:
@@ -53,11 +58,12 @@ class Policy:
         return datetime.combine(day + _ONE_DAY, time(0), self.zone).astimezone(UTC)
 
     def sensitive_period(self, moment: datetime, risk: Risk) -> SensitivePeriod | None:
-        day = self.local_day(moment)
-        for period in self.rules.sensitive_periods:
-            if period.covers(day, risk):
-                return period
-        return None
+        key = ("period", self.local_day(moment), risk)
+        if key not in self._days:
+            self._days[key] = next(
+                (p for p in self.rules.sensitive_periods if p.covers(key[1], risk)), None
+            )
+        return self._days[key]  # type: ignore[return-value]
 
     def due_after(self, start: datetime, duration: Duration, *, risk: Risk) -> datetime:
         """When an obligation of ``duration`` whose clock starts at ``start`` falls due."""
@@ -82,9 +88,15 @@ class Policy:
         if not duration.counts_days:
             return start + duration.exact()
         day = self.local_day(start)
-        if duration.unit == "d" or every_day:
-            return self.end_of(day + timedelta(days=duration.amount))
-        return self.end_of(self.calendar.nth_workday_after(day, duration.amount))
+        key = ("add", day, duration.amount, duration.unit, every_day)
+        found = self._days.get(key)
+        if found is None:
+            if duration.unit == "d" or every_day:
+                found = self.end_of(day + timedelta(days=duration.amount))
+            else:
+                found = self.end_of(self.calendar.nth_workday_after(day, duration.amount))
+            self._days[key] = found
+        return found  # type: ignore[return-value]
 
 
 def load_policy(path: str | Path | None = None) -> Policy:

@@ -22,7 +22,7 @@ from models.lifecycle import Event, UnitPath
 from models.tables import Dispute, DisputeEvent, Escalation, Obligation, OutboxMessage, Task
 from rules.evaluate import Decision, DueObligation, Evaluation
 from rules.policy import Policy
-from workflows.db import dialect_insert, insert_ignoring_duplicates
+from workflows.db import dialect_insert
 
 __all__ = [
     "CHUNK",
@@ -42,6 +42,7 @@ CHUNK = 500
 _DISPUTES = Dispute.__table__  # type: ignore[attr-defined]
 _OBLIGATIONS = Obligation.__table__  # type: ignore[attr-defined]
 _TASKS = Task.__table__  # type: ignore[attr-defined]
+_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 
 class StoredObligation(Protocol):
@@ -300,10 +301,8 @@ class Writes:
                 ),
                 self.tasks_closed,
             )
-        for chunk in _chunks(self.tasks_opened):
-            open_tasks(session, chunk)
-        for chunk in _chunks(self.outbox):
-            insert_ignoring_duplicates(session, OutboxMessage, chunk)
+        open_tasks(session, self.tasks_opened)
+        queue_messages(session, self.outbox)
 
 
 def open_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -311,7 +310,7 @@ def open_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
     (its obligation came back, after a pause say) is reopened rather than duplicated."""
     if not rows:
         return
-    statement = dialect_insert(session)(Task).values(rows)
+    statement = dialect_insert(session)(_TASKS)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["dispute_id", "kind", "target", "due_at"],
@@ -322,8 +321,16 @@ def open_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
                 "reminders_sent": 0,
             },
             where=_TASKS.c.state == "cancelled",
-        )
+        ),
+        rows,
     )
+
+
+def queue_messages(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Queue messages, skipping any whose (key, channel, address) is already queued: the
+    idempotency key is the last line of defence against a message written twice."""
+    if rows:
+        session.execute(dialect_insert(session)(_OUTBOX).on_conflict_do_nothing(), rows)
 
 
 def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:

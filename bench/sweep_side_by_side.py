@@ -1,0 +1,299 @@
+"""The escalation sweep side by side with four other ways to do the same work, in one run,
+on the same generated data, on SQLite and on PostgreSQL:
+
+    A  our escalation sweep: ``workflows.sweeps.escalation_sweep``, the flows' code path
+    B  a raw-SQL lower bound: one indexed claim-and-update statement per batch of 500
+    C  the same work one transaction per dispute (``sweep_disputes``)
+    D  one APScheduler job per deadline in its SQLAlchemy job store (default misfire grace)
+    E  one Prefect flow run per due dispute
+
+    .venv/bin/python bench/sweep_side_by_side.py [--sizes county,province]
+        [--postgres postgresql://postgres@127.0.0.1:5432/test] [--no-sqlite]
+
+Each method runs in a process of its own on a fresh copy of the generated database (a file
+copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL), so that peak memory is its
+own and every method starts from the same rows. C, D and E are slow: where a size would
+take too long they run on a sample of the due disputes and the total is extrapolated
+linearly; the table says so ("~").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import structlog  # noqa: E402
+from sqlalchemy import Engine, create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from rules.policy import Policy, load_policy  # noqa: E402
+from workflows.db import make_engine, normalise_url, transaction  # noqa: E402
+from workflows.disputes import reevaluate  # noqa: E402
+from workflows.sweeps import escalation_sweep, sweep_disputes  # noqa: E402
+
+NOW = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)  # Monday 09:30 in Shanghai
+METHODS = ("A", "B", "C", "D", "E")
+NAMES = {
+    "A": "A our sweep",
+    "B": "B raw SQL bound",
+    "C": "C tx per dispute",
+    "D": "D APScheduler job/deadline",
+    "E": "E Prefect flow run/dispute",
+}
+# Due disputes run by the slow methods before extrapolating, per size.
+SAMPLES = {
+    "county": {"C": None, "D": None, "E": 20},
+    "province": {"C": 5_000, "D": 20_000, "E": 20},
+}
+BOUND_BATCH = 500
+
+
+# ---------------------------------------------------------------- in the method's process
+
+
+def _quiet() -> None:
+    """No per-decision log lines while timing: they would be most of the output."""
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    logging.getLogger().setLevel(logging.WARNING)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+_ENGINE: Engine | None = None
+_POLICY: Policy | None = None
+
+
+def one_dispute(dispute_id: int) -> None:
+    """The work of one deadline for C, D and E: evaluate one dispute in its own transaction."""
+    assert _ENGINE is not None and _POLICY is not None
+    with transaction(_ENGINE) as session:
+        reevaluate(session=session, policy=_POLICY, now=NOW, dispute_id=dispute_id)
+
+
+def due_set_ms(engine: Engine) -> tuple[float, int]:
+    """The due-set query: every dispute due by now, by the index on next_decision_at."""
+    began = time.perf_counter()
+    with engine.connect() as connection:
+        ids = connection.execute(
+            text(
+                "SELECT id FROM disputes WHERE next_decision_at < :now "
+                "ORDER BY next_decision_at, id"
+            ),
+            {"now": NOW.replace(tzinfo=None)},
+        ).all()
+    return (time.perf_counter() - began) * 1000, len(ids)
+
+
+def raw_bound(engine: Engine) -> int:
+    """B: per batch, one statement that claims the due rows by the index and updates them."""
+    lock = " FOR UPDATE SKIP LOCKED" if engine.dialect.name == "postgresql" else ""
+    statement = text(
+        "UPDATE disputes SET level = 'township', next_decision_at = NULL, "
+        "last_seq = last_seq + 1 WHERE id IN (SELECT id FROM disputes "
+        "WHERE next_decision_at < :now ORDER BY next_decision_at, id "
+        f"LIMIT {BOUND_BATCH}{lock}) RETURNING id"
+    )
+    handled = 0
+    while True:
+        with engine.begin() as connection:
+            count = len(connection.execute(statement, {"now": NOW.replace(tzinfo=None)}).all())
+        if count == 0:
+            return handled
+        handled += count
+
+
+def run_method(method: str, url: str, due_file: Path, sample: int | None) -> dict[str, Any]:
+    """Run one method on the database at ``url``; return its figures."""
+    global _ENGINE, _POLICY
+    _quiet()
+    due: list[int] = json.loads(due_file.read_text())
+    engine = _ENGINE = make_engine(url)
+    policy = _POLICY = load_policy(None)
+    figures: dict[str, Any] = {"method": method, "due": len(due), "extrapolated": False}
+    if method == "A":
+        figures["due_set_ms"], figures["due_found"] = due_set_ms(engine)
+        began = time.perf_counter()
+        result = escalation_sweep(engine=engine, policy=policy, now=NOW)
+        figures["seconds"] = time.perf_counter() - began
+        figures["handled"] = result.examined
+        figures["decisions"] = result.decisions
+        figures["failed"] = len(result.failed)
+    elif method == "B":
+        began = time.perf_counter()
+        figures["handled"] = raw_bound(engine)
+        figures["seconds"] = time.perf_counter() - began
+    elif method == "C":
+        chosen = due if sample is None else due[:sample]
+        began = time.perf_counter()
+        result = sweep_disputes(chosen, engine=engine, policy=policy, now=NOW, flow="escalation")
+        took = time.perf_counter() - began
+        figures.update(handled=result.examined, failed=len(result.failed), measured=len(chosen))
+        figures["seconds"] = took * len(due) / len(chosen)
+        figures["extrapolated"] = len(chosen) < len(due)
+    else:
+        from bench.baselines import apscheduler_per_deadline, prefect_flow_per_dispute
+
+        if method == "D":
+            baseline = apscheduler_per_deadline(url, due, one_dispute, sample=sample)
+        else:
+            baseline = prefect_flow_per_dispute(url, due, one_dispute, sample=sample or 20)
+        figures.update(
+            handled=baseline.handled,
+            dropped=baseline.dropped,
+            measured=baseline.measured,
+            seconds=baseline.total_seconds,
+            extrapolated=baseline.extrapolated,
+            note=baseline.note,
+        )
+    figures["peak_mb"] = _peak_mb()
+    engine.dispose()
+    return figures
+
+
+# ---------------------------------------------------------------------------- the driver
+
+
+def _copy(backend: str, base: str, name: str, workdir: Path) -> str:
+    """A fresh copy of the generated database ``base`` for one method."""
+    if backend == "sqlite":
+        source = Path(make_url(base).database or "")
+        target = workdir / f"{name}.db"
+        shutil.copyfile(source, target)
+        return f"sqlite:///{target}"
+    admin = create_engine(
+        make_url(normalise_url(base)).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    template = make_url(base).database
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    admin.dispose()
+    return make_url(normalise_url(base)).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop(backend: str, url: str) -> None:
+    if backend == "sqlite":
+        Path(make_url(url).database or "").unlink(missing_ok=True)
+        return
+    admin = create_engine(
+        make_url(normalise_url(url)).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _in_process(method: str, url: str, due_file: Path, sample: int | None) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--run", method, "--url", url, "--due-file", str(due_file)]
+    if sample is not None:
+        command += ["--sample", str(sample)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"method": method, "error": done.stderr.strip().splitlines()[-1:]}
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def _row(size: str, backend: str, figures: dict[str, Any], ours: float | None) -> str:
+    name = NAMES[figures["method"]]
+    if "error" in figures:
+        return f"| {size} | {backend} | {name} | failed: {figures['error']} | | | | |"
+    seconds = figures["seconds"]
+    mark = "~" if figures.get("extrapolated") else ""
+    rate = figures["due"] / seconds if seconds else float("inf")
+    handled = f"{figures['handled']:,}"
+    if figures.get("measured") not in (None, figures["due"]):
+        handled += f" of {figures['measured']:,} run"
+    if figures.get("dropped"):
+        handled += f", {figures['dropped']:,} DROPPED"
+    ratio = "1" if ours is None else f"{ours / seconds:.3g}"
+    extra = f"due-set query {figures['due_set_ms']:.0f} ms" if "due_set_ms" in figures else ""
+    return (
+        f"| {size} | {backend} | {name} | {mark}{seconds:,.2f} | {mark}{rate:,.0f} | "
+        f"{handled} | {figures['peak_mb']:.0f} | {ratio} | {extra} |"
+    )
+
+
+def drive(args: argparse.Namespace) -> None:
+    from bench.generate import SIZES, fresh_postgres, generate
+
+    backends = [] if args.no_sqlite else ["sqlite"]
+    if args.postgres:
+        backends.append("postgresql")
+    print(
+        "| size | database | method | seconds | deadlines/s | handled | peak MB "
+        "| A's time / this | notes |"
+    )
+    print("|---|---|---|---:|---:|---|---:|---:|---|")
+    with tempfile.TemporaryDirectory(prefix="fengqiao-bench-") as scratch:
+        workdir = Path(scratch)
+        for size in args.sizes.split(","):
+            open_disputes, due = SIZES[size]
+            for backend in backends:
+                if backend == "sqlite":
+                    base = f"sqlite:///{workdir / 'base.db'}"
+                else:
+                    base = fresh_postgres(args.postgres, "fengqiao_bench_base")
+                generated = generate(base, open_disputes=open_disputes, due=due, now=NOW)
+                print(
+                    f"<!-- generated {size} on {backend}: {generated.open:,} open, "
+                    f"{len(generated.due_ids):,} due, {generated.seconds:.0f} s -->",
+                    flush=True,
+                )
+                due_file = workdir / "due.json"
+                due_file.write_text(json.dumps(generated.due_ids))
+                results: dict[str, dict[str, Any]] = {}
+                for method in args.methods.split(","):
+                    url = _copy(backend, base, f"fengqiao_bench_{method.lower()}", workdir)
+                    try:
+                        results[method] = _in_process(
+                            method, url, due_file, SAMPLES[size].get(method)
+                        )
+                    finally:
+                        _drop(backend, url)
+                ours = results.get("A", {}).get("seconds")
+                for method, figures in results.items():
+                    print(_row(size, backend, figures, None if method == "A" else ours), flush=True)
+                _drop(backend, base)
+    print(
+        f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+        f"{datetime.now(UTC):%Y-%m-%d}; ~ = a sample run, extrapolated linearly"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="county,province")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--postgres", help="a PostgreSQL server URL to run on as well")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--run", choices=METHODS, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--due-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--sample", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        print(json.dumps(run_method(args.run, args.url, args.due_file, args.sample)))
+        return
+    drive(args)
+
+
+if __name__ == "__main__":
+    main()
