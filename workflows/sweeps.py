@@ -11,16 +11,15 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import MappingProxyType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 import structlog
 from sqlalchemy import Engine, and_, insert, or_
 from sqlmodel import Session, col, select
 
-from models.lifecycle import Event
-from models.tables import Dispute, DisputeEvent, Task
-from models.values import LIVE_TASK_STATES, EventKind, Level
+from models.tables import Dispute, Task
+from models.values import LIVE_TASK_STATES, Level
 from rules.evaluate import evaluate
 from rules.policy import Policy
 from workflows.changes import (
@@ -33,9 +32,12 @@ from workflows.changes import (
 )
 from workflows.db import transaction
 from workflows.disputes import (
+    EVENT_COLUMNS,
+    EVENTS,
     OBLIGATION_COLUMNS,
     OBLIGATIONS,
     Outcome,
+    domain_event,
     initial_state,
     log_decisions,
     reevaluate,
@@ -65,16 +67,7 @@ log = structlog.get_logger(__name__)
 BATCH = 500
 
 _DISPUTES = Dispute.__table__  # type: ignore[attr-defined]
-_EVENTS = DisputeEvent.__table__  # type: ignore[attr-defined]
 _TASKS = Task.__table__  # type: ignore[attr-defined]
-_EVENT_COLUMNS = (
-    _EVENTS.c.dispute_id,
-    _EVENTS.c.seq,
-    _EVENTS.c.kind,
-    _EVENTS.c.at,
-    _EVENTS.c.actor,
-    _EVENTS.c.data,
-)
 
 
 @dataclass
@@ -200,9 +193,9 @@ def sweep_batch(
     disputes = session.execute(select(_DISPUTES).where(_DISPUTES.c.id.in_(ids))).all()
     events = _grouped(
         session,
-        select(*_EVENT_COLUMNS)
-        .where(_EVENTS.c.dispute_id.in_(ids))
-        .order_by(_EVENTS.c.dispute_id, _EVENTS.c.seq),
+        select(*EVENT_COLUMNS)
+        .where(EVENTS.c.dispute_id.in_(ids))
+        .order_by(EVENTS.c.dispute_id, EVENTS.c.seq),
     )
     stored = _grouped(
         session,
@@ -226,7 +219,7 @@ def sweep_batch(
     decisions = obligations_changed = 0
     stuck: list[int] = []
     for dispute in disputes:
-        past = [_domain(row) for row in events.get(dispute.id, ())]
+        past = [domain_event(row) for row in events.get(dispute.id, ())]
         evaluation = evaluate(initial_state(dispute, past), past, policy=policy, now=now)
         state, path = evaluation.state, evaluation.state.path
         new_events, escalated = decision_rows(
@@ -418,13 +411,3 @@ def _grouped(session: Session, query: Any) -> dict[int, list[Any]]:
     for row in session.execute(query):
         groups[row[0]].append(row)
     return groups
-
-
-def _domain(row: Any) -> Event:
-    return Event(
-        kind=EventKind(row.kind),
-        at=row.at,
-        data=MappingProxyType(dict(row.data)),
-        by=row.actor,
-        seq=row.seq,
-    )
