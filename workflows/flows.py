@@ -9,11 +9,14 @@ that a Prefect server can schedule these flows on workers elsewhere.
 from __future__ import annotations
 
 import os
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import structlog
 from prefect import flow, task
+from prefect.context import FlowRunContext
 from sqlalchemy import Engine
 
 from rules.policy import Policy, load_policy
@@ -27,11 +30,22 @@ from workflows.sweeps import SweepResult, escalation_sweep, sweep_once
 __all__ = [
     "CADENCE_FLOWS",
     "cadence_flow",
+    "daily_check_flow",
     "delivery_flow",
     "escalation_flow",
+    "half_month_review_flow",
+    "monthly_inspection_flow",
     "reminders_flow",
+    "return_visit_flow",
     "sweep_flow",
+    "weekly_assessment_flow",
 ]
+
+log = structlog.get_logger(__name__)
+
+# A worker may start a scheduled run this much before its time (its prefetch, 10 s by
+# default); a run started earlier than this is not waited for.
+EARLY_START_LIMIT = timedelta(seconds=60)
 
 
 @lru_cache(maxsize=8)
@@ -50,8 +64,33 @@ def _database(db: str | None) -> str:
 
 def _now(db: str, now: datetime | None) -> datetime:
     """The time the run is for: the parameter, else the database's clock, never the
-    worker's own (workers on several machines must agree on what is due)."""
-    return now if now is not None else database_now(_engine(db))
+    worker's own (workers on several machines must agree on what is due).
+
+    A Prefect worker starts a scheduled run up to its prefetch time early; the run waits
+    for its scheduled time first, or a cadence flow due at 08:00 that looked at 07:59:55
+    would find nothing due and its day's run would be missed until the next fire.
+    """
+    if now is not None:
+        return now
+    current = database_now(_engine(db))
+    scheduled = _scheduled_start()
+    if scheduled is not None and current < scheduled:
+        early = scheduled - current
+        if early > EARLY_START_LIMIT:
+            log.warning("flow_started_early", seconds=round(early.total_seconds()))
+        else:
+            time.sleep(early.total_seconds())
+            current = database_now(_engine(db))
+    return current
+
+
+def _scheduled_start() -> datetime | None:
+    """When this flow run of a deployment was scheduled to start; None outside one."""
+    context = FlowRunContext.get()
+    run = context.flow_run if context is not None else None
+    if run is None or run.deployment_id is None:
+        return None
+    return run.expected_start_time
 
 
 def _policy(db: str, version: str | None) -> Policy:
@@ -147,6 +186,12 @@ CADENCE_FLOWS = {
         "monthly_inspection",
     )
 }
+# Each also by a module-level name, the entrypoint a Prefect worker imports it from.
+daily_check_flow = CADENCE_FLOWS["daily_check"]
+weekly_assessment_flow = CADENCE_FLOWS["weekly_assessment"]
+return_visit_flow = CADENCE_FLOWS["return_visit"]
+half_month_review_flow = CADENCE_FLOWS["half_month_review"]
+monthly_inspection_flow = CADENCE_FLOWS["monthly_inspection"]
 
 
 @flow(name="reminders")
