@@ -252,6 +252,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the sweeps as Prefect flows (default) or as plain functions",
     )
 
+    deploy = _command(
+        top,
+        "deploy",
+        c.deploy,
+        "create or update the Prefect deployments of the sweep flows, on the rule file's "
+        "schedule, on the Prefect server of PREFECT_API_URL",
+    )
+    deploy.add_argument(
+        "--pool", default="fengqiao", help="work pool (a process pool is created if missing)"
+    )
+    deploy.add_argument(
+        "--name", default="fengqiao", help="the deployments' name (flow/NAME); default fengqiao"
+    )
+    deploy.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        metavar="N",
+        help="split the escalation sweep into N deployments run in parallel (default 1)",
+    )
+    deploy.add_argument(
+        "--dry-run", action="store_true", help="print the deployments, contact no server"
+    )
+
     demo = _command(top, "demo", c.demo, "a small county on the embedded default, end to end")
     demo.add_argument(
         "--database",

@@ -385,6 +385,30 @@ def serve(ctx: Context, args: argparse.Namespace) -> int:
         raise BadInput(str(exc)) from None
 
 
+def deploy(ctx: Context, args: argparse.Namespace) -> int:
+    from workflows.deploy import apply_deployments, check_name, check_server, plan_deployments
+
+    check_name(args.pool, what="--pool")
+    planned = plan_deployments(ctx.policy, name=args.name, parallel=args.parallel)
+    # Refused before anything is printed if there is no server to deploy to.
+    url = None if args.dry_run else check_server()
+    zone = ctx.policy.rules.timezone
+    for plan in planned:
+        print(f"{plan.full_name:<40} {plan.describe(timezone=zone)}")
+    if url is None:
+        print(f"{len(planned)} deployments (dry run: no server contacted)")
+        return 0
+    applied = apply_deployments(planned, policy=ctx.policy, pool=args.pool, name=args.name)
+    created = " (created)" if applied.pool_created else ""
+    removed = f"; removed {', '.join(applied.removed)}" if applied.removed else ""
+    print(
+        f"{len(applied.applied)} deployments applied to {url}, work pool {args.pool}{created}, "
+        f"rules {ctx.policy.label}{removed}"
+    )
+    print(f"start workers with: FENGQIAO_DB=... prefect worker start --pool {args.pool}")
+    return 0
+
+
 def demo(ctx: Context, args: argparse.Namespace) -> int:
     from fengqiao.demo import run_demo
 

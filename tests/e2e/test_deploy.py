@@ -1,0 +1,423 @@
+"""`fengqiao deploy`: the sweep flows as Prefect deployments on the rule file's schedule.
+
+The schedule mapping and the deployments planned are checked without a server. Then, for
+real: a ``prefect server`` on loopback, ``fengqiao deploy`` (twice: it is idempotent), two
+``prefect worker`` processes with FENGQIAO_DB pointing at one fresh PostgreSQL database,
+the split escalation sweep triggered on both, and each escalation due recorded once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from datetime import time as time_of_day
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect.server.schemas.schedules import CronSchedule, IntervalSchedule
+from prefect.utilities.importtools import import_object
+from sqlalchemy import func
+from sqlmodel import select
+
+from models.tables import Escalation
+from rules.loader import default_rules_path
+from rules.policy import Policy
+from rules.schedule import last_run, next_run
+from tests.conftest import EXAMPLE_ORG
+from tests.e2e.conftest import FENGQIAO, Cli
+from tests.integration.support import report
+from workflows import flows
+from workflows.db import database_now, make_engine, migrate, transaction
+from workflows.deploy import plan_deployments, prefect_schedule
+from workflows.org import load_org
+from workflows.sweeps import escalation_sweep
+
+PREFECT = FENGQIAO.with_name("prefect")
+MONTH = (datetime(2026, 9, 25, tzinfo=UTC), datetime(2026, 11, 5, tzinfo=UTC))  # 国庆 inside
+DISPUTES = 12
+
+
+def _fire_times(plan_schedule: Any, start: datetime, end: datetime) -> list[datetime]:
+    """When the Prefect server's scheduler would create runs, by its own schedule code."""
+    if plan_schedule.interval is not None:
+        server: Any = IntervalSchedule(
+            interval=plan_schedule.interval,
+            anchor_date=plan_schedule.anchor_date,
+            timezone=plan_schedule.timezone,
+        )
+    else:
+        server = CronSchedule(cron=plan_schedule.cron, timezone=plan_schedule.timezone)
+    dates = asyncio.run(server.get_dates(n=5000, start=start, end=end))
+    return [datetime.fromtimestamp(d.timestamp(), UTC) for d in dates]
+
+
+def _rule_times(schedule: Any, policy: Policy, start: datetime, end: datetime) -> list[datetime]:
+    """When the rule file says the flow runs, by ``rules.schedule``."""
+    times, moment = [], next_run(schedule, start - timedelta(microseconds=1), policy=policy)
+    while moment <= end:
+        times.append(moment)
+        moment = next_run(schedule, moment, policy=policy)
+    return times
+
+
+def test_prefect_fires_every_flow_exactly_when_the_rule_file_says_or_daily_for_calendar_days(
+    policy: Policy,
+) -> None:
+    for plan in plan_deployments(policy):
+        schedule = prefect_schedule(plan.schedule, timezone=policy.rules.timezone)
+        start, end = MONTH if plan.schedule.at else (MONTH[0], MONTH[0] + timedelta(hours=3))
+        fired = _fire_times(schedule, start, end)
+        wanted = _rule_times(plan.schedule, policy, start, end)
+        if plan.calendar_dependent:
+            # Daily at the time; the cadence flow runs on its days only (checked below).
+            assert set(wanted) < set(fired), plan.full_name
+            assert fired[0] - start < timedelta(days=1) and end - fired[-1] < timedelta(days=1)
+            assert all(b - a == timedelta(days=1) for a, b in zip(fired, fired[1:], strict=False))
+        else:
+            assert fired == wanted, plan.full_name
+
+
+def test_a_daily_fire_on_a_holiday_finds_the_working_day_cadence_flow_not_due(
+    policy: Policy,
+) -> None:
+    daily = policy.rules.schedule["daily_check"]
+    schedule = prefect_schedule(daily, timezone=policy.rules.timezone)
+    fired = _fire_times(schedule, *MONTH)
+    holiday_fires = [t for t in fired if last_run(daily, t, policy=policy) != t]
+    # 国庆 (Oct 1-8 minus the make-up days) and the weekends: the flow's own check says no.
+    assert datetime(2026, 10, 1, 0, 0, tzinfo=UTC) in holiday_fires
+    assert all(last_run(daily, t, policy=policy) < t for t in holiday_fires)
+
+
+def test_deployments_carry_no_database_url_nor_time_and_workers_can_import_them(
+    policy: Policy,
+) -> None:
+    planned = plan_deployments(policy)
+    assert [p.full_name for p in planned] == [
+        "escalation-sweep/fengqiao",
+        "reminders/fengqiao",
+        "delivery/fengqiao",
+        "daily-check-sweep/fengqiao",
+        "weekly-assessment-sweep/fengqiao",
+        "return-visit-sweep/fengqiao",
+        "half-month-review-sweep/fengqiao",
+        "monthly-inspection-sweep/fengqiao",
+    ]
+    for plan in planned:
+        assert not {"db", "now"} & set(plan.parameters), plan.full_name
+        loaded = import_object(plan.entrypoint)
+        assert loaded.name == plan.flow.name, plan.entrypoint
+    assert planned[3].parameters == {"name": "daily_check"}
+
+
+def test_the_escalation_sweep_split_in_parallel_gets_one_deployment_per_part(
+    policy: Policy,
+) -> None:
+    names = [p.full_name for p in plan_deployments(policy, name="north", parallel=3)]
+    assert names[:3] == [
+        "escalation-sweep/north-1",
+        "escalation-sweep/north-2",
+        "escalation-sweep/north-3",
+    ]
+    assert "reminders/north" in names
+
+
+def test_a_deployed_run_started_early_by_its_worker_waits_for_its_scheduled_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'clock.db'}"
+    scheduled = database_now(make_engine(url)) + timedelta(seconds=1.5)
+    monkeypatch.setattr(flows, "_scheduled_start", lambda: scheduled)
+    assert flows._now(url, None) >= scheduled
+
+
+def _no_prefect_env(tmp_path: Path) -> dict[str, str]:
+    """A scratch PREFECT_HOME: no profile with a server in it."""
+    return {"PREFECT_HOME": str(tmp_path / "prefect-home")}
+
+
+def test_deploy_dry_run_prints_each_deployment_and_its_schedule_without_a_server(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    done = cli("deploy", "--dry-run", "--parallel", "2", env=_no_prefect_env(tmp_path))
+    assert done.code == 0, done.err
+    lines = done.out.splitlines()
+    assert lines[0].split()[:3] == ["escalation-sweep/fengqiao-1", "every", "5m"]
+    assert "cron '0 8 * * *' Asia/Shanghai" in lines[4] and "runs on its days only" in lines[4]
+    assert lines[-1] == "9 deployments (dry run: no server contacted)"
+
+
+@pytest.mark.parametrize(
+    ("args", "url", "message"),
+    [
+        ((), None, "fengqiao: PREFECT_API_URL is not set"),
+        ((), "http://127.0.0.1:9/api", "fengqiao: cannot reach the Prefect server at"),
+        (("--parallel", "0"), None, "fengqiao: --parallel must be between 1 and 32"),
+        (("--pool", "a/b"), None, "fengqiao: --pool 'a/b': use letters"),
+    ],
+)
+def test_deploy_refuses_with_one_line_and_exit_2(
+    cli: Cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: tuple[str, ...],
+    url: str | None,
+    message: str,
+) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    env = _no_prefect_env(tmp_path) | ({"PREFECT_API_URL": url} if url else {})
+    done = cli("deploy", *args, env=env)
+    assert done.code == 2
+    assert done.err.startswith(message) and len(done.err.splitlines()) == 1, done.err
+    assert done.out == ""
+
+
+# --- for real: a Prefect server and two workers on loopback ------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(
+    what: str, ready: Callable[[], bool], seconds: float, log: Path | None = None
+) -> None:
+    """Poll ``ready`` until it holds; else fail, with the end of ``log`` if given."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        time.sleep(0.5)
+    tail = f"\n{log.name}:\n{log.read_text(errors='replace')[-3000:]}" if log else ""
+    raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}{tail}")
+
+
+def _healthy(api: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api}/health", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+class Processes:
+    """Background processes, each in its own process group, always killed at the end."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str, args: list[str], env: dict[str, str]) -> Path:
+        log = self.directory / f"{name}.log"
+        with log.open("wb") as out:
+            self.started.append(
+                subprocess.Popen(
+                    args,
+                    cwd=self.directory,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        return log
+
+    def stop(self) -> None:
+        for process in self.started:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.started:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    running = Processes(tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def prefect_env(tmp_path: Path, processes: Processes) -> dict[str, str]:
+    """A Prefect server on a free loopback port, with its own home and SQLite database;
+    the environment that points ``prefect`` and ``fengqiao`` at it."""
+    api = f"http://127.0.0.1:{_free_port()}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FENGQIAO_", "PREFECT_"))}
+    env |= {
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "false",
+    }
+    port = api.split(":")[2].split("/")[0]
+    log = processes.start(
+        "server",
+        [str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", port],
+        env,
+    )
+    _wait_for("the Prefect server", lambda: _healthy(api), 120, log)
+    return env | {"PREFECT_API_URL": api}
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def _county(url: str, policy: Policy) -> list[int]:
+    """The example county and disputes reported days ago, whose escalations fell due since
+    (reported with the clock of that day, so nothing was recorded yet)."""
+    engine = make_engine(url)
+    migrate(engine)
+    with transaction(engine) as session:
+        load_org(session=session, path=EXAMPLE_ORG)
+    reported = database_now(engine) - timedelta(days=6)
+    ids = [
+        report(engine, policy, risk="high", at=reported + timedelta(minutes=n))
+        for n in range(DISPUTES)
+    ]
+    with transaction(engine) as session:
+        assert session.exec(select(func.count()).select_from(Escalation)).one() == 0
+    engine.dispose()
+    return ids
+
+
+def _quiet_rules(directory: Path) -> Path:
+    """The shipped rules with only the escalation sweep and the daily check scheduled: the
+    reminders and delivery every minute would only add flow runs to wait for here."""
+    shipped = default_rules_path().read_text(encoding="utf-8")
+    head, _, _ = shipped.partition("\nschedule:")
+    path = directory / "rules.yaml"
+    path.write_text(
+        head
+        + '\nschedule:\n  escalation: {every: 5m}\n  daily_check: {at: "08:00", days: working}\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def _deployment_runs(api: str, names: list[str]) -> list[Any]:
+    """Trigger each deployment now; the flow runs."""
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api}):
+        return [run_deployment(name, timeout=0) for name in names]
+
+
+def _again(api: str, runs: list[Any]) -> list[Any]:
+    """The flow runs ``runs`` as they are now."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        return [client.read_flow_run(run.id) for run in runs]
+
+
+def _scheduled_starts(api: str, deployment: str) -> list[datetime]:
+    """When the server's scheduler has scheduled the runs of ``deployment``."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api}), get_client(sync_client=True) as client:
+        deployment_id = client.read_deployment_by_name(deployment).id
+        runs = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter.model_validate(
+                {
+                    "deployment_id": {"any_": [str(deployment_id)]},
+                    "state": {"type": {"any_": ["SCHEDULED"]}},
+                }
+            ),
+            limit=200,
+        )
+    return sorted(datetime.fromtimestamp(r.expected_start_time.timestamp(), UTC) for r in runs)
+
+
+@pytest.mark.postgres
+def test_two_prefect_workers_run_the_deployed_sweeps_and_record_each_escalation_once(
+    postgres_url: str,
+    policy: Policy,
+    prefect_env: dict[str, str],
+    processes: Processes,
+    tmp_path: Path,
+) -> None:
+    disputes = _county(postgres_url, policy)
+    api = prefect_env["PREFECT_API_URL"]
+
+    deploy = [str(FENGQIAO), "--rules", str(_quiet_rules(tmp_path)), "deploy", "--parallel", "2"]
+    deployed = _run(deploy, prefect_env, tmp_path)
+    assert deployed.returncode == 0, deployed.stderr
+    assert "3 deployments applied" in deployed.stdout and "(created)" in deployed.stdout
+    again = _run(deploy, prefect_env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "3 deployments applied" in again.stdout
+    assert "(created)" not in again.stdout and "removed" not in again.stdout
+
+    # The server's own scheduler makes the runs: every 5 minutes on the clock, 08:00 local.
+    _wait_for(
+        "scheduled runs (Prefect 3.8.8's scheduler fails on SQLAlchemy 2.1: see the server log)",
+        lambda: len(_scheduled_starts(api, "escalation-sweep/fengqiao-1")) > 3,
+        60,
+        tmp_path / "server.log",
+    )
+    assert all(
+        t.minute % 5 == 0 and t.second == 0 and t.microsecond == 0
+        for t in _scheduled_starts(api, "escalation-sweep/fengqiao-1")
+    )
+    daily = _scheduled_starts(api, "daily-check-sweep/fengqiao")
+    assert daily and all(t.astimezone(policy.zone).time() == time_of_day(8) for t in daily)
+
+    worker_env = prefect_env | {
+        "FENGQIAO_DB": postgres_url,
+        "FENGQIAO_LOG_FORMAT": "json",
+        "PREFECT_WORKER_QUERY_SECONDS": "2",  # poll often: the test waits less
+    }
+    for name in ("worker-1", "worker-2"):  # one flow run at a time each: both get one
+        processes.start(
+            name,
+            [str(PREFECT), "worker", "start", "--pool", "fengqiao", "--name", name, "--limit", "1"],
+            worker_env,
+        )
+    runs = _deployment_runs(api, ["escalation-sweep/fengqiao-1", "escalation-sweep/fengqiao-2"])
+    _wait_for(
+        "the escalation sweeps",
+        lambda: all(r.state.is_final() for r in _again(api, runs)),
+        120,
+        tmp_path / "worker-1.log",
+    )
+    states = [run.state for run in _again(api, runs)]
+    # A scheduled run of the same deployment may have held its slot at that moment: then
+    # ours was cancelled, and the scheduled one did the work.
+    assert all(
+        s.is_completed() or (s.is_cancelled() and "concurrency" in (s.message or ""))
+        for s in states
+    ), [(s.name, s.message) for s in states]
+    started = [run.start_time for run in _again(api, runs) if run.state.is_completed()]
+    assert started
+
+    engine = make_engine(postgres_url)
+    with transaction(engine) as session:
+        rows = session.exec(select(Escalation)).all()
+    links = [(e.dispute_id, e.from_level, e.to_level) for e in rows]
+    assert len(links) == len(set(links)), "an escalation was recorded twice"
+    assert {dispute for dispute, _, _ in links} == set(disputes)
+    # A sweep's now is at or after its run's start: everything due by then is recorded.
+    left = escalation_sweep(engine=engine, policy=policy, now=min(started))
+    assert left.decisions == 0, "the deployed sweeps left escalations unrecorded"
+    engine.dispose()
