@@ -106,11 +106,13 @@ def _policy(db: str, version: str | None) -> Policy:
 
 @task(name="escalate-batch", retries=2, retry_delay_seconds=2)
 def escalate_batch(
-    skip: list[int], now: datetime, db: str, rules_version: str | None
+    skip: list[int], now: datetime, db: str, rules_version: str | None, wait: bool = False
 ) -> dict[str, Any]:
     """Claim one batch of due disputes (not those in ``skip``, which failed) and record
     what fell due. A retry after a crash claims again: what was committed is no longer due."""
-    result = sweep_once(engine=_engine(db), policy=_policy(db, rules_version), now=now, skip=skip)
+    result = sweep_once(
+        engine=_engine(db), policy=_policy(db, rules_version), now=now, skip=skip, wait=wait
+    )
     return result.as_dict()
 
 
@@ -140,8 +142,8 @@ def escalation_flow(
         engine=_engine(db),
         policy=_policy(db, rules_version),
         now=now,
-        run_batch=lambda skip: SweepResult.from_dict(
-            escalate_batch(list(skip), now, db, rules_version)
+        run_batch=lambda skip, wait: SweepResult.from_dict(
+            escalate_batch(list(skip), now, db, rules_version, wait)
         ),
     )
     return result.as_dict()

@@ -165,20 +165,26 @@ def due_for_decision(
 
 
 def claim_due(
-    session: Session, *, now: datetime, limit: int, skip: Collection[int] = ()
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    skip: Collection[int] = (),
+    wait: bool = False,
 ) -> list[int]:
     """Lock and return up to ``limit`` disputes due for a decision by ``now``, earliest first.
 
     On PostgreSQL the rows are claimed ``FOR UPDATE SKIP LOCKED``: concurrent sweeps take
     disjoint batches, and a dispute being recorded by someone else is left for later. On
     SQLite the transaction already holds the database's write lock (BEGIN IMMEDIATE).
-    ``skip`` are disputes that failed earlier in this sweep.
+    ``skip`` are disputes that failed earlier in this sweep. With ``wait``, rows locked by
+    others are waited for instead (PostgreSQL then checks again whether they are still due).
     """
     query = select(_DISPUTES.c.id).where(_DISPUTES.c.next_decision_at < now)
     if skip:
         query = query.where(_DISPUTES.c.id.not_in(list(skip)))
     query = query.order_by(_DISPUTES.c.next_decision_at, _DISPUTES.c.id).limit(limit)
-    return list(session.execute(query.with_for_update(skip_locked=True)).scalars())
+    return list(session.execute(query.with_for_update(skip_locked=not wait)).scalars())
 
 
 def sweep_batch(
@@ -351,6 +357,7 @@ def sweep_once(
     now: datetime,
     size: int = BATCH,
     skip: Collection[int] = (),
+    wait: bool = False,
 ) -> SweepResult:
     """Claim one batch of due disputes and record what fell due, in one transaction.
 
@@ -362,7 +369,7 @@ def sweep_once(
     claimed: list[int] = []
     try:
         with transaction(engine) as session:
-            claimed = claim_due(session, now=now, limit=size, skip=skip)
+            claimed = claim_due(session, now=now, limit=size, skip=skip, wait=wait)
             if claimed:
                 outcome, stuck = sweep_batch(session, claimed, policy=policy, now=now)
     except Exception as exc:
@@ -384,23 +391,35 @@ def escalation_sweep(
     policy: Policy,
     now: datetime,
     size: int = BATCH,
-    run_batch: Callable[[list[int]], SweepResult] | None = None,
+    run_batch: Callable[[list[int], bool], SweepResult] | None = None,
 ) -> SweepResult:
     """Record every escalation and listing due by ``now``, with its crossing time.
 
-    Batch after batch is claimed until none is left; ``run_batch(skip)`` runs one (the
-    Prefect flow makes each a task). Any number of sweeps may run at once: each claims
-    its own disputes, and a dispute done by one is no longer due for the others.
+    Batch after batch is claimed until none is left; ``run_batch(skip, wait)`` runs one
+    (the Prefect flow makes each a task). Any number of sweeps may run at once: each claims
+    its own disputes, and a dispute done by one is no longer due for the others. Before
+    returning, a sweep waits for the due disputes others hold, so that it returns only
+    once everything due by ``now`` is recorded.
     """
     result = SweepResult(flow="escalation", now=now)
     run = run_batch or (
-        lambda skip: sweep_once(engine=engine, policy=policy, now=now, size=size, skip=skip)
+        lambda skip, wait: sweep_once(
+            engine=engine, policy=policy, now=now, size=size, skip=skip, wait=wait
+        )
     )
+    wait = False
     while True:
-        batch = run(result.failed)
-        if batch.examined + len(batch.failed) == 0:
+        batch = run(result.failed, wait)
+        if batch.examined + len(batch.failed) > 0:
+            result.merge(batch)
+            wait = False
+        elif wait:
             break
-        result.merge(batch)
+        else:
+            # Nothing left that is not locked: wait for the disputes other sweeps (or
+            # writers) hold, so that when this returns everything due by ``now`` is
+            # recorded, and the cadence flows and reminders that follow see it.
+            wait = True
     log.info("sweep_finished", **result.as_dict())
     return result
 
