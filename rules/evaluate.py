@@ -192,7 +192,7 @@ class _Clock:
             return None
         candidates: list[tuple[datetime, int, Decision]] = []
         policy = self.policy
-        owed = self.obligations()
+        owed: list[DueObligation] | None = None  # computed only if a rule asks
         for index, rule in enumerate(policy.rules.escalations):
             if rule.from_level != state.level or rule.risk != state.risk:
                 continue
@@ -202,6 +202,8 @@ class _Clock:
                 at = self.shifted(policy.threshold_after(start, rule.after, risk=state.risk), start)
                 reason = f"not resolved {rule.after} after reaching {state.level}"
             else:
+                if owed is None:
+                    owed = self.obligations()
                 matching = [o for o in owed if rule.obligation in ("any", o.name)]
                 if not matching:
                     continue
@@ -294,7 +296,9 @@ def evaluate(
     index = 0
     while True:
         upcoming = events[index].at if index < len(events) else None
-        decision = clock.next_decision()
+        # Before the settled chain's last link no decision can be taken: skip looking.
+        before_settled = settled is not None and upcoming is not None and upcoming <= settled
+        decision = None if before_settled else clock.next_decision()
         if (
             decision is not None
             and decision.effective_at < now  # a threshold at T is crossed only after T

@@ -49,7 +49,7 @@ class Policy:
     def local_day(self, moment: datetime) -> date:
         """The local date a moment belongs to; exactly 24:00 is the end of the day before."""
         local = moment.astimezone(self.zone)
-        if local.time() == time(0):
+        if not (local.hour or local.minute or local.second or local.microsecond):
             return local.date() - _ONE_DAY
         return local.date()
 
@@ -58,36 +58,43 @@ class Policy:
         return datetime.combine(day + _ONE_DAY, time(0), self.zone).astimezone(UTC)
 
     def sensitive_period(self, moment: datetime, risk: Risk) -> SensitivePeriod | None:
-        key = ("period", self.local_day(moment), risk)
-        if key not in self._days:
-            self._days[key] = next(
-                (p for p in self.rules.sensitive_periods if p.covers(key[1], risk)), None
-            )
-        return self._days[key]  # type: ignore[return-value]
+        return self._period_on(self.local_day(moment), risk)
 
     def due_after(self, start: datetime, duration: Duration, *, risk: Risk) -> datetime:
         """When an obligation of ``duration`` whose clock starts at ``start`` falls due."""
-        period = self.sensitive_period(start, risk)
+        if not duration.counts_days:
+            return start + duration.exact()
+        day = self.local_day(start)
+        period = self._period_on(day, risk)
         every_day = period is not None and period.checks_on_holidays
-        return self._add(start, duration, every_day=every_day)
+        return self._add(start, day, duration, every_day=every_day)
 
     def threshold_after(self, start: datetime, duration: Duration, *, risk: Risk) -> datetime:
         """When an escalation threshold of ``duration`` counted from ``start`` is crossed."""
-        period = self.sensitive_period(start, risk)
+        day = self.local_day(start)
+        period = self._period_on(day, risk)
         if period is None:
-            return self._add(start, duration, every_day=False)
+            return self._add(start, day, duration, every_day=False)
         scaled = duration.scaled(period.threshold_factor)
-        return self._add(start, scaled, every_day=period.checks_on_holidays)
+        return self._add(start, day, scaled, every_day=period.checks_on_holidays)
+
+    def _period_on(self, day: date, risk: Risk) -> SensitivePeriod | None:
+        key = ("period", day, risk)
+        if key not in self._days:
+            self._days[key] = next(
+                (p for p in self.rules.sensitive_periods if p.covers(day, risk)), None
+            )
+        return self._days[key]  # type: ignore[return-value]
 
     def first_working_day_of_next_month(self, start: datetime) -> datetime:
         day = self.local_day(start)
         first = date(day.year + day.month // 12, day.month % 12 + 1, 1)
         return self.end_of(self.calendar.first_workday_on_or_after(first))
 
-    def _add(self, start: datetime, duration: Duration, *, every_day: bool) -> datetime:
+    def _add(self, start: datetime, day: date, duration: Duration, *, every_day: bool) -> datetime:
+        """``start`` (on local ``day``) plus ``duration``: exact, or to the end of a day."""
         if not duration.counts_days:
             return start + duration.exact()
-        day = self.local_day(start)
         key = ("add", day, duration.amount, duration.unit, every_day)
         found = self._days.get(key)
         if found is None:
