@@ -69,6 +69,7 @@ __all__ = [
     "fresh_postgres",
     "generate",
     "run_script",
+    "script_named",
     "scripts",
 ]
 
@@ -147,6 +148,7 @@ class Script:
 
     @property
     def reported_ago(self) -> timedelta:
+        """How long before ``now`` the dispute was reported."""
         return self.steps[0].ago
 
 
@@ -182,6 +184,8 @@ def _script(
     checks_every: timedelta | None = None,
     checks_until: timedelta = timedelta(hours=2),
 ) -> Script:
+    """A script reported ``reported_days`` ago, with what happened since (what would fall
+    after ``now`` is left out)."""
     reported = timedelta(days=reported_days)
     steps = [Step(reported, "report")]
     if assigned:
@@ -246,6 +250,7 @@ def scripts() -> list[Script]:
 
 
 def script_named(name: str) -> Script:
+    """The script of that name, as :func:`Generated.blocks` names them."""
     return next(s for s in scripts() if s.name == name)
 
 
@@ -499,8 +504,11 @@ def _play_all(policy: Policy, now: datetime, chosen: Sequence[Script], workdir: 
     dirs = [workdir / f"part{k}" for k in range(workers)]
     for folder in dirs:
         folder.mkdir()
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    # Forking is quick, but only safe while no other thread might hold a lock.
+    method = "fork" if threading.active_count() == 1 else "spawn"
+    context = multiprocessing.get_context(method)
+    quiet = _quiet if method == "spawn" else None  # forked workers keep the logging set-up
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=quiet) as pool:
         captured = list(pool.map(_play_part, [policy] * workers, [now] * workers, parts, dirs))
     first = captured[0]
     templates = sorted(
@@ -513,6 +521,12 @@ def _play_all(policy: Policy, now: datetime, chosen: Sequence[Script], workdir: 
         "rule_sets": [min((c.copied["rule_sets"][0] for c in captured), key=lambda r: r[seen])]
     }
     return _Captured(columns=first.columns, templates=templates, org=first.org, copied=copied)
+
+
+def _quiet() -> None:
+    from fengqiao.logs import configure_logging
+
+    configure_logging(fmt="json", level="warning")
 
 
 def _play_part(
@@ -776,7 +790,7 @@ class _SQLiteWriter:
             "journal_mode=OFF",
             "synchronous=OFF",
             "foreign_keys=OFF",
-            "cache_size=-262144",
+            "cache_size=-65536",
             "threads=2",  # CREATE INDEX sorts on two threads
         ):
             self.db.execute(f"PRAGMA {pragma}")
