@@ -78,6 +78,8 @@ class Dispute(SQLModel, table=True):
     __table_args__ = (
         Index("ix_disputes_county_level", "county_code", "level"),
         Index("ix_disputes_township_level", "township_code", "level"),
+        # The sweep's claim: due disputes in (due time, id) order, read off the index.
+        Index("ix_disputes_next_decision", "next_decision_at", "id"),
     )
     id: int | None = Field(
         default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
@@ -104,7 +106,7 @@ class Dispute(SQLModel, table=True):
     supervised: bool = False
     supervision_deadline: datetime | None = _time(nullable=True)
     last_seq: int = 0
-    next_decision_at: datetime | None = _time(index=True, nullable=True)
+    next_decision_at: datetime | None = _time(nullable=True)
     rules_version: str = Field(max_length=64)
 
 
