@@ -39,6 +39,7 @@ def acknowledge_task(
             dispute_id=task.dispute_id,
             event=NewEvent("acknowledge", at=now, by=by),
         )
+        session.flush()  # what the acknowledgement wrote, before reading the task again
         session.refresh(task)
         if task.state == "open":
             raise BadInput(f"{by!r} cannot acknowledge task {task_id}: it is for {task.target}")
