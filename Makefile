@@ -24,6 +24,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/record_events.py
+	$(BIN)/python bench/sweep_side_by_side.py --sizes county
 
 readme: $(STAMP)
 	$(BIN)/python -m fengqiao.readme README.md

@@ -73,6 +73,11 @@ def _quiet() -> None:
 
 
 def _peak_mb() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited from
+    the parent that started it)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -279,9 +284,9 @@ def drive(args: argparse.Namespace) -> None:
                         )
                     finally:
                         _drop(backend, url)
-                ours = results.get("A", {}).get("seconds")
-                for method, figures in results.items():
-                    print(_row(size, backend, figures, None if method == "A" else ours), flush=True)
+                    ours = results.get("A", {}).get("seconds")
+                    row = _row(size, backend, results[method], None if method == "A" else ours)
+                    print(row, flush=True)
                 _drop(backend, base)
     print(
         f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
