@@ -1142,15 +1142,17 @@ def generate(
 # ----------------------------------------------------------------------------- command line
 
 
-def fresh_postgres(url: str, name: str) -> str:
-    """Drop and create the database ``name`` on the server of ``url``; return its URL."""
+def fresh_postgres(url: str, name: str, *, template: str | None = None) -> str:
+    """Drop and create the database ``name`` on the server of ``url`` (a copy of the
+    database ``template`` if given); return its URL."""
     from sqlalchemy import create_engine
 
     server = make_url(normalise_url(url)).set(database="postgres")
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     admin.dispose()
     return make_url(normalise_url(url)).set(database=name).render_as_string(hide_password=False)
 

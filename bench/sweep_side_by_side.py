@@ -184,15 +184,9 @@ def _copy(backend: str, base: str, name: str, workdir: Path) -> str:
         target = workdir / f"{name}.db"
         shutil.copyfile(source, target)
         return f"sqlite:///{target}"
-    admin = create_engine(
-        make_url(normalise_url(base)).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    template = make_url(base).database
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    admin.dispose()
-    return make_url(normalise_url(base)).set(database=name).render_as_string(hide_password=False)
+    from bench.generate import fresh_postgres
+
+    return fresh_postgres(base, name, template=make_url(base).database)
 
 
 def _analyze(url: str) -> None:
