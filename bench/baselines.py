@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.generate import fresh_postgres  # noqa: E402
 from workflows.db import make_engine, normalise_url  # noqa: E402
 
 __all__ = ["Baseline", "apscheduler_per_deadline", "prefect_flow_per_dispute"]
@@ -541,15 +542,6 @@ def _rows_run(engine: Engine) -> tuple[int, int]:
         return int(once.scalar_one()), int(twice.scalar_one())
 
 
-def _fresh_postgres(url: str, name: str) -> str:
-    admin = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(normalise_url(url)).set(database=name).render_as_string(hide_password=False)
-
-
 def _drop_postgres(url: str, name: str) -> None:
     admin = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -597,7 +589,7 @@ def main() -> None:
             targets.append(
                 (
                     "postgresql",
-                    lambda: _fresh_postgres(args.postgres, "bench_baselines"),
+                    lambda: fresh_postgres(args.postgres, "bench_baselines"),
                     lambda: _drop_postgres(args.postgres, "bench_baselines"),
                 )
             )

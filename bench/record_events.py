@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.generate import fresh_postgres  # noqa: E402
 from fengqiao.logs import configure_logging  # noqa: E402
 from rules.policy import load_policy  # noqa: E402
 from workflows.db import make_engine, migrate, transaction  # noqa: E402
@@ -104,20 +105,6 @@ def bench_import(url: str, plan: list[tuple[int, str, datetime]], workdir: Path)
     return elapsed
 
 
-def _fresh_postgres(url: str, name: str) -> str:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from workflows.db import normalise_url
-
-    admin = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(normalise_url(url)).set(database=name).render_as_string(hide_password=False)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--disputes", type=int, default=200)
@@ -134,7 +121,7 @@ def main() -> None:
         workdir = Path(tmp)
         targets = [("sqlite", lambda n: f"sqlite:///{workdir / n}.db")]
         if args.postgres:
-            targets.append(("postgresql", lambda n: _fresh_postgres(args.postgres, f"bench_{n}")))
+            targets.append(("postgresql", lambda n: fresh_postgres(args.postgres, f"bench_{n}")))
         for label, url_for in targets:
             for path, run in (
                 ("record_event, 1 transaction each", "one"),
