@@ -26,6 +26,11 @@ from workflows.db import dialect_insert
 
 __all__ = [
     "CHUNK",
+    "DISPUTES",
+    "EVENTS",
+    "OBLIGATIONS",
+    "OUTBOX",
+    "TASKS",
     "StoredObligation",
     "StoredTask",
     "Writes",
@@ -39,10 +44,12 @@ __all__ = [
 # Rows per multi-row statement: well under SQLite's 32,766 bound variables.
 CHUNK = 500
 
-_DISPUTES = Dispute.__table__  # type: ignore[attr-defined]
-_OBLIGATIONS = Obligation.__table__  # type: ignore[attr-defined]
-_TASKS = Task.__table__  # type: ignore[attr-defined]
-_OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+# The tables, for the Core statements that read and write many rows at once.
+DISPUTES = Dispute.__table__  # type: ignore[attr-defined]
+EVENTS = DisputeEvent.__table__  # type: ignore[attr-defined]
+OBLIGATIONS = Obligation.__table__  # type: ignore[attr-defined]
+TASKS = Task.__table__  # type: ignore[attr-defined]
+OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 
 class StoredObligation(Protocol):
@@ -272,16 +279,16 @@ class Writes:
         if self.disputes:
             columns = {k: bindparam(k) for k in self.disputes[0] if k != "b_id"}
             session.execute(
-                update(_DISPUTES).where(_DISPUTES.c.id == bindparam("b_id")).values(columns),
+                update(DISPUTES).where(DISPUTES.c.id == bindparam("b_id")).values(columns),
                 self.disputes,
             )
         for chunk in _chunks(self.obligations.gone):
-            session.execute(delete(_OBLIGATIONS).where(_OBLIGATIONS.c.id.in_(chunk)))
+            session.execute(delete(OBLIGATIONS).where(OBLIGATIONS.c.id.in_(chunk)))
         _insert(session, Obligation, self.obligations.new)
         if self.obligations.moved:
             session.execute(
-                update(_OBLIGATIONS)
-                .where(_OBLIGATIONS.c.id == bindparam("b_id"))
+                update(OBLIGATIONS)
+                .where(OBLIGATIONS.c.id == bindparam("b_id"))
                 .values(
                     due_at=bindparam("due_at"),
                     rule=bindparam("rule"),
@@ -292,8 +299,8 @@ class Writes:
             )
         if self.tasks_closed:
             session.execute(
-                update(_TASKS)
-                .where(_TASKS.c.id == bindparam("b_id"))
+                update(TASKS)
+                .where(TASKS.c.id == bindparam("b_id"))
                 .values(
                     state=bindparam("state"),
                     closed_at=bindparam("closed_at"),
@@ -310,7 +317,7 @@ def open_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
     (its obligation came back, after a pause say) is reopened rather than duplicated."""
     if not rows:
         return
-    statement = dialect_insert(session)(_TASKS)
+    statement = dialect_insert(session)(TASKS)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["dispute_id", "kind", "target", "due_at"],
@@ -320,7 +327,7 @@ def open_tasks(session: Session, rows: list[dict[str, Any]]) -> None:
                 "next_reminder_at": statement.excluded.next_reminder_at,
                 "reminders_sent": 0,
             },
-            where=_TASKS.c.state == "cancelled",
+            where=TASKS.c.state == "cancelled",
         ),
         rows,
     )
@@ -330,7 +337,7 @@ def queue_messages(session: Session, rows: list[dict[str, Any]]) -> None:
     """Queue messages, skipping any whose (key, channel, address) is already queued: the
     idempotency key is the last line of defence against a message written twice."""
     if rows:
-        session.execute(dialect_insert(session)(_OUTBOX).on_conflict_do_nothing(), rows)
+        session.execute(dialect_insert(session)(OUTBOX).on_conflict_do_nothing(), rows)
 
 
 def _insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:

@@ -9,11 +9,12 @@ from types import MappingProxyType
 from typing import Any
 
 import structlog
+from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
 from models.events import EventData, InvalidEventData
 from models.lifecycle import DisputeState, Event, UnitPath
-from models.tables import Dispute, DisputeEvent, Obligation, Person, Unit
+from models.tables import Dispute, DisputeEvent, Person, Unit
 from models.values import EventKind, Level, Risk, UnitLevel
 from rules.evaluate import (
     LEVEL_CHANGES,
@@ -25,6 +26,8 @@ from rules.evaluate import (
 )
 from rules.policy import Policy
 from workflows.changes import (
+    EVENTS,
+    OBLIGATIONS,
     Escalated,
     Writes,
     decision_rows,
@@ -52,25 +55,34 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-EVENTS = DisputeEvent.__table__  # type: ignore[attr-defined]
-# What replaying a dispute's history needs of its events.
-EVENT_COLUMNS = (
-    EVENTS.c.dispute_id,
-    EVENTS.c.seq,
-    EVENTS.c.kind,
-    EVENTS.c.at,
-    EVENTS.c.actor,
-    EVENTS.c.data,
-)
-OBLIGATIONS = Obligation.__table__  # type: ignore[attr-defined]
-# What comparing stored obligations with owed ones needs.
-OBLIGATION_COLUMNS = (
-    OBLIGATIONS.c.id,
-    OBLIGATIONS.c.kind,
-    OBLIGATIONS.c.due_at,
-    OBLIGATIONS.c.rules_version,
-    OBLIGATIONS.c.overdue_noted,
-)
+
+def events_of(dispute_ids: Sequence[int]) -> Select[Any]:
+    """What replaying the disputes' histories needs of their events, in order."""
+    return (
+        select(
+            EVENTS.c.dispute_id,
+            EVENTS.c.seq,
+            EVENTS.c.kind,
+            EVENTS.c.at,
+            EVENTS.c.actor,
+            EVENTS.c.data,
+        )
+        .where(EVENTS.c.dispute_id.in_(dispute_ids))
+        .order_by(EVENTS.c.dispute_id, EVENTS.c.seq)
+    )
+
+
+def obligations_of(dispute_ids: Sequence[int]) -> Select[Any]:
+    """What comparing the disputes' stored obligations with owed ones needs."""
+    return select(
+        OBLIGATIONS.c.dispute_id,
+        OBLIGATIONS.c.id,
+        OBLIGATIONS.c.kind,
+        OBLIGATIONS.c.due_at,
+        OBLIGATIONS.c.rules_version,
+        OBLIGATIONS.c.overdue_noted,
+    ).where(OBLIGATIONS.c.dispute_id.in_(dispute_ids))
+
 
 RECORDABLE = tuple(k for k in EventKind if k is not EventKind.report)
 
@@ -281,14 +293,11 @@ def initial_state(dispute: Dispute, past: Sequence[Event]) -> DisputeState:
 
 
 def history(session: Session, dispute_id: int) -> list[Event]:
-    rows = session.execute(
-        select(*EVENT_COLUMNS).where(EVENTS.c.dispute_id == dispute_id).order_by(EVENTS.c.seq)
-    ).all()
-    return [domain_event(row) for row in rows]
+    return [domain_event(row) for row in session.execute(events_of([dispute_id]))]
 
 
 def domain_event(row: Any) -> Event:
-    """The event of a ``dispute_events`` row (or of a row of :data:`EVENT_COLUMNS`)."""
+    """The event of a ``dispute_events`` row (or of a row of :func:`events_of`)."""
     return Event(
         kind=EventKind(row.kind),
         at=row.at,
@@ -350,9 +359,7 @@ def _persist(
         policy=policy,
         now=now,
     )
-    stored = session.execute(
-        select(*OBLIGATION_COLUMNS).where(OBLIGATIONS.c.dispute_id == dispute.id)
-    ).all()
+    stored = session.execute(obligations_of([dispute.id])).all()
     changes = obligation_changes(dispute.id, stored, evaluation.obligations, policy=policy)
     Writes(obligations=changes).apply(session)
     kinds = {event.kind for event in fresh}

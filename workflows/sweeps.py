@@ -18,11 +18,13 @@ import structlog
 from sqlalchemy import Engine, and_, insert, or_
 from sqlmodel import Session, col, select
 
-from models.tables import Dispute, Task
-from models.values import LIVE_TASK_STATES, Level
+from models.tables import Dispute
+from models.values import Level
 from rules.evaluate import evaluate
 from rules.policy import Policy
 from workflows.changes import (
+    DISPUTES,
+    TASKS,
     Writes,
     decision_rows,
     dispute_fields,
@@ -32,22 +34,20 @@ from workflows.changes import (
 )
 from workflows.db import transaction
 from workflows.disputes import (
-    EVENT_COLUMNS,
-    EVENTS,
-    OBLIGATION_COLUMNS,
-    OBLIGATIONS,
     Outcome,
     domain_event,
+    events_of,
     initial_state,
     log_decisions,
+    obligations_of,
     reevaluate,
 )
 from workflows.outbox import addresses
 from workflows.tasks import (
-    ACKNOWLEDGE,
     acknowledgement_row,
     announcement,
     first_reminders,
+    live_obligation_tasks,
     obligation_targets,
     unit_target,
 )
@@ -65,9 +65,6 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 BATCH = 500
-
-_DISPUTES = Dispute.__table__  # type: ignore[attr-defined]
-_TASKS = Task.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -180,10 +177,10 @@ def claim_due(
     ``skip`` are disputes that failed earlier in this sweep. With ``wait``, rows locked by
     others are waited for instead (PostgreSQL then checks again whether they are still due).
     """
-    query = select(_DISPUTES.c.id).where(_DISPUTES.c.next_decision_at < now)
+    query = select(DISPUTES.c.id).where(DISPUTES.c.next_decision_at < now)
     if skip:
-        query = query.where(_DISPUTES.c.id.not_in(list(skip)))
-    query = query.order_by(_DISPUTES.c.next_decision_at, _DISPUTES.c.id).limit(limit)
+        query = query.where(DISPUTES.c.id.not_in(list(skip)))
+    query = query.order_by(DISPUTES.c.next_decision_at, DISPUTES.c.id).limit(limit)
     return list(session.execute(query.with_for_update(skip_locked=not wait)).scalars())
 
 
@@ -196,29 +193,10 @@ def sweep_batch(
     in four queries and written in about a dozen statements for the whole batch. Returns
     what was written and the disputes, if any, still due afterwards.
     """
-    disputes = session.execute(select(_DISPUTES).where(_DISPUTES.c.id.in_(ids))).all()
-    events = _grouped(
-        session,
-        select(*EVENT_COLUMNS)
-        .where(EVENTS.c.dispute_id.in_(ids))
-        .order_by(EVENTS.c.dispute_id, EVENTS.c.seq),
-    )
-    stored = _grouped(
-        session,
-        select(OBLIGATIONS.c.dispute_id, *OBLIGATION_COLUMNS).where(
-            OBLIGATIONS.c.dispute_id.in_(ids)
-        ),
-    )
-    live = _grouped(
-        session,
-        select(
-            _TASKS.c.dispute_id, _TASKS.c.id, _TASKS.c.kind, _TASKS.c.target, _TASKS.c.due_at
-        ).where(
-            _TASKS.c.dispute_id.in_(ids),
-            _TASKS.c.kind != ACKNOWLEDGE,
-            _TASKS.c.state.in_(LIVE_TASK_STATES),
-        ),
-    )
+    disputes = session.execute(select(DISPUTES).where(DISPUTES.c.id.in_(ids))).all()
+    events = _grouped(session, events_of(ids))
+    stored = _grouped(session, obligations_of(ids))
+    live = _grouped(session, live_obligation_tasks(ids))
     writes = Writes()
     # (task row, the dispute's category, when it was escalated)
     acknowledgements: list[tuple[dict[str, Any], str, datetime]] = []
@@ -296,7 +274,7 @@ def _announcements(
     if not acknowledgements:
         return []
     ids = session.execute(
-        insert(_TASKS).returning(_TASKS.c.id, sort_by_parameter_order=True),
+        insert(TASKS).returning(TASKS.c.id, sort_by_parameter_order=True),
         [task for task, _, _ in acknowledgements],
     ).scalars()
     found: dict[str, list[tuple[str, str, str]]] = {}

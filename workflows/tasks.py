@@ -6,19 +6,20 @@ Written in the same transaction as the events that cause them; the rule file's
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
+from sqlalchemy import Select
 from sqlmodel import Session, col, select
 
 from models.tables import Dispute, OutboxMessage, Person, Task
 from models.values import LIVE_TASK_STATES, Level, Risk
 from rules.policy import Policy
 from rules.reminders import after_quiet_hours, next_reminder
-from workflows.changes import Writes, obligation_task_changes
+from workflows.changes import TASKS, Writes, obligation_task_changes
 from workflows.db import insert_ignoring_duplicates
 from workflows.messages import render, task_notice
 from workflows.outbox import addresses, message_rows
@@ -30,6 +31,7 @@ __all__ = [
     "announce",
     "announcement",
     "first_reminders",
+    "live_obligation_tasks",
     "obligation_targets",
     "person_target",
     "responsible",
@@ -41,7 +43,6 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 ACKNOWLEDGE = "acknowledge"
-_TASKS = Task.__table__  # type: ignore[attr-defined]
 
 
 def person_target(person: str) -> str:
@@ -183,13 +184,7 @@ def sync_obligation_tasks(
     """Keep one open task per obligation, for whoever is responsible, due when it is due
     (see :func:`workflows.changes.obligation_task_changes`)."""
     assert dispute.id is not None
-    live = session.execute(
-        select(_TASKS.c.id, _TASKS.c.kind, _TASKS.c.target, _TASKS.c.due_at).where(
-            _TASKS.c.dispute_id == dispute.id,
-            _TASKS.c.kind != ACKNOWLEDGE,
-            _TASKS.c.state.in_(LIVE_TASK_STATES),
-        )
-    ).all()
+    live = session.execute(live_obligation_tasks([dispute.id])).all()
     closed, opened = obligation_task_changes(
         dispute.id,
         live,
@@ -203,6 +198,18 @@ def sync_obligation_tasks(
         now=now,
     )
     Writes(tasks_closed=closed, tasks_opened=opened).apply(session)
+
+
+def live_obligation_tasks(dispute_ids: Sequence[int]) -> Select[Any]:
+    """The disputes' live tasks other than acknowledgements, as obligation tasks are
+    compared with what is owed."""
+    return select(
+        TASKS.c.dispute_id, TASKS.c.id, TASKS.c.kind, TASKS.c.target, TASKS.c.due_at
+    ).where(
+        TASKS.c.dispute_id.in_(dispute_ids),
+        TASKS.c.kind != ACKNOWLEDGE,
+        TASKS.c.state.in_(LIVE_TASK_STATES),
+    )
 
 
 def obligation_targets(dispute: Any, owed: Iterable[str], policy: Policy) -> dict[str, str]:
