@@ -9,7 +9,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -108,6 +117,9 @@ class Dispute(SQLModel, table=True):
     last_seq: int = 0
     next_decision_at: datetime | None = _time(nullable=True)
     rules_version: str = Field(max_length=64)
+    # The evaluation's fold after event ``last_seq`` (rules.evaluate.Evaluation.folded):
+    # the next evaluation goes on from it instead of replaying the history.
+    fold: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class DisputeEvent(SQLModel, table=True):

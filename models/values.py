@@ -41,15 +41,15 @@ class Level(StrEnum):
 
     @property
     def up(self) -> Level | None:
-        order = list(Level)
-        index = order.index(self)
-        return order[index + 1] if index + 1 < len(order) else None
+        return _LEVEL_UP.get(self)
 
     @property
     def down(self) -> Level | None:
-        order = list(Level)
-        index = order.index(self)
-        return order[index - 1] if index > 0 else None
+        return _LEVEL_DOWN.get(self)
+
+
+_LEVEL_UP = dict(zip(Level, list(Level)[1:], strict=False))
+_LEVEL_DOWN = {up: down for down, up in _LEVEL_UP.items()}
 
 
 class Risk(StrEnum):

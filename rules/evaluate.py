@@ -6,18 +6,24 @@ dispute would cross if nothing happened is a *decision* (escalate or supervise);
 falls before the next event and not after ``now``, it is taken, with the crossing as its
 effective time, and the fold goes on from the new level. Evaluating later therefore only
 ever adds decisions after those already due, never moves them.
+
+The fold's working state after a dispute's recorded history can be kept with the dispute
+(:meth:`Evaluation.folded`, a short JSON text): the next evaluation then goes on from it
+with only the events recorded since (:func:`load_fold`, :func:`resume`) instead of
+replaying the whole history, and gives exactly what the replay would.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
-from models.lifecycle import DisputeState, Event, apply
-from models.values import EventKind, Level, Status
+from models.lifecycle import DisputeState, Event, UnitPath, apply
+from models.values import EventKind, Level, Risk, Status
 from rules.durations import Duration
 from rules.policy import Policy
 from rules.schema import ObligationRule
@@ -26,10 +32,13 @@ __all__ = [
     "Decision",
     "DueObligation",
     "Evaluation",
+    "Fold",
     "HistoryError",
     "LEVEL_CHANGES",
     "LevelMove",
     "evaluate",
+    "load_fold",
+    "resume",
     "settled_until",
 ]
 
@@ -94,6 +103,13 @@ class Evaluation:
     decisions: tuple[Decision, ...]
     next_decision: Decision | None
     moves: tuple[LevelMove, ...] = ()
+    clock: _Clock | None = field(default=None, repr=False, compare=False)
+
+    def folded(self, *, seq: int) -> str:
+        """The fold after the history and this evaluation's decisions, recorded up to event
+        ``seq``: the text :func:`load_fold` reads back to evaluate from here next time."""
+        assert self.clock is not None
+        return self.clock.dump(seq)
 
 
 @dataclass
@@ -110,11 +126,15 @@ class _Clock:
     # A threshold cannot be crossed before the fold got here: when an event makes a dispute
     # liable (its risk rises, say) after the threshold's time, it is crossed at that event.
     position: datetime = datetime.min.replace(tzinfo=UTC)
+    # The last escalation, hand-back or listing folded: :func:`settled_until` of the history.
+    chain_end: datetime | None = None
 
     def record(self, event: Event) -> None:
         before = self.state
         self.state = apply(before, event)
         self.position = max(self.position, event.at)
+        if event.kind in LEVEL_CHANGES and (self.chain_end is None or event.at > self.chain_end):
+            self.chain_end = event.at
         if self.state.level != before.level and event.seq:
             self.moves.append(
                 LevelMove(event.seq, event.kind, event.at, before.level, self.state.level)
@@ -132,6 +152,32 @@ class _Clock:
                 self.since.pop(name, None)
             elif level_clock_restarted or name not in self.since:
                 self.since[name] = event.at
+
+    def dump(self, seq: int) -> str:
+        """The fold as compact JSON; the dispute's units and assignee are its row's."""
+        state = self.state
+        return json.dumps(
+            {
+                "format": _FOLD_FORMAT,
+                "rules": self.policy.version,
+                "seq": seq,
+                "status": state.status.value,
+                "risk": state.risk.value,
+                "level": state.level.value,
+                "level_since": _us(state.level_since),
+                "reported_at": _us(state.reported_at),
+                "paused": state.paused,
+                "supervised": state.supervised,
+                "deadline": _us_or_none(state.supervision_deadline),
+                "last": {kind.value: _us(at) for kind, at in self.last.items()},
+                "first": {kind.value: _us(at) for kind, at in self.first.items()},
+                "since": {name: _us(at) for name, at in self.since.items()},
+                "pauses": [[_us(start), _us_or_none(end)] for start, end in self.pauses],
+                "position": _us(self.position),
+                "chain_end": _us_or_none(self.chain_end),
+            },
+            separators=(",", ":"),
+        )
 
     def shifted(self, nominal: datetime, anchor: datetime) -> datetime:
         """``nominal`` pushed back by the paused time since ``anchor``."""
@@ -244,6 +290,97 @@ class _Clock:
         return replace(decision, effective_at=self.position)
 
 
+_FOLD_FORMAT = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _us(moment: datetime) -> int:
+    """Microseconds since the epoch: exact, and shorter than ISO 8601."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def _us_or_none(moment: datetime | None) -> int | None:
+    return None if moment is None else _us(moment)
+
+
+def _at(value: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=value)
+
+
+def _at_or_none(value: int | None) -> datetime | None:
+    return None if value is None else _at(value)
+
+
+@dataclass(frozen=True)
+class Fold:
+    """A stored fold, read back: where the next evaluation of its dispute goes on from."""
+
+    policy: Policy
+    path: UnitPath
+    assignee: str | None
+    data: Mapping[str, object]
+
+    @property
+    def position(self) -> datetime:
+        """How far the fold got: events dated earlier need the history replayed."""
+        return _at(self.data["position"])  # type: ignore[arg-type]
+
+    @property
+    def settled(self) -> datetime | None:
+        """:func:`settled_until` of the history the fold was made from."""
+        return _at_or_none(self.data["chain_end"])  # type: ignore[arg-type]
+
+    def takes(self, fresh: Sequence[Event]) -> bool:
+        """Whether events recorded since can be folded on from here: none is dated before
+        the fold's position (equal times are fine: new events come last among them)."""
+        position = self.position
+        return all(event.at >= position for event in fresh)
+
+    def clock(self) -> _Clock:
+        data: Mapping[str, Any] = self.data
+        state = DisputeState(
+            status=Status(data["status"]),
+            risk=Risk(data["risk"]),
+            level=Level(data["level"]),
+            path=self.path,
+            level_since=_at(data["level_since"]),
+            reported_at=_at(data["reported_at"]),
+            assignee=self.assignee,
+            paused=data["paused"],
+            supervised=data["supervised"],
+            supervision_deadline=_at_or_none(data["deadline"]),
+        )
+        return _Clock(
+            policy=self.policy,
+            state=state,
+            last={EventKind(kind): _at(at) for kind, at in data["last"].items()},
+            first={EventKind(kind): _at(at) for kind, at in data["first"].items()},
+            since={name: _at(at) for name, at in data["since"].items()},
+            pauses=[(_at(start), _at_or_none(end)) for start, end in data["pauses"]],
+            position=_at(data["position"]),
+            chain_end=_at_or_none(data["chain_end"]),
+        )
+
+
+def load_fold(
+    text: str | None, *, seq: int, path: UnitPath, assignee: str | None, policy: Policy
+) -> Fold | None:
+    """The fold stored with a dispute whose last event is ``seq``, if it can be gone on
+    from: None if there is none, or it was made under other rules (the history is then
+    replayed under the new ones) or at another event, or in another format."""
+    if not text:
+        return None
+    data = json.loads(text)
+    if (
+        data.get("format") != _FOLD_FORMAT
+        or data.get("rules") != policy.version
+        or data.get("seq") != seq
+    ):
+        return None
+    return Fold(policy=policy, path=path, assignee=assignee, data=data)
+
+
 def _applies(rule: ObligationRule, state: DisputeState) -> bool:
     if state.risk not in rule.applies_to.risks:
         return False
@@ -289,6 +426,22 @@ def evaluate(
     for name, rule in policy.rules.obligations.items():
         if _applies(rule, initial):
             clock.since[name] = initial.reported_at
+    return _fold(clock, history, settled=settled, now=now)
+
+
+def resume(
+    fold: Fold, fresh: Sequence[Event], *, now: datetime, settled: datetime | None = None
+) -> Evaluation:
+    """Evaluate from a stored fold with the events recorded since (``fold.takes(fresh)``
+    must hold): the same evaluation as :func:`evaluate` of the whole history."""
+    if not fold.takes(fresh):
+        raise ValueError("an event is dated before the fold's position: replay the history")
+    return _fold(fold.clock(), fresh, settled=fold.settled if settled is None else settled, now=now)
+
+
+def _fold(
+    clock: _Clock, history: Sequence[Event], *, settled: datetime | None, now: datetime
+) -> Evaluation:
     events = sorted(
         (e for e in history if e.kind is not EventKind.report), key=lambda e: (e.at, e.seq)
     )
@@ -296,9 +449,13 @@ def evaluate(
     index = 0
     while True:
         upcoming = events[index].at if index < len(events) else None
-        # Before the settled chain's last link no decision can be taken: skip looking.
-        before_settled = settled is not None and upcoming is not None and upcoming <= settled
-        decision = None if before_settled else clock.next_decision()
+        # No decision can be taken before the settled chain's last link, nor between two
+        # events at the same time (a decision is never before the fold's position): skip
+        # looking.
+        skip = upcoming is not None and (
+            upcoming <= clock.position or (settled is not None and upcoming <= settled)
+        )
+        decision = None if skip else clock.next_decision()
         if (
             decision is not None
             and decision.effective_at < now  # a threshold at T is crossed only after T
@@ -322,4 +479,5 @@ def evaluate(
         decisions=tuple(decisions),
         next_decision=clock.next_decision(),
         moves=tuple(clock.moves),
+        clock=clock,
     )

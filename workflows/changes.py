@@ -139,10 +139,13 @@ def escalation_row(
     }
 
 
-def dispute_fields(evaluation: Evaluation, policy: Policy) -> dict[str, Any]:
-    """The dispute row's columns that follow from its evaluation."""
+def dispute_fields(evaluation: Evaluation, policy: Policy, *, seq: int) -> dict[str, Any]:
+    """The dispute row's columns that follow from its evaluation, once its events are
+    recorded up to ``seq``."""
     state = evaluation.state
     return {
+        "last_seq": seq,
+        "fold": evaluation.folded(seq=seq),
         "status": state.status,
         "risk": state.risk,
         "level": state.level,

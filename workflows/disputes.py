@@ -20,8 +20,11 @@ from rules.evaluate import (
     LEVEL_CHANGES,
     Decision,
     Evaluation,
+    Fold,
     HistoryError,
     evaluate,
+    load_fold,
+    resume,
     settled_until,
 )
 from rules.policy import Policy
@@ -46,6 +49,7 @@ __all__ = [
     "Outcome",
     "Recorded",
     "reevaluate",
+    "fold_of",
     "history",
     "initial_state",
     "record_event",
@@ -217,7 +221,6 @@ def record_events(
     if dispute is None:
         raise NotFound(f"unknown dispute {dispute_id}")
     register_ruleset(session=session, policy=policy, now=now)
-    past = history(session, dispute_id)
     people = _known_people(session, events)
     fresh: list[Event] = []
     for index, new in enumerate(events):
@@ -229,7 +232,12 @@ def record_events(
             )
         except BadInput as exc:
             raise EventRefused(str(exc), index=index) from None
-    settled = settled_until(past)
+    fold = fold_of(dispute, policy)
+    if fold is not None and fold.takes(fresh):
+        settled, past = fold.settled, None
+    else:  # other rules, or a late event: replay the history
+        fold, past = None, history(session, dispute_id)
+        settled = settled_until(past)
     for index, event in enumerate(fresh):
         if settled is not None and event.kind in LEVEL_CHANGES and event.at < settled:
             raise EventRefused(
@@ -237,9 +245,13 @@ def record_events(
                 f"the last recorded escalation, hand-back or listing ({settled.isoformat()})",
                 index=index,
             )
-    initial = initial_state(dispute, past)
     try:
-        evaluation = evaluate(initial, [*past, *fresh], policy=policy, now=now, settled=settled)
+        if fold is not None:
+            evaluation = resume(fold, fresh, now=now)
+        else:
+            assert past is not None
+            initial = initial_state(dispute, past)
+            evaluation = evaluate(initial, [*past, *fresh], policy=policy, now=now, settled=settled)
     except HistoryError as exc:
         index = exc.seq - dispute.last_seq - 1
         if 0 <= index < len(fresh):
@@ -271,8 +283,12 @@ def reevaluate(*, session: Session, policy: Policy, now: datetime, dispute_id: i
     ).one_or_none()
     if dispute is None:
         raise NotFound(f"unknown dispute {dispute_id}")
-    past = history(session, dispute_id)
-    evaluation = evaluate(initial_state(dispute, past), past, policy=policy, now=now)
+    fold = fold_of(dispute, policy)
+    if fold is not None:
+        evaluation = resume(fold, [], now=now)
+    else:
+        past = history(session, dispute_id)
+        evaluation = evaluate(initial_state(dispute, past), past, policy=policy, now=now)
     return _persist(session, dispute, evaluation, policy=policy, now=now, fresh=())
 
 
@@ -282,6 +298,18 @@ class EventRefused(BadInput):
     def __init__(self, message: str, *, index: int) -> None:
         super().__init__(message)
         self.index = index
+
+
+def fold_of(dispute: Any, policy: Policy) -> Fold | None:
+    """The fold stored with a dispute (a :class:`Dispute` or a row of its table), if the
+    next evaluation can go on from it under ``policy``."""
+    return load_fold(
+        dispute.fold,
+        seq=dispute.last_seq,
+        path=UnitPath(dispute.village_code, dispute.township_code, dispute.county_code),
+        assignee=dispute.assignee,
+        policy=policy,
+    )
 
 
 def initial_state(dispute: Dispute, past: Sequence[Event]) -> DisputeState:
@@ -336,11 +364,11 @@ def _persist(
     events, decided = decision_rows(
         dispute.id, dispute.last_seq, evaluation.decisions, policy=policy, now=now
     )
-    dispute.last_seq += len(events)
     log_decisions(dispute.id, evaluation.decisions)
     escalated.extend(decided)
     happenings.extend(Happening(m.at, "escalate", path.at(Level(m.to_level))) for m in escalated)
-    for name, value in dispute_fields(evaluation, policy).items():
+    fields = dispute_fields(evaluation, policy, seq=dispute.last_seq + len(events))
+    for name, value in fields.items():
         setattr(dispute, name, value)
     session.add(dispute)
     session.flush()

@@ -93,6 +93,8 @@ def test_one_failing_dispute_is_logged_and_counted_and_the_others_go_on(
             text("UPDATE dispute_events SET kind = 'teleport' WHERE dispute_id = :id"),
             {"id": broken},
         )
+        # and no fold to go on from (as after a change of rules): the history is replayed
+        connection.execute(text("UPDATE disputes SET fold = NULL WHERE id = :id"), {"id": broken})
     with capture_logs() as logs:
         result = escalation_sweep(engine=org_engine, policy=policy, now=MONDAY + timedelta(days=3))
     assert result.failed == [broken]
@@ -382,14 +384,14 @@ def _natural(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     return content
 
 
-def test_the_batched_sweep_writes_exactly_what_one_transaction_per_dispute_writes(
-    org_engine: Engine, policy: Policy, tmp_path: Any
-) -> None:
+def _twin(org_engine: Engine, policy: Policy, tmp_path: Any) -> Engine:
+    """A SQLite database with the organisation, and the same histories as ``org_engine``
+    recorded in the same order in both."""
     reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
     migrate(reference)
     with transaction(reference) as session:
         load_org(session=session, path=EXAMPLE_ORG)
-    for engine in (org_engine, reference):  # the same histories, in the same order
+    for engine in (org_engine, reference):
         for day in range(12):
             at = MONDAY + timedelta(days=day, hours=day % 5)
             for risk in ("high", "medium", "low"):
@@ -407,6 +409,13 @@ def test_the_batched_sweep_writes_exactly_what_one_transaction_per_dispute_write
                         at + timedelta(hours=1),
                         {"reason": "住院"},
                     )
+    return reference
+
+
+def test_the_batched_sweep_writes_exactly_what_one_transaction_per_dispute_writes(
+    org_engine: Engine, policy: Policy, tmp_path: Any
+) -> None:
+    reference = _twin(org_engine, policy, tmp_path)
     now = MONDAY + timedelta(days=40)
     with transaction(reference) as session:
         due = [i for _, i in due_for_decision(session, now=now, after=None, limit=10_000)]
@@ -420,5 +429,26 @@ def test_the_batched_sweep_writes_exactly_what_one_transaction_per_dispute_write
     assert batched.failed == one_by_one.failed == []
     assert (batched.examined, batched.decisions) == (one_by_one.examined, one_by_one.decisions)
     assert (batched.obligations_changed) == one_by_one.obligations_changed
+    assert _natural(org_engine) == _natural(reference)
+    reference.dispose()
+
+
+def test_going_on_from_the_stored_folds_writes_exactly_what_replaying_every_history_writes(
+    org_engine: Engine, policy: Policy, tmp_path: Any
+) -> None:
+    reference = _twin(org_engine, policy, tmp_path)
+    now = MONDAY + timedelta(days=40)
+    with reference.begin() as connection:  # as after a change of rules: nothing to go on from
+        forgotten = connection.execute(
+            text("UPDATE disputes SET fold = NULL WHERE next_decision_at < :now"), {"now": now}
+        )
+        assert forgotten.rowcount > 20
+    going_on = escalation_sweep(engine=org_engine, policy=policy, now=now, size=7)
+    replayed = escalation_sweep(engine=reference, policy=policy, now=now, size=7)
+    assert going_on.decisions == replayed.decisions > 20
+    assert _natural(org_engine) == _natural(reference)  # the new folds too
+    later = now + timedelta(days=20)  # and again, now that both go on from their folds
+    escalation_sweep(engine=org_engine, policy=policy, now=later)
+    escalation_sweep(engine=reference, policy=policy, now=later)
     assert _natural(org_engine) == _natural(reference)
     reference.dispose()
