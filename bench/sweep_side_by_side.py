@@ -92,20 +92,27 @@ def one_dispute(dispute_id: int) -> None:
         reevaluate(session=session, policy=_POLICY, now=NOW, dispute_id=dispute_id)
 
 
-def due_set_ms(engine: Engine) -> tuple[float, int]:
-    """The due-set query: every dispute due by now, by the index on next_decision_at."""
+def due_set_ms(engine: Engine) -> tuple[float, float, int]:
+    """The due-set query: every dispute due by now, by the index on next_decision_at.
+
+    Run three times: the first in a database nobody has queried yet also loads the
+    server's catalog caches for it (about 60 ms on PostgreSQL); the best of the others is
+    what a sweep every 15 minutes meets. Returns (first ms, best ms, rows).
+    """
+    times = []
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))  # the connection is made before timing
-        began = time.perf_counter()
-        ids = connection.execute(
-            text(
-                "SELECT id FROM disputes WHERE next_decision_at < :now "
-                "ORDER BY next_decision_at, id"
-            ),
-            {"now": NOW.replace(tzinfo=None)},
-        ).all()
-        took = time.perf_counter() - began
-    return took * 1000, len(ids)
+        for _ in range(3):
+            began = time.perf_counter()
+            ids = connection.execute(
+                text(
+                    "SELECT id FROM disputes WHERE next_decision_at < :now "
+                    "ORDER BY next_decision_at, id"
+                ),
+                {"now": NOW.replace(tzinfo=None)},
+            ).all()
+            times.append((time.perf_counter() - began) * 1000)
+    return times[0], min(times[1:]), len(ids)
 
 
 def raw_bound(engine: Engine) -> int:
@@ -135,7 +142,9 @@ def run_method(method: str, url: str, due_file: Path, sample: int | None) -> dic
     policy = _POLICY = load_policy(None)
     figures: dict[str, Any] = {"method": method, "due": len(due), "extrapolated": False}
     if method == "A":
-        figures["due_set_ms"], figures["due_found"] = due_set_ms(engine)
+        figures["due_set_first_ms"], figures["due_set_ms"], figures["due_found"] = due_set_ms(
+            engine
+        )
         began = time.perf_counter()
         result = escalation_sweep(engine=engine, policy=policy, now=NOW)
         figures["seconds"] = time.perf_counter() - began
@@ -190,10 +199,13 @@ def _copy(backend: str, base: str, name: str, workdir: Path) -> str:
 
 
 def _analyze(url: str) -> None:
-    """Planner statistics after the bulk load, as autovacuum would gather them in time."""
+    """What autovacuum would do in time after the bulk load: planner statistics and, on
+    PostgreSQL, the visibility map and hint bits, so that the first reads of the fresh
+    load do not set them (and index-only scans need not visit the table)."""
     engine = make_engine(url)
+    statement = "VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"
     with engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+        connection.execution_options(isolation_level="AUTOCOMMIT").execute(text(statement))
     engine.dispose()
 
 
@@ -233,7 +245,12 @@ def _row(size: str, backend: str, figures: dict[str, Any], ours: float | None) -
     if figures.get("dropped"):
         handled += f", {figures['dropped']:,} DROPPED"
     ratio = "1" if ours is None else f"{ours / seconds:.3g}"
-    extra = f"due-set query {figures['due_set_ms']:.0f} ms" if "due_set_ms" in figures else ""
+    extra = (
+        f"due-set query {figures['due_set_ms']:.0f} ms "
+        f"(first in a fresh database {figures['due_set_first_ms']:.0f} ms)"
+        if "due_set_ms" in figures
+        else ""
+    )
     return (
         f"| {size} | {backend} | {name} | {mark}{seconds:,.2f} | {mark}{rate:,.0f} | "
         f"{handled} | {figures['peak_mb']:.0f} | {ratio} | {extra} |"
