@@ -9,7 +9,7 @@ copy; e-mail and chat channels cannot be deduplicated by us.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +28,7 @@ from workflows.messages import render
 
 __all__ = [
     "DeliveryResult",
+    "addresses_of",
     "addresses",
     "Sender",
     "apprise_send",
@@ -53,31 +54,56 @@ def addresses(
 ) -> list[tuple[str, str, str]]:
     """(recipient, channel, address) for a ``person:ID`` or ``unit:CODE`` target: a unit
     means its own addresses and those of its supervisors (township, county) or mediators."""
-    kind, _, ref = target.partition(":")
-    holders: list[tuple[str, dict[str, Any]]] = []
-    if kind == "person":
-        person = session.get(Person, ref)
-        if person is not None:
-            holders.append((target, person.contacts))
-    else:
-        unit = session.get(Unit, ref)
-        if unit is not None:
-            holders.append((target, unit.contacts))
+    return addresses_of(session, [target], own_only=own_only)[target]
+
+
+def addresses_of(
+    session: Session, targets: Collection[str], *, own_only: bool = False
+) -> dict[str, list[tuple[str, str, str]]]:
+    """:func:`addresses` of each of ``targets``, in three queries however many they are."""
+    people_ids = {t.partition(":")[2] for t in targets if t.startswith("person:")}
+    unit_codes = {t.partition(":")[2] for t in targets if not t.startswith("person:")}
+    people = (
+        {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(people_ids)))}
+        if people_ids
+        else {}
+    )
+    units = (
+        {u.code: u for u in session.exec(select(Unit).where(col(Unit.code).in_(unit_codes)))}
+        if unit_codes
+        else {}
+    )
+    staff: dict[str, list[Person]] = {}
+    if units and not own_only:
+        query = (
+            select(Person).where(col(Person.unit_code).in_(list(units))).order_by(col(Person.id))
+        )
+        for person in session.exec(query):
+            unit = units[person.unit_code]
             role = "supervisor" if unit.level in ("township", "county") else "mediator"
-            staff = session.exec(
-                select(Person)
-                .where(Person.unit_code == ref, Person.role == role)
-                .order_by(col(Person.id))
-            )
-            for person in [] if own_only else staff:
-                holders.append((f"person:{person.id}", person.contacts))
-    found = []
-    for recipient, contacts in holders:
-        for channel in CHANNELS:
-            values = contacts.get(channel, [])
-            for address in values if isinstance(values, list) else [values]:
-                found.append((recipient, channel, str(address)))
+            if person.role == role:
+                staff.setdefault(unit.code, []).append(person)
+    found: dict[str, list[tuple[str, str, str]]] = {}
+    for target in targets:
+        kind, _, ref = target.partition(":")
+        holders: list[tuple[str, dict[str, Any]]] = []
+        if kind == "person":
+            if ref in people:
+                holders.append((target, people[ref].contacts))
+        elif ref in units:
+            holders.append((target, units[ref].contacts))
+            holders.extend((f"person:{p.id}", p.contacts) for p in staff.get(ref, []))
+        found[target] = [
+            (recipient, channel, str(address))
+            for recipient, contacts in holders
+            for channel in CHANNELS
+            for address in _listed(contacts.get(channel, []))
+        ]
     return found
+
+
+def _listed(values: Any) -> list[Any]:
+    return values if isinstance(values, list) else [values]
 
 
 def enqueue(

@@ -24,10 +24,17 @@ def register_ruleset(*, session: Session, policy: Policy, now: datetime) -> None
     since each record carries its version, but it is logged: it usually means a command ran
     with a draft rule file.
     """
-    in_force = current_version(session)
+    in_force, stored = session.execute(  # one round trip: every recording asks this
+        select(
+            _LAST_CHANGE,
+            select(RuleSetRecord.version)
+            .where(RuleSetRecord.version == policy.version)
+            .scalar_subquery(),
+        )
+    ).one()
     if in_force is not None and in_force != policy.version:
         log.warning("rules_not_in_force", version=policy.version, in_force=in_force)
-    if session.get(RuleSetRecord, policy.version) is not None:
+    if stored is not None:
         return
     # Two writers may meet a new version at once: the second insert does nothing.
     insert_ignoring_duplicates(
@@ -45,10 +52,15 @@ def register_ruleset(*, session: Session, policy: Policy, now: datetime) -> None
     )
 
 
+_LAST_CHANGE = (
+    select(RuleChange.to_version).order_by(col(RuleChange.id).desc()).limit(1).scalar_subquery()
+)
+
+
 def current_version(session: Session) -> str | None:
     """The version of the last rule change, or None before any."""
-    last = session.exec(select(RuleChange).order_by(col(RuleChange.id).desc()).limit(1)).first()
-    return last.to_version if last else None
+    version: str | None = session.execute(select(_LAST_CHANGE)).scalar_one()
+    return version
 
 
 def stored_policy(session: Session, *, version: str | None) -> Policy | None:

@@ -43,7 +43,7 @@ from workflows.disputes import (
     obligations_of,
     reevaluate,
 )
-from workflows.outbox import addresses
+from workflows.outbox import addresses_of
 from workflows.tasks import (
     acknowledgement_row,
     announcement,
@@ -284,15 +284,16 @@ def _announcements(
         insert(TASKS).returning(TASKS.c.id, sort_by_parameter_order=True),
         [task for task, _, _ in acknowledgements],
     ).scalars()
-    found: dict[str, list[tuple[str, str, str]]] = {}
+    found = addresses_of(session, {task["target"] for task, _, _ in acknowledgements})
     rows: list[dict[str, Any]] = []
+    unreachable: set[str] = set()
     for task_id, (task, category, at) in zip(ids, acknowledgements, strict=True):
         target = task["target"]
-        if target not in found:
-            found[target] = addresses(session, target)
-            if not found[target]:
+        if not found[target]:
+            if target not in unreachable:
+                unreachable.add(target)
                 log.info("no_contact", target=target, dispute_id=task["dispute_id"])
-        if found[target]:
+        else:
             rows.extend(
                 announcement(
                     task_id=task_id,
