@@ -291,6 +291,24 @@ class _Clock:
 
 
 _FOLD_FORMAT = 1
+_FOLD_KEYS = frozenset(
+    [
+        "status",
+        "risk",
+        "level",
+        "level_since",
+        "reported_at",
+        "paused",
+        "supervised",
+        "deadline",
+        "last",
+        "first",
+        "since",
+        "pauses",
+        "position",
+        "chain_end",
+    ]
+)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -368,14 +386,20 @@ def load_fold(
 ) -> Fold | None:
     """The fold stored with a dispute whose last event is ``seq``, if it can be gone on
     from: None if there is none, or it was made under other rules (the history is then
-    replayed under the new ones) or at another event, or in another format."""
+    replayed under the new ones) or at another event, or in another format, or it cannot
+    be read (it is derived data: replaying the history makes it again)."""
     if not text:
         return None
-    data = json.loads(text)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
     if (
-        data.get("format") != _FOLD_FORMAT
+        not isinstance(data, dict)
+        or data.get("format") != _FOLD_FORMAT
         or data.get("rules") != policy.version
         or data.get("seq") != seq
+        or not data.keys() >= _FOLD_KEYS
     ):
         return None
     return Fold(policy=policy, path=path, assignee=assignee, data=data)

@@ -113,6 +113,20 @@ def test_a_fold_made_at_another_event_or_none_at_all_is_not_used() -> None:
     assert load_fold(None, seq=2, path=PATH, assignee=None, policy=POLICY) is None
 
 
+@pytest.mark.parametrize("damage", ["truncated", "not an object", "a field missing"])
+def test_a_fold_that_cannot_be_read_is_not_used_and_the_history_is_replayed(damage: str) -> None:
+    events = numbered(checks((2026, 11, 3)))
+    _, text, _ = stored(Risk.high, MONDAY, events, at(2026, 11, 4, 9))
+    data = json.loads(text)
+    del data["pauses"]
+    damaged = {
+        "truncated": text[: len(text) // 2],
+        "not an object": "[1, 2]",
+        "a field missing": json.dumps(data),
+    }[damage]
+    assert load_fold(damaged, seq=2, path=PATH, assignee=None, policy=POLICY) is None
+
+
 def test_an_event_dated_before_the_folds_position_needs_the_history_replayed() -> None:
     events = numbered(checks((2026, 11, 3), (2026, 11, 5)))
     _, text, _ = stored(Risk.medium, MONDAY, events, at(2026, 11, 5, 12))
