@@ -152,7 +152,8 @@ class Obligation(SQLModel, table=True):
     id: int | None = Field(
         default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
     )
-    dispute_id: int = Field(sa_column=Column(BigId, nullable=False, index=True))
+    # looked up through the unique constraint's index, which leads with it
+    dispute_id: int = Field(sa_column=Column(BigId, nullable=False))
     kind: str = Field(max_length=64)
     due_at: datetime = _time(index=True)
     rule: str = Field(max_length=128)
@@ -168,7 +169,8 @@ class Escalation(SQLModel, table=True):
     id: int | None = Field(
         default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
     )
-    dispute_id: int = Field(sa_column=Column(BigId, nullable=False, index=True))
+    # looked up through the unique constraint's index, which leads with it
+    dispute_id: int = Field(sa_column=Column(BigId, nullable=False))
     from_level: str = Field(max_length=16)
     to_level: str = Field(max_length=16)
     from_unit: str = Field(max_length=32)
@@ -194,7 +196,8 @@ class Task(SQLModel, table=True):
     id: int | None = Field(
         default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
     )
-    dispute_id: int = Field(sa_column=Column(BigId, nullable=False, index=True))
+    # looked up through the unique constraint's index, which leads with it
+    dispute_id: int = Field(sa_column=Column(BigId, nullable=False))
     kind: str = Field(max_length=32)
     target: str = Field(max_length=100)
     due_at: datetime = _time(index=True)
