@@ -111,7 +111,7 @@ class EmbeddedEngine:
         return wall_clock() + self.offset
 
     def start(self) -> None:
-        acquire(self.engine, holder=self.holder, now=wall_clock(), stale_after=self.stale_after)
+        acquire(self.engine, holder=self.holder, stale_after=self.stale_after)  # the DB's clock
         with transaction(self.engine) as session:  # workers load the rules by this version
             register_ruleset(session=session, policy=self.policy, now=self.clock())
         log.info(
@@ -225,7 +225,7 @@ class EmbeddedEngine:
         return deliver(engine=self.engine, policy=self.policy, now=now, smtp=self.smtp).as_dict()
 
     def _heartbeat(self) -> None:
-        if not heartbeat(self.engine, holder=self.holder, now=wall_clock()):
+        if not heartbeat(self.engine, holder=self.holder):
             log.error("scheduler_lock_lost", holder=self.holder)
             threading.Thread(target=self.stop, daemon=True).start()
 

@@ -1,4 +1,8 @@
-"""One embedded scheduler per database: a lock row kept alive by heartbeats."""
+"""One embedded scheduler per database: a lock row kept alive by heartbeats.
+
+Heartbeats and staleness are timed by the database's clock, so that a scheduler on a
+machine whose clock is off neither takes over a live lock nor keeps a dead one.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from models.tables import SchedulerLock
-from workflows.db import transaction
+from workflows.db import database_now, transaction
 
 __all__ = ["LockHeld", "acquire", "heartbeat", "release"]
 
@@ -27,8 +31,13 @@ class LockHeld(Exception):
         self.holder, self.since, self.heartbeat_at = holder, since, heartbeat_at
 
 
-def acquire(engine: Engine, *, holder: str, now: datetime, stale_after: timedelta) -> None:
-    """Take the lock, or take it over from a holder silent for ``stale_after``; else raise."""
+def acquire(
+    engine: Engine, *, holder: str, stale_after: timedelta, now: datetime | None = None
+) -> None:
+    """Take the lock, or take it over from a holder silent for ``stale_after``; else raise.
+
+    ``now`` defaults to the database's clock."""
+    now = now or database_now(engine)
     try:
         with transaction(engine) as session:
             lock = session.exec(
@@ -49,8 +58,10 @@ def acquire(engine: Engine, *, holder: str, now: datetime, stale_after: timedelt
         raise LockHeld(lock.holder, lock.acquired_at, lock.heartbeat_at) from None
 
 
-def heartbeat(engine: Engine, *, holder: str, now: datetime) -> bool:
-    """Renew the lock; False if it was taken over (the caller must stop)."""
+def heartbeat(engine: Engine, *, holder: str, now: datetime | None = None) -> bool:
+    """Renew the lock at ``now`` (the database's clock by default); False if it was taken
+    over (the caller must stop)."""
+    now = now or database_now(engine)
     with transaction(engine) as session:
         lock = session.exec(
             select(SchedulerLock).where(SchedulerLock.name == NAME).with_for_update()
