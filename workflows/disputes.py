@@ -372,11 +372,14 @@ def _persist(
         setattr(dispute, name, value)
     session.add(dispute)
     session.flush()
+    stored = session.execute(obligations_of([dispute.id])).all()
+    changes = obligation_changes(dispute.id, stored, evaluation.obligations, policy=policy)
     Writes(
         events=events,
         escalations=[
             escalation_row(dispute.id, move, path, policy=policy, now=now) for move in escalated
         ],
+        obligations=changes,
     ).apply(session)
     sync_acknowledgements(
         session,
@@ -387,9 +390,6 @@ def _persist(
         policy=policy,
         now=now,
     )
-    stored = session.execute(obligations_of([dispute.id])).all()
-    changes = obligation_changes(dispute.id, stored, evaluation.obligations, policy=policy)
-    Writes(obligations=changes).apply(session)
     kinds = {event.kind for event in fresh}
     sync_obligation_tasks(
         session,

@@ -37,7 +37,7 @@ def acquire(
     """Take the lock, or take it over from a holder silent for ``stale_after``; else raise.
 
     ``now`` defaults to the database's clock."""
-    now = now or database_now(engine)
+    now = database_now(engine) if now is None else now
     try:
         with transaction(engine) as session:
             lock = session.exec(
@@ -61,7 +61,7 @@ def acquire(
 def heartbeat(engine: Engine, *, holder: str, now: datetime | None = None) -> bool:
     """Renew the lock at ``now`` (the database's clock by default); False if it was taken
     over (the caller must stop)."""
-    now = now or database_now(engine)
+    now = database_now(engine) if now is None else now
     with transaction(engine) as session:
         lock = session.exec(
             select(SchedulerLock).where(SchedulerLock.name == NAME).with_for_update()
