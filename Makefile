@@ -16,11 +16,14 @@ demo: $(STAMP)
 	$(BIN)/fengqiao demo
 
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy models rules
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy models rules workflows fengqiao scheduler.py
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	$(BIN)/python bench/record_events.py

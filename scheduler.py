@@ -1,11 +1,12 @@
 """The embedded engine: when the sweep flows run, on APScheduler 3.x.
 
-It only says *when*; what runs is ``workflows.runner`` (directly) or ``workflows.flows``
-(as Prefect flows). Missed runs are made up from the database, not from APScheduler's
-memory: at start, and at every fire, a cadence flow runs if a scheduled time has come since
-its last recorded run, so a restart after downtime runs what was missed once, not zero times
-and not many. Jobs coalesce and have no misfire grace limit (APScheduler's default of one
-second silently drops a job that starts late).
+It only says *when*; what runs is the one list of steps of ``workflows.engine``, each step
+run here (``--engine direct``) or as its Prefect flow (``--engine prefect``). Missed runs
+are made up from the database, not from APScheduler's memory: at start, and at every fire,
+a cadence flow runs if a scheduled time has come since its last recorded run, so a restart
+after downtime runs what was missed once, not zero times and not many. Jobs coalesce and
+have no misfire grace limit (APScheduler's default of one second silently drops a job that
+starts late).
 """
 
 from __future__ import annotations
@@ -24,18 +25,24 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import Engine
 
+from models.values import Actor
 from rules.loader import RulesError
 from rules.policy import Policy, load_policy
 from rules.schedule import next_run
 from rules.schema import FlowSchedule
 from workflows.db import transaction
-from workflows.lock import LockHeld, acquire, heartbeat, release
-from workflows.outbox import deliver
-from workflows.reminders import remind
+from workflows.engine import (
+    Direct,
+    LockHeld,
+    Runner,
+    acquire,
+    heartbeat,
+    release,
+    run_due,
+    run_step,
+)
 from workflows.rollout import apply_rules
 from workflows.rulesets import register_ruleset
-from workflows.runner import due_flows, run_due, run_flow
-from workflows.sweeps import SweepResult, escalation_sweep
 
 __all__ = ["EmbeddedEngine", "LockHeld", "RuleTrigger", "serve"]
 
@@ -43,6 +50,7 @@ log = structlog.get_logger("fengqiao.scheduler")
 
 Clock = Callable[[], datetime]
 EngineKind = Literal["direct", "prefect"]
+ENGINE = Actor(via="engine")
 
 
 def wall_clock() -> datetime:
@@ -105,6 +113,16 @@ class EmbeddedEngine:
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
         )
         self.stopped = threading.Event()
+        self.runner = self._runner()
+
+    def _runner(self) -> Runner:
+        """The steps run here, or each as its Prefect flow, under this engine's rules (the
+        flows load them by their version from the database)."""
+        if self.kind == "prefect":
+            from workflows.engine.flows import Prefect
+
+            return Prefect(self.db_url, self.policy.version)
+        return Direct(self.engine, self.policy, self.clock, ENGINE, smtp=self.smtp)
 
     def clock(self) -> datetime:
         """The engine's time: the wall clock, or ``--now`` running on from the start."""
@@ -143,21 +161,9 @@ class EmbeddedEngine:
         log.info("scheduler_stopped", holder=self.holder)
 
     def _catch_up(self) -> None:
-        for result in self._run_due():
+        results = run_due(self.runner, engine=self.engine, policy=self.policy, now=self.clock())
+        for result in results:
             log.info("catch_up", **result.as_dict())
-
-    def _run_due(self) -> list[SweepResult]:
-        now = self.clock()
-        if self.kind == "prefect":
-            from workflows.flows import sweep_flow
-
-            return [
-                SweepResult.from_dict(r)
-                for r in sweep_flow(now=now, db=self.db_url, rules_version=self.policy.version)
-            ]
-        return run_due(
-            engine=self.engine, policy=self.policy, now=now, clock=self.clock, smtp=self.smtp
-        )
 
     def _schedule_jobs(self) -> None:
         for job in self._scheduler.get_jobs():
@@ -173,56 +179,15 @@ class EmbeddedEngine:
             )
 
     def _fire(self, name: str) -> None:
-        """Run one flow now; a cadence flow only if its scheduled time has come."""
-        now = self.clock()
+        """Run one step now; a cadence flow only if its scheduled time has come."""
         try:
-            if name == "escalation":
-                result = self._escalate(now)
-            elif name in ("reminders", "delivery"):
-                log.info("flow_finished", **self._messages(name, now))
-                return
-            else:
-                due = dict(due_flows(engine=self.engine, policy=self.policy, now=now))
-                if name not in due:
-                    return
-                result = self._cadence(name, due[name])
-            log.info("flow_finished", **result.as_dict())
+            result = run_step(
+                self.runner, name, engine=self.engine, policy=self.policy, now=self.clock()
+            )
+            if result is not None:
+                log.info("flow_finished", **result.as_dict())
         except Exception as exc:  # a flow that fails is reported and runs again next time
             log.error("flow_failed", flow=name, error=type(exc).__name__, detail=str(exc)[:200])
-
-    def _escalate(self, now: datetime) -> SweepResult:
-        if self.kind == "prefect":
-            from workflows.flows import escalation_flow
-
-            return SweepResult.from_dict(
-                escalation_flow(now=now, db=self.db_url, rules_version=self.policy.version)
-            )
-        return escalation_sweep(engine=self.engine, policy=self.policy, now=now)
-
-    def _cadence(self, name: str, scheduled: datetime) -> SweepResult:
-        if self.kind == "prefect":
-            from workflows.flows import CADENCE_FLOWS, cadence_flow
-
-            named = CADENCE_FLOWS.get(name, cadence_flow)
-            return SweepResult.from_dict(
-                named(
-                    name=name, now=self.clock(), db=self.db_url, rules_version=self.policy.version
-                )
-            )
-        return run_flow(
-            name, engine=self.engine, policy=self.policy, scheduled=scheduled, clock=self.clock
-        )
-
-    def _messages(self, name: str, now: datetime) -> dict[str, Any]:
-        if self.kind == "prefect":
-            from workflows.flows import delivery_flow, reminders_flow
-
-            if name == "reminders":
-                return reminders_flow(now=now, db=self.db_url, rules_version=self.policy.version)
-            return delivery_flow(now=now, db=self.db_url, rules_version=self.policy.version)
-        if name == "reminders":
-            return remind(engine=self.engine, policy=self.policy, now=now).as_dict()
-        return deliver(engine=self.engine, policy=self.policy, now=now, smtp=self.smtp).as_dict()
 
     def _heartbeat(self) -> None:
         if not heartbeat(self.engine, holder=self.holder):
@@ -256,9 +221,9 @@ class EmbeddedEngine:
             return
         if policy.version == self.policy.version:
             return
-        with transaction(self.engine) as session:
-            applied = apply_rules(session=session, policy=policy, now=self.clock(), by=None)
+        applied = apply_rules(engine=self.engine, policy=policy, now=self.clock(), actor=ENGINE)
         self.policy = policy
+        self.runner = self._runner()
         self._schedule_jobs()
         log.info(
             "rules_reloaded",

@@ -6,8 +6,8 @@ writes them: the data set of the escalation sweep benchmarks.
 How. A few dozen *scripts* (a risk, a report time, then events such as assign, acknowledge,
 mediate and daily checks, every time relative to ``now``) are played through the real code
 into a scratch SQLite database whose organisation is one county, township and village:
-``report_dispute`` and ``record_events`` for the events, ``reevaluate`` at each run of the
-escalation sweep after a threshold was crossed, and ``deliver`` (with a sender that always
+``report_dispute`` and ``record_events`` for the events, ``sweep_disputes`` at each run of
+the escalation sweep after a threshold was crossed, and ``deliver`` (with a sender that always
 succeeds) at each run of the delivery flow after a message fell due. The scheduler is taken
 to have stopped ``OUTAGE`` before ``now``; events recorded since still record what fell due,
 as they do in the engine. Every row a script wrote is a *template*, and the real code
@@ -52,12 +52,14 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import col  # noqa: E402
 
 from models.tables import Dispute, OutboxMessage  # noqa: E402
+from models.values import Actor  # noqa: E402
 from rules.policy import Policy, load_policy  # noqa: E402
 from rules.schedule import next_run  # noqa: E402
-from workflows.db import make_engine, migrate, normalise_url, transaction  # noqa: E402
-from workflows.disputes import NewEvent, record_events, reevaluate, report_dispute  # noqa: E402
+from workflows.db import make_engine, migrate, normalise_url, reading  # noqa: E402
+from workflows.messaging import deliver  # noqa: E402
 from workflows.org import load_org  # noqa: E402
-from workflows.outbox import deliver  # noqa: E402
+from workflows.recording import NewDispute, NewEvent, record_events, report_dispute  # noqa: E402
+from workflows.sweeps import sweep_disputes  # noqa: E402
 
 __all__ = [
     "OUTAGE",
@@ -80,6 +82,8 @@ VILLAGES_PER_TOWNSHIP = 20
 TOWNSHIPS_PER_COUNTY = 20
 OUTAGE = timedelta(days=2)  # the scheduler stopped this long before ``now``
 CHUNK = 2_000  # disputes per bulk write
+
+OPERATOR = Actor()
 
 # Tables holding one dispute's rows, in the order ids are allocated; the others are loaded
 # from the organisation template (units, people) or copied once (rule_sets).
@@ -280,7 +284,7 @@ def _flows_until(engine: Engine, policy: Policy, dispute_id: int, until: datetim
     of their scheduled runs that had something to do, up to ``until``."""
     last: tuple[Any, ...] | None = None
     while True:
-        with transaction(engine) as session:
+        with reading(engine) as session:
             crossing = session.execute(
                 select(col(Dispute.next_decision_at)).where(col(Dispute.id) == dispute_id)
             ).scalar_one()
@@ -306,8 +310,11 @@ def _flows_until(engine: Engine, policy: Policy, dispute_id: int, until: datetim
             return
         at, flow = min(runs)
         if flow == 0:
-            with transaction(engine) as session:
-                reevaluate(session=session, policy=policy, now=at, dispute_id=dispute_id)
+            swept = sweep_disputes(
+                [dispute_id], engine=engine, policy=policy, now=at, flow="escalation"
+            )
+            if swept.failed:
+                raise RuntimeError(f"dispute {dispute_id}: the escalation sweep failed at {at}")
         else:
             deliver(engine=engine, policy=policy, now=at, send=lambda url, title, body: True)
 
@@ -321,29 +328,32 @@ def run_script(engine: Engine, policy: Policy, script: Script, *, org: Org, now:
     stop = now - OUTAGE
     report = script.steps[0]
     at = now - report.ago
-    with transaction(engine) as session:
-        dispute = report_dispute(
-            session=session,
-            policy=policy,
-            now=at,
+    dispute_id = report_dispute(
+        engine=engine,
+        policy=policy,
+        now=at,
+        actor=Actor(person=org.mediator),
+        dispute=NewDispute(
             unit=org.village,
             risk=script.risk,
             category=script.category,
             title=script.title,
-            by=org.mediator,
             people_involved=len(_PARTIES),
             parties=[dict(p) for p in _PARTIES],
-        )
-        assert dispute.id is not None
-        dispute_id = dispute.id
+        ),
+    )
     for step in script.steps[1:]:
         at = now - step.ago
         _flows_until(engine, policy, dispute_id, min(at, stop))
         new = _event(step, at, org, script.risk)
-        with transaction(engine) as session:
-            record_events(
-                session=session, policy=policy, now=at, dispute_id=dispute_id, events=[new]
-            )
+        record_events(
+            engine=engine,
+            policy=policy,
+            now=at,
+            actor=OPERATOR,
+            dispute_id=dispute_id,
+            events=[new],
+        )
     _flows_until(engine, policy, dispute_id, stop)
     return dispute_id
 
@@ -361,7 +371,7 @@ def bump_ids(engine: Engine, first_ids: dict[str, int], *, org: Org) -> None:
             "status": "withdrawn",
             "level": "village",
             "unit_code": org.village,
-            "origin_unit": org.village,
+            "reported_unit": org.village,
             "village_code": org.village,
             "township_code": org.township,
             "county_code": org.county,
@@ -404,6 +414,7 @@ def bump_ids(engine: Engine, first_ids: dict[str, int], *, org: Org) -> None:
         },
         "outbox": {
             "key": "-",
+            "kind": "reminder",
             "recipient": "-",
             "channel": "-",
             "address": "-",
@@ -460,8 +471,7 @@ def load_org_of(engine: Engine, org: Org, workdir: Path) -> None:
     """Load the three units and three people of ``org`` with the real org loader."""
     path = workdir / f"org-{org.village}.yaml"
     path.write_text(_org_yaml(org), encoding="utf-8")
-    with transaction(engine) as session:
-        load_org(session=session, path=path)
+    load_org(engine=engine, actor=OPERATOR, path=path)
 
 
 # ----------------------------------------------------------------------------- templates

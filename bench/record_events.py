@@ -22,15 +22,22 @@ sys.path.insert(0, str(ROOT))
 
 from bench.generate import fresh_postgres  # noqa: E402
 from fengqiao.logs import configure_logging  # noqa: E402
+from models.values import Actor  # noqa: E402
 from rules.policy import load_policy  # noqa: E402
-from workflows.db import make_engine, migrate, transaction  # noqa: E402
-from workflows.disputes import NewEvent, record_event, report_dispute  # noqa: E402
-from workflows.importer import import_events  # noqa: E402
+from workflows.db import make_engine, migrate  # noqa: E402
 from workflows.org import load_org  # noqa: E402
+from workflows.recording import (  # noqa: E402
+    NewDispute,
+    NewEvent,
+    import_events,
+    record_event,
+    report_dispute,
+)
 
 ZONE = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 2, 8, 0, tzinfo=ZONE)
 KINDS = ["check", "check", "check", "assess", "mediate", "note"]
+OPERATOR = Actor()
 
 
 def _data(kind: str, rng: random.Random) -> dict[str, object] | None:
@@ -45,21 +52,22 @@ def _setup(url: str, disputes: int) -> list[int]:
     engine = make_engine(url)
     migrate(engine)
     policy = load_policy()
-    with transaction(engine) as session:
-        load_org(session=session, path=ROOT / "examples" / "org.yaml")
-        ids = []
-        for n in range(disputes):
-            dispute = report_dispute(
-                session=session,
-                policy=policy,
-                now=START,
+    load_org(engine=engine, actor=OPERATOR, path=ROOT / "examples" / "org.yaml")
+    ids = [
+        report_dispute(
+            engine=engine,
+            policy=policy,
+            now=START,
+            actor=OPERATOR,
+            dispute=NewDispute(
                 unit="33010101",
                 risk=["high", "medium", "low"][n % 3],
                 category="邻里纠纷",
                 title=f"bench {n}",
-            )
-            assert dispute.id is not None
-            ids.append(dispute.id)
+            ),
+        )
+        for n in range(disputes)
+    ]
     engine.dispose()
     return ids
 
@@ -74,14 +82,14 @@ def bench_one_by_one(url: str, ids: list[int], plan: list[tuple[int, str, dateti
     engine, policy, rng = make_engine(url), load_policy(), random.Random(1)
     began = time.perf_counter()
     for dispute_id, kind, at in plan:
-        with transaction(engine) as session:
-            record_event(
-                session=session,
-                policy=policy,
-                now=at,
-                dispute_id=dispute_id,
-                event=NewEvent(kind, at=at, data=_data(kind, rng)),
-            )
+        record_event(
+            engine=engine,
+            policy=policy,
+            now=at,
+            actor=OPERATOR,
+            dispute_id=dispute_id,
+            event=NewEvent(kind, at=at, data=_data(kind, rng)),
+        )
     elapsed = time.perf_counter() - began
     engine.dispose()
     return elapsed
@@ -98,8 +106,9 @@ def bench_import(url: str, plan: list[tuple[int, str, datetime]], workdir: Path)
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
     engine, policy = make_engine(url), load_policy()
     began = time.perf_counter()
-    with transaction(engine) as session:
-        import_events(session=session, policy=policy, now=plan[-1][2], path=path, zone=ZONE)
+    import_events(
+        engine=engine, policy=policy, now=plan[-1][2], actor=OPERATOR, path=path, zone=ZONE
+    )
     elapsed = time.perf_counter() - began
     engine.dispose()
     return elapsed

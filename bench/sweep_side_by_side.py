@@ -41,9 +41,9 @@ import structlog  # noqa: E402
 from sqlalchemy import Engine, create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from models.values import Actor  # noqa: E402
 from rules.policy import Policy, load_policy  # noqa: E402
-from workflows.db import make_engine, normalise_url, transaction  # noqa: E402
-from workflows.disputes import reevaluate  # noqa: E402
+from workflows.db import make_engine, normalise_url  # noqa: E402
 from workflows.sweeps import escalation_sweep, sweep_disputes  # noqa: E402
 
 NOW = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)  # Monday 09:30 in Shanghai
@@ -88,8 +88,9 @@ _POLICY: Policy | None = None
 def one_dispute(dispute_id: int) -> None:
     """The work of one deadline for C, D and E: evaluate one dispute in its own transaction."""
     assert _ENGINE is not None and _POLICY is not None
-    with transaction(_ENGINE) as session:
-        reevaluate(session=session, policy=_POLICY, now=NOW, dispute_id=dispute_id)
+    done = sweep_disputes([dispute_id], engine=_ENGINE, policy=_POLICY, now=NOW, flow="bench")
+    if done.failed:
+        raise RuntimeError(f"dispute {dispute_id} failed")
 
 
 def due_set_ms(engine: Engine) -> tuple[float, float, int]:
@@ -146,7 +147,7 @@ def run_method(method: str, url: str, due_file: Path, sample: int | None) -> dic
             engine
         )
         began = time.perf_counter()
-        result = escalation_sweep(engine=engine, policy=policy, now=NOW)
+        result = escalation_sweep(engine=engine, policy=policy, now=NOW, actor=Actor(via="engine"))
         figures["seconds"] = time.perf_counter() - began
         figures["handled"] = result.examined
         figures["decisions"] = result.decisions

@@ -1,4 +1,4 @@
-"""The ``fengqiao`` command line: a thin entry point over ``workflows``.
+"""The ``fengqiao`` command line: its parser, and how a refusal is said (exit code 2).
 
 Exit 0 on success, 2 on bad input with one line per problem on stderr and nothing changed.
 This is one of the two places (with the scheduler) that may read the wall clock.
@@ -7,90 +7,27 @@ This is one of the two places (with the scheduler) that may read the wall clock.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from functools import cached_property
 from pathlib import Path
 from typing import Any, NoReturn
-from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, OperationalError
 
+from fengqiao import commands as c
+from fengqiao.context import Context
 from fengqiao.logs import configure_logging
-from fengqiao.settings import Settings, load_settings, parse_time
 from rules.evaluate import HistoryError
 from rules.loader import RulesError
-from rules.policy import Policy, load_policy
-from workflows.db import is_current, make_engine
-from workflows.errors import BadInput, ProblemList
+from workflows.errors import BadInput, ProblemList, first_line
+from workflows.settings import load_settings
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 log = structlog.get_logger("fengqiao.cli")
 
-Handler = Callable[["Context", argparse.Namespace], int]
-
-
-class Context:
-    """What a command needs, built on first use from the validated settings."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    @cached_property
-    def policy(self) -> Policy:
-        return load_policy(self.settings.rules)
-
-    @cached_property
-    def zone(self) -> ZoneInfo:
-        """The zone times are printed in."""
-        return ZoneInfo(self.settings.timezone or self.policy.rules.timezone)
-
-    @cached_property
-    def input_zone(self) -> ZoneInfo:
-        """The zone a time written without an offset is read in: the rules' zone."""
-        return self.policy.zone
-
-    @cached_property
-    def now(self) -> datetime:
-        if self.settings.now:
-            return parse_time(self.settings.now, zone=self.input_zone, what="--now")
-        return datetime.now(UTC)
-
-    def clock(self) -> datetime:
-        """The time to stamp a run with: the fixed ``--now`` if given, else the wall clock."""
-        return self.now if self.settings.now else datetime.now(UTC)
-
-    def time(self, text: str | None, what: str) -> datetime | None:
-        return None if text is None else parse_time(text, zone=self.input_zone, what=what)
-
-    @cached_property
-    def raw_engine(self) -> Engine:
-        return make_engine(self.settings.db)
-
-    @cached_property
-    def engine(self) -> Engine:
-        """The engine of a database whose schema is current; a missing SQLite file stays so."""
-        url = make_url(self.settings.db)
-        file = url.database if url.get_backend_name() == "sqlite" else None
-        if file not in (None, "", ":memory:") and not Path(str(file)).exists():
-            raise BadInput(f"database {self.db_label} does not exist: run `fengqiao init`")
-        try:
-            current = is_current(self.raw_engine)
-        except OperationalError as exc:
-            raise BadInput(f"cannot open database {self.db_label}: {exc.orig}") from None
-        if not current:
-            raise BadInput(f"database {self.db_label} is not initialised: run `fengqiao init`")
-        return self.raw_engine
-
-    @property
-    def db_label(self) -> str:
-        return make_url(self.settings.db).render_as_string(hide_password=True)
+Handler = Callable[[Context, argparse.Namespace], int]
 
 
 def _dispute_id(text: str) -> int:
@@ -127,8 +64,6 @@ def _command(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fengqiao import commands as c
-
     parser = _Parser(prog="fengqiao", description="Dispute-escalation workflow engine.")
     _global_options(parser, top=True)
     top = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -303,12 +238,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _refused(args, [f"fengqiao: {exc}"], reason=type(exc).__name__)
     except OperationalError as exc:
         return _refused(
-            args, [f"fengqiao: cannot use the database: {_first_line(exc.orig)}"], reason="database"
+            args, [f"fengqiao: cannot use the database: {first_line(exc.orig)}"], reason="database"
         )
     except DataError as exc:
         return _refused(
             args,
-            [f"fengqiao: the database refused a value: {_first_line(exc.orig)}"],
+            [f"fengqiao: the database refused a value: {first_line(exc.orig)}"],
             reason="database",
         )
     except (OverflowError, UnicodeError) as exc:
@@ -330,20 +265,3 @@ def _refused(args: argparse.Namespace, lines: Sequence[str], *, reason: str) -> 
         problems=len(lines),
     )
     return 2
-
-
-def _first_line(error: object) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-
-
-def json_out(value: Any) -> None:
-    print(json.dumps(value, ensure_ascii=False, indent=2))
-
-
-def parse_json(text: str | None, what: str) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"{what} is not valid JSON: {exc.msg} at column {exc.colno}") from None

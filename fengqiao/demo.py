@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,16 +26,17 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from sqlmodel import col, func, select
 
+from fengqiao.render import dispute_lines
 from models.tables import Dispute, Escalation, Obligation
-from workflows.db import make_engine, migrate, transaction
-from workflows.disputes import NewEvent, record_event, report_dispute
-from workflows.listings import escalations_view
+from models.values import Actor
+from workflows.db import make_engine, migrate, reading
+from workflows.engine import sweep
 from workflows.org import load_org
-from workflows.runner import run_due
-from workflows.views import dispute_view
+from workflows.recording import NewDispute, NewEvent, record_event, report_dispute
+from workflows.views import dispute_view, escalations_view
 
 if TYPE_CHECKING:
-    from fengqiao.cli import Context
+    from fengqiao.context import Context
 
 __all__ = ["run_demo"]
 
@@ -58,6 +60,7 @@ CATEGORIES = [
 RISKS = ["low"] * 5 + ["medium"] * 3 + ["high"] * 2
 MISSED_CHECK = 0.08  # a mediator skips a day's check
 NEGLECTED = 0.05  # nobody follows the dispute up at all
+ENGINE = Actor(via="engine")
 
 
 def _org(webhook: str | None = None) -> dict[str, list[dict[str, Any]]]:
@@ -146,18 +149,18 @@ class Simulation:
     def _record(
         self, case: Case, kind: str, moment: datetime, by: str, data: dict[str, Any] | None
     ) -> None:
-        with transaction(self.engine) as session:
-            record_event(
-                session=session,
-                policy=self.policy,
-                now=moment,
-                dispute_id=case.id,
-                event=NewEvent(kind, at=moment, by=by, data=data),
-            )
+        record_event(
+            engine=self.engine,
+            policy=self.policy,
+            now=moment,
+            actor=Actor(person=by),
+            dispute_id=case.id,
+            event=NewEvent(kind, at=moment, data=data),
+        )
         self.events += 1
 
     def status(self, case: Case) -> tuple[str, str]:
-        with transaction(self.engine) as session:
+        with reading(self.engine) as session:
             dispute = session.get(Dispute, case.id)
             assert dispute is not None
             return dispute.status, dispute.level
@@ -182,9 +185,7 @@ class Simulation:
                 (
                     moment,
                     1,
-                    lambda c=case, g=grid, m=moment, k=category, n=people: self._report(
-                        c, g, m, k, n
-                    ),
+                    partial(self._report, case, grid, moment, category, people),
                 )
             )
             if not case.neglected:
@@ -198,20 +199,19 @@ class Simulation:
                 self.record(case, "acknowledge", moment + timedelta(minutes=20), case.mediator)
 
     def _report(self, case: Case, grid: str, moment: datetime, category: str, people: int) -> None:
-        with transaction(self.engine) as session:
-            dispute = report_dispute(
-                session=session,
-                policy=self.policy,
-                now=moment,
+        case.id = report_dispute(
+            engine=self.engine,
+            policy=self.policy,
+            now=moment,
+            actor=Actor(person=f"grid-{grid}"),
+            dispute=NewDispute(
                 unit=grid,
                 risk=case.risk,
                 category=category,
                 title="演示纠纷",
-                by=f"grid-{grid}",
                 people_involved=people,
-            )
-        assert dispute.id is not None
-        case.id = dispute.id
+            ),
+        )
         self.cases.append(case)
         self.events += 1
 
@@ -253,13 +253,15 @@ class Simulation:
         """The day's events and hourly sweeps, in time order (a sweep first at a tie)."""
         for hour in range(24):
             moment = self.at(day, hour)
-            self.plan.append((moment, 0, lambda m=moment: self.sweep(m)))
+            self.plan.append((moment, 0, partial(self.sweep, moment)))
         plan, self.plan = sorted(self.plan, key=lambda item: (item[0], item[1])), []
         for _, _, action in plan:
             action()
 
     def sweep(self, moment: datetime) -> None:
-        run_due(engine=self.engine, policy=self.policy, now=moment, clock=lambda: moment)
+        sweep(
+            engine=self.engine, policy=self.policy, now=moment, actor=ENGINE, clock=lambda: moment
+        )
 
 
 def run_demo(ctx: Context, *, database: Path) -> int:
@@ -269,8 +271,7 @@ def run_demo(ctx: Context, *, database: Path) -> int:
     with tempfile.TemporaryDirectory() as workdir:
         org_file = Path(workdir) / "org.yaml"
         org_file.write_text(yaml.safe_dump(_org(hook.url), allow_unicode=True), encoding="utf-8")
-        with transaction(sim.engine) as session:
-            load_org(session=session, path=org_file)
+        load_org(engine=sim.engine, actor=ENGINE, path=org_file)
     grids = [u["code"] for u in _org()["units"] if u["level"] == "grid"]
     villages = len(TOWNSHIPS) * VILLAGES_PER_TOWNSHIP
     print(f"Fengqiao demo — rules {ctx.policy.label}, database {sim.url}")
@@ -363,7 +364,7 @@ def _progress(done: int) -> None:
 
 def _summary(sim: Simulation) -> None:
     end = sim.at(DAYS, 0)
-    with transaction(sim.engine) as session:
+    with reading(sim.engine) as session:
         statuses = dict(
             session.exec(select(Dispute.status, func.count()).group_by(col(Dispute.status))).all()
         )
@@ -382,14 +383,14 @@ def _summary(sim: Simulation) -> None:
         supervised = session.exec(
             select(func.count()).select_from(Dispute).where(col(Dispute.supervised).is_(True))
         ).one()
-        listing = escalations_view(session=session, now=end, zone=sim.zone)
-        escalated = [row for row in listing if row["last_escalation"]]
-        showcase = escalated[0]["id"] if escalated else None
-        view = (
-            dispute_view(session=session, dispute_id=showcase, now=end, zone=sim.zone)
-            if showcase
-            else None
-        )
+    listing = escalations_view(engine=sim.engine, now=end, zone=sim.zone)
+    escalated = [row for row in listing if row["last_escalation"]]
+    showcase = escalated[0]["id"] if escalated else None
+    view = (
+        dispute_view(engine=sim.engine, dispute_id=showcase, now=end, zone=sim.zone)
+        if showcase
+        else None
+    )
     screened = sum(statuses.values())
     resolved = statuses.get("resolved", 0) + statuses.get("closed", 0)
     print(
@@ -405,10 +406,9 @@ def _summary(sim: Simulation) -> None:
         "  overdue:     " + (", ".join(f"{k} {v}" for k, v in sorted(overdue.items())) or "nothing")
     )
     if view is not None:
-        from fengqiao.commands import print_dispute
-
         print("\nThe most recently escalated dispute:")
-        print_dispute(view)
+        for line in dispute_lines(view):
+            print(line)
     print(
         f"\nThe demo county stays in {sim.url} (rebuilt by each run). Look around with:\n"
         f"  fengqiao --db {sim.url} --now {end.isoformat()} escalations\n"

@@ -119,7 +119,7 @@ class EventData:
 
     @staticmethod
     def describe(kind: EventKind) -> str:
-        """The fields of a kind's data, for the README's table."""
+        """The fields of a kind's data, for the transition table of docs/rules.md."""
         model = _MODELS.get(kind, _Data)
         parts = []
         for name, info in model.model_fields.items():

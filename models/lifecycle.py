@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Any
 
 from models.events import EventData
-from models.values import EventKind, Level, Risk, Status
+from models.values import OPEN_STATUSES, EventKind, Level, Risk, Status, UnitPath
 
 __all__ = [
     "Event",
@@ -21,31 +21,16 @@ __all__ = [
     "Transition",
     "TRANSITIONS",
     "TransitionNotAllowed",
-    "UnitPath",
     "apply",
     "transition_table_markdown",
 ]
 
 S = Status
 ANY_STATUS = tuple(Status)
-OPEN = (S.reported, S.mediating)
 
 
 class TransitionNotAllowed(ValueError):
     """An event the lifecycle does not allow in the dispute's current state."""
-
-
-@dataclass(frozen=True)
-class UnitPath:
-    """The units a dispute can be handled by, one per level, fixed when it is reported."""
-
-    village: str
-    township: str
-    county: str
-
-    def at(self, level: Level) -> str:
-        code: str = getattr(self, level.value)
-        return code
 
 
 @dataclass(frozen=True)
@@ -55,7 +40,7 @@ class Event:
     kind: EventKind
     at: datetime
     data: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    by: str | None = None
+    actor: str | None = None  # who did it, a person's id; None for the engine's decisions
     seq: int = 0
 
 
@@ -79,7 +64,7 @@ class DisputeState:
 
     @property
     def is_open(self) -> bool:
-        return self.status in OPEN
+        return self.status in OPEN_STATUSES
 
     @classmethod
     def reported(cls, *, path: UnitPath, risk: Risk, at: datetime) -> DisputeState:
@@ -115,26 +100,26 @@ def _t(
 
 K = EventKind
 TRANSITIONS: tuple[Transition, ...] = (
-    _t(K.assign, (*OPEN, S.referred), while_paused=True),
-    _t(K.acknowledge, (*OPEN, S.referred), while_paused=True),
-    _t(K.check, OPEN),
-    _t(K.assess, OPEN),
-    _t(K.mediate, OPEN, S.mediating),
-    _t(K.resolve, OPEN, S.resolved),
+    _t(K.assign, (*OPEN_STATUSES, S.referred), while_paused=True),
+    _t(K.acknowledge, (*OPEN_STATUSES, S.referred), while_paused=True),
+    _t(K.check, OPEN_STATUSES),
+    _t(K.assess, OPEN_STATUSES),
+    _t(K.mediate, OPEN_STATUSES, S.mediating),
+    _t(K.resolve, OPEN_STATUSES, S.resolved),
     _t(K.visit, (S.resolved,), S.closed, "outcome: stable"),
     _t(K.visit, (S.resolved,), S.mediating, "outcome: relapsed (risk one grade higher)"),
-    _t(K.review, OPEN),
-    _t(K.inspect, (*OPEN, S.resolved, S.referred), while_paused=True),
+    _t(K.review, OPEN_STATUSES),
+    _t(K.inspect, (*OPEN_STATUSES, S.resolved, S.referred), while_paused=True),
     _t(K.close, (S.resolved, S.referred), S.closed),
     _t(K.reopen, (S.resolved, S.closed, S.referred), S.mediating),
-    _t(K.refer, OPEN, S.referred, while_paused=True),
-    _t(K.pause, (*OPEN, S.resolved), condition="not paused"),
-    _t(K.resume, (*OPEN, S.resolved), condition="paused", while_paused=True),
-    _t(K.escalate, OPEN, condition="below county; level one up", while_paused=True),
-    _t(K.handback, OPEN, condition="above village; level one down", while_paused=True),
-    _t(K.supervise, (*OPEN, S.resolved), while_paused=True),
+    _t(K.refer, OPEN_STATUSES, S.referred, while_paused=True),
+    _t(K.pause, (*OPEN_STATUSES, S.resolved), condition="not paused"),
+    _t(K.resume, (*OPEN_STATUSES, S.resolved), condition="paused", while_paused=True),
+    _t(K.escalate, OPEN_STATUSES, condition="below county; level one up", while_paused=True),
+    _t(K.handback, OPEN_STATUSES, condition="above village; level one down", while_paused=True),
+    _t(K.supervise, (*OPEN_STATUSES, S.resolved), while_paused=True),
     _t(K.note, ANY_STATUS, while_paused=True),
-    _t(K.withdraw, OPEN, S.withdrawn, while_paused=True),
+    _t(K.withdraw, OPEN_STATUSES, S.withdrawn, while_paused=True),
 )
 
 _BY_KIND: dict[EventKind, list[Transition]] = {}
@@ -243,7 +228,7 @@ _HANDLERS: dict[EventKind, Callable[[DisputeState, Event, Transition], DisputeSt
 
 
 def transition_table_markdown() -> str:
-    """The transition table as Markdown, generated for the README."""
+    """The transition table as Markdown, generated for docs/rules.md."""
     rows = [
         "| event | from | to | condition | while paused |",
         "|---|---|---|---|---|",

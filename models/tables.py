@@ -22,6 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from models.values import OutboxState, TaskState
+
 __all__ = [
     "Dispute",
     "DisputeEvent",
@@ -99,7 +101,7 @@ class Dispute(SQLModel, table=True):
     status: str = Field(max_length=16, index=True)
     level: str = Field(max_length=16)
     unit_code: str = Field(foreign_key="units.code", index=True)
-    origin_unit: str = Field(foreign_key="units.code")
+    reported_unit: str = Field(foreign_key="units.code")  # the village or grid reported at
     village_code: str = Field(max_length=32)
     township_code: str = Field(max_length=32)
     county_code: str = Field(max_length=32)
@@ -185,7 +187,9 @@ class Escalation(SQLModel, table=True):
 class Task(SQLModel, table=True):
     """Something a person, or a unit's supervisors, must do about a dispute.
 
-    ``target`` is ``person:<id>`` or ``unit:<code>``; ``state`` is open, done or cancelled.
+    ``kind`` is an obligation's name or ``acknowledge``; ``target`` a
+    :class:`models.targets.Target` (``person:<id>`` or ``unit:<code>``); ``state`` a
+    :class:`models.values.TaskState`.
     """
 
     __tablename__ = "tasks"
@@ -201,7 +205,7 @@ class Task(SQLModel, table=True):
     kind: str = Field(max_length=32)
     target: str = Field(max_length=100)
     due_at: datetime = _time(index=True)
-    state: str = Field(default="open", max_length=16)
+    state: str = Field(default=TaskState.open, max_length=16)
     created_at: datetime = _time()
     closed_at: datetime | None = _time(nullable=True)
     rules_version: str = Field(max_length=64)
@@ -293,6 +297,7 @@ class OutboxMessage(SQLModel, table=True):
         default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
     )
     key: str = Field(max_length=200)
+    kind: str = Field(max_length=32)  # models.values.MessageKind
     recipient: str = Field(max_length=100)
     channel: str = Field(max_length=32)
     address: str = Field(max_length=1000)
@@ -300,7 +305,7 @@ class OutboxMessage(SQLModel, table=True):
     task_id: int | None = Field(default=None, sa_column=Column(BigId, nullable=True))
     title: str = Field(max_length=500)
     body: str = Field(max_length=5000)
-    state: str = Field(default="pending", max_length=16)
+    state: str = Field(default=OutboxState.pending, max_length=16)
     attempts: int = 0
     next_attempt_at: datetime = _time()
     created_at: datetime = _time()

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final, Literal
 
 __all__ = [
+    "ACKNOWLEDGEMENT",
+    "Actor",
+    "Channel",
     "EventKind",
     "Level",
     "LIVE_STATUSES",
     "LIVE_TASK_STATES",
+    "MessageKind",
     "OPEN_STATUSES",
+    "OutboxState",
     "Risk",
     "Role",
     "Status",
+    "TaskState",
     "UnitLevel",
+    "UnitPath",
 ]
 
 
@@ -30,6 +39,14 @@ class UnitLevel(StrEnum):
         order = list(UnitLevel)
         index = order.index(self)
         return order[index - 1] if index > 0 else None
+
+    @property
+    def staff(self) -> Role:
+        """Who works for a unit of this level: supervisors at township and county (综治中心),
+        mediators and grid workers at village and grid."""
+        if self in (UnitLevel.county, UnitLevel.township):
+            return Role.supervisor
+        return Role.mediator
 
 
 class Level(StrEnum):
@@ -50,6 +67,19 @@ class Level(StrEnum):
 
 _LEVEL_UP = dict(zip(Level, list(Level)[1:], strict=False))
 _LEVEL_DOWN = {up: down for down, up in _LEVEL_UP.items()}
+
+
+@dataclass(frozen=True)
+class UnitPath:
+    """The units a dispute can be handled by, one per level, fixed when it is reported."""
+
+    village: str
+    township: str
+    county: str
+
+    def at(self, level: Level) -> str:
+        code: str = getattr(self, level.value)
+        return code
 
 
 class Risk(StrEnum):
@@ -73,11 +103,10 @@ class Status(StrEnum):
     withdrawn = "withdrawn"
 
 
-OPEN_STATUSES = frozenset({Status.reported, Status.mediating})
+# Tuples, not sets: the transition table lists them in this order.
+OPEN_STATUSES: tuple[Status, ...] = (Status.reported, Status.mediating)
 # Disputes whose obligations can still change: not closed, withdrawn or referred.
-LIVE_STATUSES = frozenset({Status.reported, Status.mediating, Status.resolved})
-# Tasks still owed: not done or cancelled.
-LIVE_TASK_STATES = ("open", "acknowledged")
+LIVE_STATUSES: tuple[Status, ...] = (*OPEN_STATUSES, Status.resolved)
 
 
 class Role(StrEnum):
@@ -109,3 +138,66 @@ class EventKind(StrEnum):
     supervise = "supervise"
     note = "note"
     withdraw = "withdraw"
+
+
+class TaskState(StrEnum):
+    """A task is open until done (its obligation fulfilled, or acknowledged) or cancelled
+    (its obligation moved or ended otherwise); a cadence task may be marked seen first."""
+
+    open = "open"
+    acknowledged = "acknowledged"
+    done = "done"
+    cancelled = "cancelled"
+
+
+# Tasks still owed: not done or cancelled.
+LIVE_TASK_STATES: tuple[TaskState, ...] = (TaskState.open, TaskState.acknowledged)
+
+# The kind of the task that an assignment or an escalation owes (签收); every other task's
+# kind is the name of the obligation it follows.
+ACKNOWLEDGEMENT: Final = "acknowledge"
+
+
+class Channel(StrEnum):
+    """How a message reaches an address, in the order addresses are listed."""
+
+    email = "email"
+    webhook = "webhook"
+    dingtalk = "dingtalk"
+    wecom = "wecom"
+    feishu = "feishu"
+    sms = "sms"
+    apprise = "apprise"
+
+
+class OutboxState(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    dead = "dead"  # failed too often; told to the recipient's supervisors
+    void = "void"  # its task was done or cancelled before it could go out
+
+
+class MessageKind(StrEnum):
+    """What a message says, one template each."""
+
+    assigned = "assigned"  # a new acknowledgement task: an assignment
+    escalated = "escalated"  # a new acknowledgement task: an escalation
+    reminder = "reminder"  # a task falls due soon
+    due = "due"  # a task fell due
+    unacknowledged = "unacknowledged"  # passed to the supervisors one level up
+    digest = "digest"  # the morning list of open tasks
+    undeliverable = "undeliverable"  # a message died; told to the supervisors
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change: a person of the organisation, or, without one, the operator at
+    the server's command line (``via="cli"``) or the engine's own sweeps (``"engine"``)."""
+
+    person: str | None = None
+    via: Literal["cli", "engine"] = "cli"
+
+    @property
+    def name(self) -> str:
+        """How logs name the actor."""
+        return self.person or self.via

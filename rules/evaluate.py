@@ -22,8 +22,8 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Literal
 
-from models.lifecycle import DisputeState, Event, UnitPath, apply
-from models.values import EventKind, Level, Risk, Status
+from models.lifecycle import DisputeState, Event, apply
+from models.values import EventKind, Level, Risk, Status, UnitPath
 from rules.durations import Duration
 from rules.policy import Policy
 from rules.schema import ObligationRule
@@ -35,7 +35,7 @@ __all__ = [
     "Fold",
     "HistoryError",
     "LEVEL_CHANGES",
-    "LevelMove",
+    "LevelChange",
     "evaluate",
     "load_fold",
     "resume",
@@ -54,8 +54,9 @@ class HistoryError(ValueError):
 
 
 @dataclass(frozen=True)
-class LevelMove:
-    """A recorded event that moved the dispute between levels."""
+class LevelChange:
+    """A change of the level a dispute is handled at (an escalation or a hand-back), made by
+    its event number ``seq``."""
 
     seq: int
     kind: EventKind
@@ -102,18 +103,18 @@ class Evaluation:
     obligations: tuple[DueObligation, ...]
     decisions: tuple[Decision, ...]
     next_decision: Decision | None
-    moves: tuple[LevelMove, ...] = ()
-    clock: _Clock | None = field(default=None, repr=False, compare=False)
+    level_changes: tuple[LevelChange, ...] = ()
+    fold_state: _FoldState | None = field(default=None, repr=False, compare=False)
 
     def folded(self, *, seq: int) -> str:
         """The fold after the history and this evaluation's decisions, recorded up to event
         ``seq``: the text :func:`load_fold` reads back to evaluate from here next time."""
-        assert self.clock is not None
-        return self.clock.dump(seq)
+        assert self.fold_state is not None
+        return self.fold_state.dump(seq)
 
 
 @dataclass
-class _Clock:
+class _FoldState:
     """The fold's working state: the dispute, when each clock started, and its pauses."""
 
     policy: Policy
@@ -122,7 +123,7 @@ class _Clock:
     first: dict[EventKind, datetime] = field(default_factory=dict)
     since: dict[str, datetime] = field(default_factory=dict)
     pauses: list[tuple[datetime, datetime | None]] = field(default_factory=list)
-    moves: list[LevelMove] = field(default_factory=list)
+    level_changes: list[LevelChange] = field(default_factory=list)
     # A threshold cannot be crossed before the fold got here: when an event makes a dispute
     # liable (its risk rises, say) after the threshold's time, it is crossed at that event.
     position: datetime = datetime.min.replace(tzinfo=UTC)
@@ -136,8 +137,8 @@ class _Clock:
         if event.kind in LEVEL_CHANGES and (self.chain_end is None or event.at > self.chain_end):
             self.chain_end = event.at
         if self.state.level != before.level and event.seq:
-            self.moves.append(
-                LevelMove(event.seq, event.kind, event.at, before.level, self.state.level)
+            self.level_changes.append(
+                LevelChange(event.seq, event.kind, event.at, before.level, self.state.level)
             )
         self.last[event.kind] = event.at
         self.first.setdefault(event.kind, event.at)
@@ -201,7 +202,7 @@ class _Clock:
             owed.append(
                 DueObligation(
                     name=name,
-                    label=rule.label,
+                    label=rule.label_in("en"),  # as the command line says it
                     due_at=self._due(rule, since),
                     fulfilled_by=rule.fulfilled_by,
                     rule=f"obligations.{name}",
@@ -355,7 +356,7 @@ class Fold:
         position = self.position
         return all(event.at >= position for event in fresh)
 
-    def clock(self) -> _Clock:
+    def state(self) -> _FoldState:
         data: Mapping[str, Any] = self.data
         state = DisputeState(
             status=Status(data["status"]),
@@ -369,7 +370,7 @@ class Fold:
             supervised=data["supervised"],
             supervision_deadline=_at_or_none(data["deadline"]),
         )
-        return _Clock(
+        return _FoldState(
             policy=self.policy,
             state=state,
             last={EventKind(kind): _at(at) for kind, at in data["last"].items()},
@@ -444,13 +445,13 @@ def evaluate(
     """
     if settled is None:
         settled = settled_until(history)
-    clock = _Clock(policy=policy, state=initial, position=initial.reported_at)
+    fold_state = _FoldState(policy=policy, state=initial, position=initial.reported_at)
     report = Event(EventKind.report, initial.reported_at)
-    clock.last[EventKind.report] = clock.first[EventKind.report] = report.at
+    fold_state.last[EventKind.report] = fold_state.first[EventKind.report] = report.at
     for name, rule in policy.rules.obligations.items():
         if _applies(rule, initial):
-            clock.since[name] = initial.reported_at
-    return _fold(clock, history, settled=settled, now=now)
+            fold_state.since[name] = initial.reported_at
+    return _fold(fold_state, history, settled=settled, now=now)
 
 
 def resume(
@@ -460,11 +461,12 @@ def resume(
     must hold): the same evaluation as :func:`evaluate` of the whole history."""
     if not fold.takes(fresh):
         raise ValueError("an event is dated before the fold's position: replay the history")
-    return _fold(fold.clock(), fresh, settled=fold.settled if settled is None else settled, now=now)
+    settled = fold.settled if settled is None else settled
+    return _fold(fold.state(), fresh, settled=settled, now=now)
 
 
 def _fold(
-    clock: _Clock, history: Sequence[Event], *, settled: datetime | None, now: datetime
+    fold_state: _FoldState, history: Sequence[Event], *, settled: datetime | None, now: datetime
 ) -> Evaluation:
     events = sorted(
         (e for e in history if e.kind is not EventKind.report), key=lambda e: (e.at, e.seq)
@@ -477,9 +479,9 @@ def _fold(
         # events at the same time (a decision is never before the fold's position): skip
         # looking.
         skip = upcoming is not None and (
-            upcoming <= clock.position or (settled is not None and upcoming <= settled)
+            upcoming <= fold_state.position or (settled is not None and upcoming <= settled)
         )
-        decision = None if skip else clock.next_decision()
+        decision = None if skip else fold_state.next_decision()
         if (
             decision is not None
             and decision.effective_at < now  # a threshold at T is crossed only after T
@@ -487,21 +489,21 @@ def _fold(
             and (settled is None or decision.effective_at >= settled)
         ):
             decisions.append(decision)
-            clock.record(decision.as_event())
+            fold_state.record(decision.as_event())
             continue
         if upcoming is None:
             break
         event = events[index]
         try:
-            clock.record(event)
+            fold_state.record(event)
         except ValueError as exc:
             raise HistoryError(str(exc), seq=event.seq) from exc
         index += 1
     return Evaluation(
-        state=clock.state,
-        obligations=tuple(clock.obligations()),
+        state=fold_state.state,
+        obligations=tuple(fold_state.obligations()),
         decisions=tuple(decisions),
-        next_decision=clock.next_decision(),
-        moves=tuple(clock.moves),
-        clock=clock,
+        next_decision=fold_state.next_decision(),
+        level_changes=tuple(fold_state.level_changes),
+        fold_state=fold_state,
     )

@@ -29,6 +29,7 @@ __all__ = [
     "EscalationRule",
     "FlowSchedule",
     "Delivery",
+    "Language",
     "ObligationRule",
     "QuietHours",
     "Reminders",
@@ -119,16 +120,29 @@ class AppliesTo(Model):
     risks: list[Risk] = [Risk.high, Risk.medium, Risk.low]
 
 
+Language = Literal["zh", "en"]
+
+
 class ObligationRule(Model):
     """One cadence obligation: who owes it, when it falls due, what fulfils it."""
 
-    label: str
+    # How people call it: one name, or one per language of the messages (zh, en).
+    label: (
+        Annotated[str, Field(min_length=1)]
+        | Annotated[dict[Language, Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    )
     applies_to: AppliesTo
     fulfilled_by: EventKind
     after: list[EventKind] = [EventKind.report]
     schedule: Literal["after_last", "every", "first_working_day_of_next_month"] = "after_last"
     due: DurationField | None = None
     owner: Literal["responsible", "township", "county"] = "responsible"
+
+    def label_in(self, language: Language) -> str:
+        """The label in ``language``, else in English, else the one given."""
+        if isinstance(self.label, str):
+            return self.label
+        return self.label.get(language) or self.label.get("en") or next(iter(self.label.values()))
 
     @model_validator(mode="after")
     def _due_matches_schedule(self) -> ObligationRule:
@@ -223,7 +237,7 @@ class Reminders(Model):
     at_due: bool = True
     digest_at: LocalTime | None = "08:00"
     quiet_hours: QuietHours | None = None
-    language: Literal["zh", "en"] = "zh"
+    language: Language = "zh"
 
     @field_validator("before")
     @classmethod

@@ -12,22 +12,19 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from rules.policy import Policy, load_policy
-from workflows.db import make_engine, migrate, normalise_url, transaction
-from workflows.org import load_org
+from tests.support.db import load_county
+from workflows.db import make_engine, migrate, normalise_url
 
 # Prefect keeps its state under PREFECT_HOME: a scratch one, never the developer's.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="fengqiao-prefect-"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLE_ORG = REPO / "examples" / "org.yaml"
 PG_URL = os.environ.get("FENGQIAO_TEST_POSTGRES_URL")
 REQUIRE_PG = os.environ.get("FENGQIAO_REQUIRE_POSTGRES") == "1"
 
@@ -94,17 +91,5 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def org_engine(engine: Engine) -> Engine:
     """A migrated database holding the example county of ``examples/org.yaml``."""
-    with transaction(engine) as session:
-        load_org(session=session, path=EXAMPLE_ORG)
+    load_county(engine)
     return engine
-
-
-def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, in a stable order: to prove that nothing changed."""
-    tables = sorted(inspect(engine).get_table_names())
-    content: dict[str, list[tuple[Any, ...]]] = {}
-    with engine.connect() as connection:
-        for table in tables:
-            rows = connection.execute(text(f'SELECT * FROM "{table}"')).all()
-            content[table] = sorted(tuple(map(repr, row)) for row in rows)
-    return content

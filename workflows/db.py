@@ -28,6 +28,7 @@ __all__ = [
     "make_engine",
     "migrate",
     "normalise_url",
+    "reading",
     "transaction",
 ]
 
@@ -48,10 +49,21 @@ def make_engine(url: str) -> Engine:
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_connect)
-        # Take SQLite's write lock at BEGIN, so two writers queue instead of losing an update.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """Take SQLite's write lock at BEGIN, so two writers queue instead of losing an update;
+    a reading transaction takes none (it reads one snapshot of the write-ahead log)."""
+    if connection.get_execution_options().get(_READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_READ_ONLY = "fengqiao_read_only"
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -70,18 +82,29 @@ def transaction(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """One transaction that only reads: a consistent snapshot, holding no write lock."""
+    with (
+        Session(engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False) as session,
+        session.begin(),
+    ):
+        yield session
+
+
 def _config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     return config
 
 
-def migrate(engine: Engine) -> None:
-    """Create or upgrade the schema to the newest revision; running it again does nothing."""
+def migrate(engine: Engine, *, revision: str = "head") -> None:
+    """Create or upgrade the schema to the newest revision (or to ``revision``); running it
+    again does nothing."""
     config = _config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 def is_current(engine: Engine) -> bool:
@@ -116,7 +139,7 @@ def database_now(engine: Engine) -> datetime:
     """
     with engine.connect() as connection:
         if connection.dialect.name == "postgresql":
-            value = connection.exec_driver_sql("SELECT clock_timestamp()").scalar_one()
+            value: datetime = connection.exec_driver_sql("SELECT clock_timestamp()").scalar_one()
             return value.astimezone(UTC)
         text = connection.exec_driver_sql(
             "SELECT strftime('%Y-%m-%dT%H:%M:%f', 'now')"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BadInput", "NotFound", "ProblemList"]
+__all__ = ["BadInput", "NotFound", "ProblemList", "first_line"]
 
 
 class BadInput(ValueError):
@@ -19,3 +19,9 @@ class ProblemList(BadInput):
     def __init__(self, lines: list[str]) -> None:
         super().__init__("\n".join(lines))
         self.lines = lines
+
+
+def first_line(error: object) -> str:
+    """The first line of an error's text (a driver's or a server's), or its class's name."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

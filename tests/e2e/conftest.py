@@ -1,53 +1,21 @@
-"""Running the real ``fengqiao`` entry point in a subprocess, in a scratch directory."""
+"""The real ``fengqiao`` entry point, in a scratch directory."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLE_ORG
-from workflows.db import make_engine, migrate, transaction
-from workflows.org import load_org
-
-FENGQIAO = Path(sys.executable).with_name("fengqiao")
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-Cli = Callable[..., Run]
+from tests.support.cli import Cli, run_in
+from tests.support.db import load_county
+from workflows.db import make_engine, migrate
 
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
     """``cli("dispute", "show", "1", env={...})``: run fengqiao in ``tmp_path``."""
-
-    def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Run:
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("FENGQIAO_")}
-        environment.update(env or {})
-        done = subprocess.run(
-            [str(FENGQIAO), *args],
-            cwd=tmp_path,
-            env=environment,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        return Run(done.returncode, done.stdout, done.stderr)
-
-    return run
+    return run_in(tmp_path)
 
 
 @pytest.fixture(scope="session")
@@ -56,8 +24,7 @@ def county_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "fengqiao.db"
     engine = make_engine(f"sqlite:///{path}")
     migrate(engine)
-    with transaction(engine) as session:
-        load_org(session=session, path=EXAMPLE_ORG)
+    load_county(engine)
     engine.dispose()  # the last connection to close checkpoints the WAL into the file
     assert not path.with_name("fengqiao.db-wal").exists()
     return path

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from tests.conftest import EXAMPLE_ORG, dump
-from tests.e2e.conftest import Cli
+from tests.support.cli import Cli
+from tests.support.db import EXAMPLE_ORG, dump
 from workflows.db import make_engine
 
 NOW = "2026-11-02T09:00:00+08:00"

@@ -1,14 +1,12 @@
-"""`fengqiao deploy`: the sweep flows as Prefect deployments on the rule file's schedule.
-
-The schedule mapping and the deployments planned are checked without a server. Then, for
-real: a ``prefect server`` on loopback, ``fengqiao deploy`` (twice: it is idempotent), two
-``prefect worker`` processes with FENGQIAO_DB pointing at one fresh PostgreSQL database,
-the split escalation sweep triggered on both, and each escalation due recorded once.
+"""`fengqiao deploy` for real: the command's dry run and refusals, then a ``prefect
+server`` on loopback, ``fengqiao deploy`` (twice: it is idempotent), two ``prefect worker``
+processes with FENGQIAO_DB pointing at one fresh PostgreSQL database, the split escalation
+sweep triggered on both, and each escalation due recorded once. (The deployments planned
+are checked without a server in ``tests/unit/test_deploy_plan.py``.)
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
@@ -21,121 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect.server.schemas.schedules import CronSchedule, IntervalSchedule
-from prefect.utilities.importtools import import_object
 from sqlalchemy import func
 from sqlmodel import select
 
 from models.tables import Escalation
 from rules.loader import default_rules_path
 from rules.policy import Policy
-from rules.schedule import last_run, next_run
-from tests.conftest import EXAMPLE_ORG
-from tests.e2e.conftest import FENGQIAO, Cli
-from tests.integration.support import report
-from workflows import flows
-from workflows.db import database_now, make_engine, migrate, transaction
-from workflows.deploy import plan_deployments, prefect_schedule
-from workflows.org import load_org
+from tests.support.cli import FENGQIAO, PREFECT, Cli
+from tests.support.db import load_county
+from tests.support.recording import ENGINE, report
+from workflows.db import database_now, make_engine, migrate, reading
 from workflows.sweeps import escalation_sweep
 
-PREFECT = FENGQIAO.with_name("prefect")
-MONTH = (datetime(2026, 9, 25, tzinfo=UTC), datetime(2026, 11, 5, tzinfo=UTC))  # 国庆 inside
 DISPUTES = 12
-
-
-def _fire_times(plan_schedule: Any, start: datetime, end: datetime) -> list[datetime]:
-    """When the Prefect server's scheduler would create runs, by its own schedule code."""
-    if plan_schedule.interval is not None:
-        server: Any = IntervalSchedule(
-            interval=plan_schedule.interval,
-            anchor_date=plan_schedule.anchor_date,
-            timezone=plan_schedule.timezone,
-        )
-    else:
-        server = CronSchedule(cron=plan_schedule.cron, timezone=plan_schedule.timezone)
-    dates = asyncio.run(server.get_dates(n=5000, start=start, end=end))
-    return [datetime.fromtimestamp(d.timestamp(), UTC) for d in dates]
-
-
-def _rule_times(schedule: Any, policy: Policy, start: datetime, end: datetime) -> list[datetime]:
-    """When the rule file says the flow runs, by ``rules.schedule``."""
-    times, moment = [], next_run(schedule, start - timedelta(microseconds=1), policy=policy)
-    while moment <= end:
-        times.append(moment)
-        moment = next_run(schedule, moment, policy=policy)
-    return times
-
-
-def test_prefect_fires_every_flow_exactly_when_the_rule_file_says_or_daily_for_calendar_days(
-    policy: Policy,
-) -> None:
-    for plan in plan_deployments(policy):
-        schedule = prefect_schedule(plan.schedule, timezone=policy.rules.timezone)
-        start, end = MONTH if plan.schedule.at else (MONTH[0], MONTH[0] + timedelta(hours=3))
-        fired = _fire_times(schedule, start, end)
-        wanted = _rule_times(plan.schedule, policy, start, end)
-        if plan.calendar_dependent:
-            # Daily at the time; the cadence flow runs on its days only (checked below).
-            assert set(wanted) < set(fired), plan.full_name
-            assert fired[0] - start < timedelta(days=1) and end - fired[-1] < timedelta(days=1)
-            assert all(b - a == timedelta(days=1) for a, b in zip(fired, fired[1:], strict=False))
-        else:
-            assert fired == wanted, plan.full_name
-
-
-def test_a_daily_fire_on_a_holiday_finds_the_working_day_cadence_flow_not_due(
-    policy: Policy,
-) -> None:
-    daily = policy.rules.schedule["daily_check"]
-    schedule = prefect_schedule(daily, timezone=policy.rules.timezone)
-    fired = _fire_times(schedule, *MONTH)
-    holiday_fires = [t for t in fired if last_run(daily, t, policy=policy) != t]
-    # 国庆 (Oct 1-8 minus the make-up days) and the weekends: the flow's own check says no.
-    assert datetime(2026, 10, 1, 0, 0, tzinfo=UTC) in holiday_fires
-    assert all(last_run(daily, t, policy=policy) < t for t in holiday_fires)
-
-
-def test_deployments_carry_no_database_url_nor_time_and_workers_can_import_them(
-    policy: Policy,
-) -> None:
-    planned = plan_deployments(policy)
-    assert [p.full_name for p in planned] == [
-        "escalation-sweep/fengqiao",
-        "reminders/fengqiao",
-        "delivery/fengqiao",
-        "daily-check-sweep/fengqiao",
-        "weekly-assessment-sweep/fengqiao",
-        "return-visit-sweep/fengqiao",
-        "half-month-review-sweep/fengqiao",
-        "monthly-inspection-sweep/fengqiao",
-    ]
-    for plan in planned:
-        assert not {"db", "now"} & set(plan.parameters), plan.full_name
-        loaded = import_object(plan.entrypoint)
-        assert loaded.name == plan.flow.name, plan.entrypoint
-    assert planned[3].parameters == {"name": "daily_check"}
-
-
-def test_the_escalation_sweep_split_in_parallel_gets_one_deployment_per_part(
-    policy: Policy,
-) -> None:
-    names = [p.full_name for p in plan_deployments(policy, name="north", parallel=3)]
-    assert names[:3] == [
-        "escalation-sweep/north-1",
-        "escalation-sweep/north-2",
-        "escalation-sweep/north-3",
-    ]
-    assert "reminders/north" in names
-
-
-def test_a_deployed_run_started_early_by_its_worker_waits_for_its_scheduled_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url = f"sqlite:///{tmp_path / 'clock.db'}"
-    scheduled = database_now(make_engine(url)) + timedelta(seconds=1.5)
-    monkeypatch.setattr(flows, "_scheduled_start", lambda: scheduled)
-    assert flows._now(url, None) >= scheduled
 
 
 def _no_prefect_env(tmp_path: Path) -> dict[str, str]:
@@ -283,14 +179,13 @@ def _county(url: str, policy: Policy) -> list[int]:
     (reported with the clock of that day, so nothing was recorded yet)."""
     engine = make_engine(url)
     migrate(engine)
-    with transaction(engine) as session:
-        load_org(session=session, path=EXAMPLE_ORG)
+    load_county(engine)
     reported = database_now(engine) - timedelta(days=6)
     ids = [
         report(engine, policy, risk="high", at=reported + timedelta(minutes=n))
         for n in range(DISPUTES)
     ]
-    with transaction(engine) as session:
+    with reading(engine) as session:
         assert session.exec(select(func.count()).select_from(Escalation)).one() == 0
     engine.dispose()
     return ids
@@ -407,12 +302,14 @@ def test_two_prefect_workers_run_the_deployed_sweeps_and_record_each_escalation_
     assert all(run.state.is_completed() for run in done), [run.state for run in done]
 
     engine = make_engine(postgres_url)
-    with transaction(engine) as session:
+    with reading(engine) as session:
         rows = session.exec(select(Escalation)).all()
     links = [(e.dispute_id, e.from_level, e.to_level) for e in rows]
     assert len(links) == len(set(links)), "an escalation was recorded twice"
     assert {dispute for dispute, _, _ in links} == set(disputes)
     # A sweep's now is at or after its run's start: everything due by then is recorded.
-    left = escalation_sweep(engine=engine, policy=policy, now=min(run.start_time for run in done))
+    left = escalation_sweep(
+        engine=engine, policy=policy, now=min(run.start_time for run in done), actor=ENGINE
+    )
     assert left.decisions == 0, "the deployed sweeps left escalations unrecorded"
     engine.dispose()

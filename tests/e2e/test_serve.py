@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import FENGQIAO, Cli
+from tests.support.cli import FENGQIAO, Cli
 
 Serve = Callable[..., subprocess.Popen[str]]
 

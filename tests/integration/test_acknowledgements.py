@@ -10,13 +10,13 @@ from sqlmodel import col, select
 
 from models.tables import Task
 from rules.policy import Policy
-from tests.integration.support import MONDAY, record, report
-from workflows.db import transaction
+from tests.support.recording import MONDAY, record, report
+from workflows.db import reading
 from workflows.errors import BadInput
 
 
 def _tasks(engine: Engine) -> list[tuple[str, str, datetime, datetime | None]]:
-    with transaction(engine) as session:
+    with reading(engine) as session:
         rows = session.exec(
             select(Task).where(Task.kind == "acknowledge").order_by(col(Task.id))
         ).all()

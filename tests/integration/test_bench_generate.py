@@ -38,11 +38,10 @@ from models.tables import (
     Unit,
 )
 from rules.policy import Policy
-from tests.conftest import dump
-from tests.integration.support import SHANGHAI
-from workflows.db import make_engine, migrate, transaction
-from workflows.disputes import reevaluate
-from workflows.sweeps import due_for_decision, escalation_sweep
+from tests.support.db import dump
+from tests.support.recording import ENGINE, SHANGHAI
+from workflows.db import make_engine, migrate, reading, transaction
+from workflows.sweeps import escalation_sweep, sweep_disputes
 
 NOW = datetime(2026, 11, 16, 9, 0, tzinfo=SHANGHAI)  # a Monday
 # Some scripts of each risk, due and not, at village, township and county, with and without
@@ -91,8 +90,8 @@ def generated_engine(sqlite_generated: tuple[str, Generated]) -> Iterator[Engine
 
 
 def _due_ids(engine: Engine) -> list[int]:
-    with transaction(engine) as session:
-        return [i for _, i in due_for_decision(session, now=NOW, after=None, limit=10**6)]
+    with reading(engine) as session:
+        return list(session.exec(select(Dispute.id).where(col(Dispute.next_decision_at) < NOW)))
 
 
 def test_generated_county_has_the_organisation_and_disputes_asked_for(
@@ -191,9 +190,10 @@ def test_re_evaluating_a_dispute_that_is_not_due_changes_nothing(
     for first, _, _ in sqlite_generated[1].blocks:
         if first in due:
             continue
-        with transaction(generated_engine) as session:
-            outcome = reevaluate(session=session, policy=policy, now=NOW, dispute_id=first)
-        assert (outcome.obligations_changed, outcome.decisions_recorded) == (0, 0)
+        outcome = sweep_disputes(
+            [first], engine=generated_engine, policy=policy, now=NOW, flow="escalation"
+        )
+        assert (outcome.obligations_changed, outcome.decisions) == (0, 0)
     assert dump(generated_engine) == before
 
 
@@ -204,8 +204,8 @@ def test_the_escalation_sweep_at_now_decides_on_every_due_dispute_and_no_other(
     copy = tmp_path / "swept.db"
     shutil.copy(url.removeprefix("sqlite:///"), copy)
     engine = make_engine(f"sqlite:///{copy}")
-    swept = escalation_sweep(engine=engine, policy=policy, now=NOW)
-    with transaction(engine) as session:
+    swept = escalation_sweep(engine=engine, policy=policy, now=NOW, actor=ENGINE)
+    with reading(engine) as session:
         decided = set(
             session.exec(
                 select(DisputeEvent.dispute_id).where(
@@ -220,7 +220,7 @@ def test_the_escalation_sweep_at_now_decides_on_every_due_dispute_and_no_other(
 
 
 def _content(engine: Engine) -> dict[str, list[dict[str, Any]]]:
-    with transaction(engine) as session:
+    with reading(engine) as session:
         return {
             model.__name__: [
                 row.model_dump()

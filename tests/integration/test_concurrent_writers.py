@@ -9,10 +9,11 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from models.tables import Dispute, DisputeEvent, RuleSetRecord
+from models.values import Actor
 from rules.policy import Policy
-from tests.integration.support import run_together
-from workflows.db import transaction
-from workflows.disputes import NewEvent, record_event, report_dispute
+from tests.support.recording import report, run_together
+from workflows.db import reading
+from workflows.recording import NewEvent, record_event
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONDAY = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
@@ -23,33 +24,24 @@ EVENTS_EACH = 10
 def test_concurrent_writers_on_one_dispute_lose_no_event_and_no_update(
     org_engine: Engine, policy: Policy
 ) -> None:
-    with transaction(org_engine) as session:
-        dispute = report_dispute(
-            session=session,
-            policy=policy,
-            now=MONDAY,
-            unit="33010101",
-            risk="medium",
-            category="合同纠纷",
-            title="并发写入",
-        )
-        dispute_id = dispute.id
-    assert dispute_id is not None
+    dispute_id = report(
+        org_engine, policy, unit="33010101", risk="medium", category="合同纠纷", title="并发写入"
+    )
     now = MONDAY + timedelta(hours=1)
 
     def writer(number: int) -> None:
         for index in range(EVENTS_EACH):
-            with transaction(org_engine) as session:
-                record_event(
-                    session=session,
-                    policy=policy,
-                    now=now,
-                    dispute_id=dispute_id,
-                    event=NewEvent("note", data={"text": f"writer {number} #{index}"}),
-                )
+            record_event(
+                engine=org_engine,
+                policy=policy,
+                now=now,
+                actor=Actor(),
+                dispute_id=dispute_id,
+                event=NewEvent("note", data={"text": f"writer {number} #{index}"}),
+            )
 
     run_together(WRITERS, writer)
-    with transaction(org_engine) as session:
+    with reading(org_engine) as session:
         events = session.exec(
             select(DisputeEvent)
             .where(DisputeEvent.dispute_id == dispute_id)
@@ -67,34 +59,25 @@ def test_concurrent_writers_on_one_dispute_lose_no_event_and_no_update(
 def test_writers_meeting_a_new_rule_version_at_once_store_it_once(
     org_engine: Engine, policy: Policy
 ) -> None:
-    with transaction(org_engine) as session:
-        ids = [
-            report_dispute(
-                session=session,
-                policy=policy,
-                now=MONDAY,
-                unit="33010101",
-                risk="low",
-                category="c",
-                title=f"d{n}",
-            ).id
-            for n in range(WRITERS)
-        ]
+    ids = [
+        report(org_engine, policy, unit="33010101", risk="low", category="c", title=f"d{n}")
+        for n in range(WRITERS)
+    ]
     renamed = Policy.from_ruleset(
         policy.rules.model_copy(update={"name": "draft"}), source="draft.yaml"
     )
 
     def writer(number: int) -> None:
-        with transaction(org_engine) as session:
-            record_event(
-                session=session,
-                policy=renamed,
-                now=MONDAY,
-                dispute_id=ids[number],
-                event=NewEvent("note", data={"text": "x"}),
-            )
+        record_event(
+            engine=org_engine,
+            policy=renamed,
+            now=MONDAY,
+            actor=Actor(),
+            dispute_id=ids[number],
+            event=NewEvent("note", data={"text": "x"}),
+        )
 
     run_together(WRITERS, writer)
-    with transaction(org_engine) as session:
+    with reading(org_engine) as session:
         versions = session.exec(select(RuleSetRecord.version)).all()
     assert sorted(versions) == sorted({policy.version, renamed.version})

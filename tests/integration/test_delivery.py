@@ -18,13 +18,14 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from models.tables import OutboxMessage
+from models.tables import OutboxMessage, Task
+from models.values import Actor
 from rules.policy import Policy
-from tests.integration.support import SHANGHAI, record, report
-from workflows.db import transaction
-from workflows.org import load_org
-from workflows.outbox import apprise_send, deliver, retry_dead
-from workflows.reminders import remind
+from tests.support.db import load_county
+from tests.support.recording import SHANGHAI, record, report
+from workflows.db import reading
+from workflows.messaging import apprise_send, deliver, remind, retry_dead
+from workflows.tasks import acknowledge_task
 
 MONDAY_9 = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
 
@@ -112,13 +113,12 @@ def wired(engine: Engine, tmp_path: Path, hook: Hook) -> Engine:
         f"contacts: {{email: li@example.org}}}}\n",
         encoding="utf-8",
     )
-    with transaction(engine) as session:
-        load_org(session=session, path=org)
+    load_county(engine, org)
     return engine
 
 
 def _outbox(engine: Engine) -> list[OutboxMessage]:
-    with transaction(engine) as session:
+    with reading(engine) as session:
         return list(session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))))
 
 
@@ -197,8 +197,7 @@ def test_a_message_that_keeps_failing_is_dead_the_supervisors_are_told_and_retry
     assert moment - MONDAY_9 > timedelta(hours=12)  # a night's outage does not kill a message
     told = [m for m in _outbox(wired) if m.key.startswith("undeliverable:")]
     assert [m.recipient for m in told] == ["person:li"]
-    with transaction(wired) as session:
-        assert retry_dead(session, now=moment) == 1
+    assert retry_dead(engine=wired, now=moment, actor=Actor()) == 1
     assert {m.state for m in _outbox(wired) if m.channel == "webhook"} == {"pending"}
 
 
@@ -315,19 +314,16 @@ def test_two_senders_at_once_send_each_message_once_while_the_lease_holds(
 def test_an_acknowledged_cadence_task_is_done_when_its_event_is_recorded(
     wired: Engine, policy: Policy
 ) -> None:
-    from models.tables import Task
-    from workflows.task_actions import acknowledge_task
-
     dispute = _assign(wired, policy)
-    with transaction(wired) as session:
+    with reading(wired) as session:
         check = session.exec(
             select(Task).where(Task.kind == "daily_check", Task.state == "open")
         ).one()
-        acknowledge_task(
-            session=session, policy=policy, now=MONDAY_9, task_id=check.id or 0, by=None
-        )
+    acknowledge_task(
+        engine=wired, policy=policy, now=MONDAY_9, actor=Actor(), task_id=check.id or 0
+    )
     record(wired, policy, dispute, "check", MONDAY_9 + timedelta(days=1), by="wang")  # Tuesday
-    with transaction(wired) as session:
+    with reading(wired) as session:
         assert session.get(Task, check.id).state == "done"  # type: ignore[union-attr]
 
 
@@ -335,16 +331,16 @@ def test_the_acknowledgement_escalation_is_timed_from_the_assignment_not_its_rec
     wired: Engine, policy: Policy
 ) -> None:
     dispute = report(wired, policy, risk="high", unit="33010101", at=MONDAY_9)
-    with transaction(wired) as session:
-        from workflows.disputes import NewEvent, record_event
-
-        record_event(
-            session=session,
-            policy=policy,
-            now=MONDAY_9 + timedelta(hours=3),
-            dispute_id=dispute,
-            event=NewEvent("assign", at=MONDAY_9, by="li", data={"person": "wang"}),
-        )
+    record(
+        wired,
+        policy,
+        dispute,
+        "assign",
+        MONDAY_9,
+        {"person": "wang"},
+        by="li",
+        now=MONDAY_9 + timedelta(hours=3),
+    )
     remind(engine=wired, policy=policy, now=MONDAY_9 + timedelta(hours=4, minutes=30))
     up = [m for m in _outbox(wired) if ":unacknowledged:" in m.key]
     assert up and up[0].key.endswith((MONDAY_9 + timedelta(hours=4)).astimezone(UTC).isoformat())
@@ -353,27 +349,22 @@ def test_the_acknowledgement_escalation_is_timed_from_the_assignment_not_its_rec
 def test_the_supervisor_told_of_an_unacknowledged_assignment_can_acknowledge_it(
     wired: Engine, policy: Policy
 ) -> None:
-    from models.tables import Task
-    from workflows.task_actions import acknowledge_task
-
     _assign(wired, policy, risk="high")
     remind(engine=wired, policy=policy, now=MONDAY_9 + timedelta(hours=5))
-    with transaction(wired) as session:
+    with reading(wired) as session:
         task = session.exec(select(Task).where(Task.kind == "acknowledge")).one()
-        done = acknowledge_task(
-            session=session,
-            policy=policy,
-            now=MONDAY_9 + timedelta(hours=6),
-            task_id=task.id or 0,
-            by="li",
-        )
-        assert done.state == "done"
+    done = acknowledge_task(
+        engine=wired,
+        policy=policy,
+        now=MONDAY_9 + timedelta(hours=6),
+        actor=Actor(person="li"),
+        task_id=task.id or 0,
+    )
+    assert done.state == "done"
 
 
 def test_the_half_month_review_is_the_townships_task(wired: Engine, policy: Policy) -> None:
-    from models.tables import Task
-
     _assign(wired, policy)
-    with transaction(wired) as session:
+    with reading(wired) as session:
         review = session.exec(select(Task).where(Task.kind == "half_month_review")).one()
     assert review.target == "unit:330101"

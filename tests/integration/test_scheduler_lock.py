@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from models.tables import SchedulerLock
 from workflows.db import database_now, transaction
-from workflows.lock import LockHeld, acquire, heartbeat
+from workflows.engine import LockHeld, acquire, heartbeat
 
 STALE = timedelta(seconds=60)
 

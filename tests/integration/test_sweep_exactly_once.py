@@ -35,13 +35,12 @@ from structlog.testing import capture_logs
 from models.tables import Dispute, Escalation
 from rules.evaluate import evaluate
 from rules.policy import Policy, load_policy
-from tests.conftest import EXAMPLE_ORG
-from tests.integration import fleet as f
-from tests.integration.fleet import NOW, Fleet, Job
-from tests.integration.support import report
-from workflows.db import database_now, make_engine, migrate, transaction
-from workflows.disputes import history, initial_state
-from workflows.org import load_org
+from tests.support import fleet as f
+from tests.support.db import load_county
+from tests.support.fleet import NOW, Fleet, Job
+from tests.support.recording import report
+from workflows.changes import history, initial_state
+from workflows.db import database_now, make_engine, migrate, reading
 
 pytestmark = pytest.mark.postgres
 
@@ -107,8 +106,8 @@ def county(
     try:
         engine = make_engine(url)
         migrate(engine)
-        with capture_logs(), transaction(engine) as session:
-            load_org(session=session, path=f.org_with_webhooks(tmp_path_factory.mktemp("org")))
+        with capture_logs():
+            load_county(engine, f.org_with_webhooks(tmp_path_factory.mktemp("org")))
         with capture_logs():
             f.populate(engine, policy, f.plans(DISPUTES, seed=SEED))
         expected = _due_decisions(engine, policy)
@@ -125,7 +124,7 @@ def county(
 def _due_decisions(engine: Engine, policy: Policy) -> list[tuple[Any, ...]]:
     """The escalations and listings due at NOW, by evaluating the rules on each history."""
     expected = []
-    with transaction(engine) as session:
+    with reading(engine) as session:
         for dispute in session.exec(select(Dispute).where(col(Dispute.next_decision_at) < NOW)):
             assert dispute.id is not None
             past = history(session, dispute.id)
@@ -233,7 +232,7 @@ def test_one_uninterrupted_sweep_records_exactly_what_the_rules_say_fell_due(
     county: County, swept_once: Reference
 ) -> None:
     engine = make_engine(swept_once.url)
-    with transaction(engine) as session:
+    with reading(engine) as session:
         escalations = session.exec(
             select(Escalation).where(col(Escalation.recorded_at) == NOW)
         ).all()
@@ -419,7 +418,7 @@ def _rules_with_a_ten_minute_threshold(directory: Path) -> Path:
 
 
 def _escalated(engine: Engine) -> dict[int, list[tuple[datetime, datetime]]]:
-    with transaction(engine) as session:
+    with reading(engine) as session:
         rows = session.exec(select(Escalation).order_by(col(Escalation.id))).all()
     found: dict[int, list[tuple[datetime, datetime]]] = {}
     for row in rows:
@@ -435,8 +434,8 @@ def test_workers_with_clocks_five_minutes_off_escalate_nothing_early_and_each_du
     policy = load_policy(rules)
     engine = make_engine(postgres_url)
     migrate(engine)
-    with capture_logs(), transaction(engine) as session:
-        load_org(session=session, path=EXAMPLE_ORG)
+    with capture_logs():
+        load_county(engine)
 
     def reported(count: int, *, crossing_in: timedelta) -> dict[int, datetime]:
         """Disputes whose threshold is crossed ``crossing_in`` from now, on the database's

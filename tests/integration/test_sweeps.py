@@ -14,22 +14,28 @@ from sqlalchemy import Engine, text
 from sqlmodel import SQLModel, col, select
 from structlog.testing import capture_logs
 
-from models.tables import Escalation, FlowRun, Obligation, Report, Task
+from models.tables import Dispute, Escalation, FlowRun, Obligation, Report, Task
 from rules.policy import Policy
-from tests.conftest import EXAMPLE_ORG, dump
-from tests.integration.support import MONDAY, SHANGHAI, record, report, run_together
-from workflows.db import make_engine, migrate, transaction
-from workflows.org import load_org
-from workflows.runner import run_due
-from workflows.sweeps import due_for_decision, escalation_sweep, sweep_disputes
+from tests.support.db import dump, load_county
+from tests.support.recording import (
+    ENGINE,
+    MONDAY,
+    SHANGHAI,
+    record,
+    report,
+    run_together,
+    sweep,
+)
+from workflows.db import make_engine, migrate, reading
+from workflows.sweeps import escalation_sweep, sweep_disputes
 
 
 def _sweep(engine: Engine, policy: Policy, now: datetime) -> list[dict[str, Any]]:
-    return [r.as_dict() for r in run_due(engine=engine, policy=policy, now=now, clock=lambda: now)]
+    return [r.as_dict() for r in sweep(engine, policy, now)]
 
 
 def _outcome(engine: Engine) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    with transaction(engine) as session:
+    with reading(engine) as session:
         escalations = session.exec(
             select(Escalation).order_by(col(Escalation.dispute_id), col(Escalation.effective_at))
         ).all()
@@ -66,7 +72,7 @@ def test_a_neglected_high_risk_dispute_goes_to_township_then_county_on_schedule(
             datetime(2026, 11, 6, tzinfo=SHANGHAI),
         ),
     ]
-    with transaction(org_engine) as session:
+    with reading(org_engine) as session:
         targets = {t.target for t in session.exec(select(Task).where(Task.kind == "acknowledge"))}
     assert targets == {"unit:330101", "unit:330100"}
 
@@ -96,7 +102,9 @@ def test_one_failing_dispute_is_logged_and_counted_and_the_others_go_on(
         # and no fold to go on from (as after a change of rules): the history is replayed
         connection.execute(text("UPDATE disputes SET fold = NULL WHERE id = :id"), {"id": broken})
     with capture_logs() as logs:
-        result = escalation_sweep(engine=org_engine, policy=policy, now=MONDAY + timedelta(days=3))
+        result = escalation_sweep(
+            engine=org_engine, policy=policy, actor=ENGINE, now=MONDAY + timedelta(days=3)
+        )
     assert result.failed == [broken]
     assert result.examined == 1 and result.decisions == 1
     failures = [entry for entry in logs if entry["log_level"] == "error"]
@@ -123,7 +131,7 @@ def test_every_obligation_has_a_task_for_whoever_is_responsible_done_when_fulfil
         datetime(2026, 11, 3, 20, tzinfo=SHANGHAI),
         by="wang",
     )
-    with transaction(org_engine) as session:
+    with reading(org_engine) as session:
         owed = session.exec(
             select(Task).where(Task.kind == "daily_check").order_by(col(Task.id))
         ).all()
@@ -147,7 +155,7 @@ def test_the_weekly_and_monthly_flows_store_their_reports_once(
     )
     _sweep(org_engine, policy, datetime(2026, 11, 2, 9, 30, tzinfo=SHANGHAI))
     _sweep(org_engine, policy, datetime(2026, 11, 2, 9, 45, tzinfo=SHANGHAI))
-    with transaction(org_engine) as session:
+    with reading(org_engine) as session:
         reports = session.exec(select(Report).order_by(col(Report.kind))).all()
     assert [(r.kind, r.unit_code) for r in reports] == [
         ("monthly_circular", "330100"),
@@ -185,8 +193,7 @@ def test_sweeping_every_15_minutes_or_once_at_the_end_leaves_the_same_escalation
     for often in (True, False):
         engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('freq') / 'f.db'}")
         migrate(engine)
-        with transaction(engine) as session:
-            load_org(session=session, path=EXAMPLE_ORG)
+        load_county(engine)
         ids = [report(engine, policy, risk=risk) for risk in risks]
         events = sorted(
             (MONDAY + timedelta(hours=hours), ids[n % len(ids)], kind) for n, hours, kind in steps
@@ -195,7 +202,7 @@ def test_sweeping_every_15_minutes_or_once_at_the_end_leaves_the_same_escalation
         for at, dispute_id, kind in [*events, (end, None, None)]:
             while often and moment + timedelta(minutes=15) <= at:
                 moment += timedelta(minutes=15)
-                escalation_sweep(engine=engine, policy=policy, now=moment)
+                escalation_sweep(engine=engine, policy=policy, actor=ENGINE, now=moment)
             if dispute_id is None:
                 break
             data = (
@@ -210,7 +217,7 @@ def test_sweeping_every_15_minutes_or_once_at_the_end_leaves_the_same_escalation
             # An event not allowed at that point (resolved already, say) is refused either way.
             with contextlib.suppress(ValueError):
                 record(engine, policy, dispute_id, kind, at, data)
-        escalation_sweep(engine=engine, policy=policy, now=end)
+        escalation_sweep(engine=engine, policy=policy, actor=ENGINE, now=end)
         outcomes.append(_outcome(engine))
         engine.dispose()
     assert outcomes[0] == outcomes[1]
@@ -221,7 +228,7 @@ def test_after_downtime_each_missed_flow_runs_once_and_each_missed_report_is_mad
 ) -> None:
     report(org_engine, policy, risk="medium")
     _sweep(org_engine, policy, datetime(2026, 11, 2, 9, 30, tzinfo=SHANGHAI))
-    with transaction(org_engine) as session:
+    with reading(org_engine) as session:
         runs_before = len(
             session.exec(
                 select(FlowRun).where(col(FlowRun.flow).not_in(["escalation", "digest"]))
@@ -240,7 +247,7 @@ def test_after_downtime_each_missed_flow_runs_once_and_each_missed_report_is_mad
             "delivery",
         ]
     )
-    with transaction(org_engine) as session:
+    with reading(org_engine) as session:
         runs = session.exec(
             select(FlowRun).where(col(FlowRun.flow).not_in(["escalation", "digest"]))
         ).all()
@@ -256,7 +263,7 @@ def test_after_downtime_each_missed_flow_runs_once_and_each_missed_report_is_mad
 
 
 def _tasks(engine: Engine, kind: str) -> list[tuple[datetime, str]]:
-    with transaction(engine) as session:
+    with reading(engine) as session:
         rows = session.exec(select(Task).where(Task.kind == kind).order_by(col(Task.id))).all()
     return [(t.due_at, t.state) for t in rows]
 
@@ -266,19 +273,16 @@ def test_an_obligation_recorded_late_has_its_task_at_once(
 ) -> None:
     _sweep(org_engine, policy, datetime(2026, 11, 9, 8, 30, tzinfo=SHANGHAI))
     late = datetime(2026, 11, 5, 10, tzinfo=SHANGHAI)  # reported on the 9th, for the 5th
-    with transaction(org_engine) as session:
-        from workflows.disputes import report_dispute
-
-        report_dispute(
-            session=session,
-            policy=policy,
-            now=datetime(2026, 11, 9, 12, tzinfo=SHANGHAI),
-            unit="33010101",
-            risk="medium",
-            category="c",
-            title="t",
-            at=late,
-        )
+    report(
+        org_engine,
+        policy,
+        now=datetime(2026, 11, 9, 12, tzinfo=SHANGHAI),
+        unit="33010101",
+        risk="medium",
+        category="c",
+        title="t",
+        at=late,
+    )
     assert _tasks(org_engine, "daily_check") == [(datetime(2026, 11, 7, tzinfo=SHANGHAI), "open")]
     results = _sweep(org_engine, policy, datetime(2026, 11, 10, 8, 30, tzinfo=SHANGHAI))
     assert {r["flow"]: r["examined"] for r in results}["daily_check"] == 1
@@ -342,7 +346,7 @@ def test_concurrent_sweeps_at_the_same_moment_run_each_flow_once(
         report(org_engine, policy, risk=risk)
     now = datetime(2026, 11, 9, 9, 30, tzinfo=SHANGHAI)
     run_together(3, lambda _: _sweep(org_engine, policy, now))
-    with transaction(org_engine) as session:
+    with reading(org_engine) as session:
         runs = session.exec(select(FlowRun.flow)).all()
         tasks = session.exec(select(Task.dispute_id, Task.kind).where(Task.state == "open")).all()
         escalations = session.exec(select(Escalation.dispute_id, Escalation.effective_at)).all()
@@ -389,8 +393,7 @@ def _twin(org_engine: Engine, policy: Policy, tmp_path: Any) -> Engine:
     recorded in the same order in both."""
     reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
     migrate(reference)
-    with transaction(reference) as session:
-        load_org(session=session, path=EXAMPLE_ORG)
+    load_county(reference)
     for engine in (org_engine, reference):
         for day in range(12):
             at = MONDAY + timedelta(days=day, hours=day % 5)
@@ -417,12 +420,18 @@ def test_the_batched_sweep_writes_exactly_what_one_transaction_per_dispute_write
 ) -> None:
     reference = _twin(org_engine, policy, tmp_path)
     now = MONDAY + timedelta(days=40)
-    with transaction(reference) as session:
-        due = [i for _, i in due_for_decision(session, now=now, after=None, limit=10_000)]
+    with reading(reference) as session:
+        due = list(
+            session.exec(
+                select(Dispute.id)
+                .where(col(Dispute.next_decision_at) < now)
+                .order_by(col(Dispute.next_decision_at), col(Dispute.id))
+            )
+        )
     assert len(due) > 20
 
     with capture_logs() as logs:
-        batched = escalation_sweep(engine=org_engine, policy=policy, now=now, size=7)
+        batched = escalation_sweep(engine=org_engine, policy=policy, actor=ENGINE, now=now, size=7)
     assert not [e for e in logs if e["event"] == "sweep_batch_failed"]  # no fallback taken
     one_by_one = sweep_disputes(due, engine=reference, policy=policy, now=now, flow="escalation")
 
@@ -443,12 +452,12 @@ def test_going_on_from_the_stored_folds_writes_exactly_what_replaying_every_hist
             text("UPDATE disputes SET fold = NULL WHERE next_decision_at < :now"), {"now": now}
         )
         assert forgotten.rowcount > 20
-    going_on = escalation_sweep(engine=org_engine, policy=policy, now=now, size=7)
-    replayed = escalation_sweep(engine=reference, policy=policy, now=now, size=7)
+    going_on = escalation_sweep(engine=org_engine, policy=policy, actor=ENGINE, now=now, size=7)
+    replayed = escalation_sweep(engine=reference, policy=policy, actor=ENGINE, now=now, size=7)
     assert going_on.decisions == replayed.decisions > 20
     assert _natural(org_engine) == _natural(reference)  # the new folds too
     later = now + timedelta(days=20)  # and again, now that both go on from their folds
-    escalation_sweep(engine=org_engine, policy=policy, now=later)
-    escalation_sweep(engine=reference, policy=policy, now=later)
+    escalation_sweep(engine=org_engine, policy=policy, actor=ENGINE, now=later)
+    escalation_sweep(engine=reference, policy=policy, actor=ENGINE, now=later)
     assert _natural(org_engine) == _natural(reference)
     reference.dispose()

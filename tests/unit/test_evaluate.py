@@ -10,68 +10,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.lifecycle import DisputeState, Event, TransitionNotAllowed, UnitPath, apply
-from models.values import EventKind, Level, Risk, Status
-from rules.evaluate import Decision, Evaluation, evaluate
-from rules.policy import Policy, load_policy
-
-K = EventKind
-ZONE = ZoneInfo("Asia/Shanghai")
-PATH = UnitPath(village="33010101", township="330101", county="330100")
-POLICY: Policy = load_policy()
-LATER = datetime(2026, 12, 31, 12, 0, tzinfo=ZONE)
-
-
-def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
-    """A local moment."""
-    return datetime(year, month, day, hour, minute, tzinfo=ZONE)
-
-
-def end(year: int, month: int, day: int) -> datetime:
-    """24:00 local at the end of the day."""
-    return at(year, month, day) + timedelta(days=1)
-
-
-def ev(kind: EventKind, moment: datetime, **data: Any) -> Event:
-    return Event(kind=kind, at=moment, data=MappingProxyType(data))
-
-
-def numbered(events: Sequence[Event]) -> list[Event]:
-    """The events with seq 2, 3, ... (the report is 1)."""
-    return [
-        Event(kind=e.kind, at=e.at, data=e.data, by=e.by, seq=n)
-        for n, e in enumerate(events, start=2)
-    ]
-
-
-def run(
-    risk: Risk, reported: datetime, events: Sequence[Event] = (), *, now: datetime = LATER
-) -> Evaluation:
-    initial = DisputeState.reported(path=PATH, risk=risk, at=reported)
-    return evaluate(initial, numbered(events), policy=POLICY, now=now)
-
-
-def due(evaluation: Evaluation) -> dict[str, datetime]:
-    return {o.name: o.due_at for o in evaluation.obligations}
-
-
-def chain(evaluation: Evaluation) -> list[tuple[str, datetime]]:
-    return [(d.rule, d.effective_at) for d in evaluation.decisions]
-
-
-def checks(*days: tuple[int, int, int], hour: int = 9) -> list[Event]:
-    return [ev(K.check, at(*day, hour)) for day in days]
-
-
-MONDAY = at(2026, 11, 2, 10)  # Monday 2 November 2026, 10:00
-
+from models.lifecycle import DisputeState, Event
+from models.values import Level, Risk, Status
+from rules.evaluate import Decision, evaluate
+from tests.support.histories import (
+    LATER,
+    MONDAY,
+    PATH,
+    POLICY,
+    K,
+    at,
+    chain,
+    checks,
+    due,
+    end,
+    ev,
+    histories,
+    numbered,
+    run,
+)
 
 # --- daily check (日排查化解) ------------------------------------------------------------
 
@@ -505,7 +467,7 @@ def test_village_threshold_restarts_when_a_supervisor_hands_the_dispute_back() -
         *checks((2026, 11, 9), (2026, 11, 10)),
     ]
     result = run(Risk.high, MONDAY, events, now=at(2026, 11, 10, 12))
-    assert [(m.kind, m.to_level) for m in result.moves] == [
+    assert [(m.kind, m.to_level) for m in result.level_changes] == [
         (K.escalate, Level.township),
         (K.handback, Level.village),
     ]
@@ -614,7 +576,7 @@ def test_recorded_escalations_are_not_decided_again() -> None:
     result = evaluate(initial, log, policy=POLICY, now=at(2026, 12, 28, 12))
     assert result.decisions == ()
     assert result.state.level is Level.county and result.state.supervised
-    assert [(m.from_level, m.to_level, m.at) for m in result.moves] == [
+    assert [(m.from_level, m.to_level, m.at) for m in result.level_changes] == [
         (Level.village, Level.township, end(2026, 11, 3)),
         (Level.township, Level.county, end(2026, 11, 5)),
     ]
@@ -629,57 +591,6 @@ def test_a_recorded_escalation_is_not_decided_again_and_the_next_threshold_still
 
 
 # --- property: later evaluations only add decisions -------------------------------------
-
-# Weighted towards risk changes, the events most likely to expose a retroactive decision.
-ACTIONS = [
-    K.check,
-    K.check,
-    K.assess,
-    K.assess,
-    K.assess,
-    K.mediate,
-    K.resolve,
-    K.visit,
-    K.pause,
-    K.resume,
-    K.review,
-]
-STARTS = [at(2026, 11, 2, 10), at(2026, 9, 25, 16), at(2026, 2, 10, 9), at(2026, 3, 1, 20)]
-
-
-def _data(kind: EventKind, draw: st.DrawFn) -> dict[str, Any]:
-    if kind is K.assess:
-        return {"risk": draw(st.sampled_from(list(Risk))).value}
-    if kind is K.resolve:
-        return {"method": "people", "agreement": "oral"}
-    if kind is K.visit:
-        return {"outcome": draw(st.sampled_from(["stable", "relapsed"]))}
-    if kind is K.pause:
-        return {"reason": "waiting"}
-    return {}
-
-
-@st.composite
-def histories(draw: st.DrawFn) -> tuple[Risk, datetime, list[Event]]:
-    risk = draw(st.sampled_from(list(Risk)))
-    reported = draw(st.sampled_from(STARTS))
-    offsets = sorted(draw(st.lists(st.integers(1, 40 * 24 * 60), min_size=3, max_size=15)))
-    state = DisputeState.reported(path=PATH, risk=risk, at=reported)
-    events: list[Event] = []
-    for offset in offsets:
-        kind = draw(st.sampled_from(ACTIONS))
-        candidate = Event(
-            kind,
-            reported + timedelta(minutes=offset),
-            MappingProxyType(_data(kind, draw)),
-            seq=len(events) + 2,
-        )
-        try:
-            state = apply(state, candidate)
-        except TransitionNotAllowed:
-            continue  # keep the history valid: drop what the lifecycle refuses
-        events.append(candidate)
-    return risk, reported, events
 
 
 def _evaluate_seen(

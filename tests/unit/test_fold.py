@@ -16,7 +16,7 @@ from models.lifecycle import DisputeState, Event
 from models.values import EventKind, Risk
 from rules.evaluate import Evaluation, evaluate, load_fold, resume, settled_until
 from rules.policy import Policy
-from tests.unit.test_evaluate import MONDAY, PATH, POLICY, K, at, checks, histories, numbered
+from tests.support.histories import MONDAY, PATH, POLICY, K, at, checks, histories, numbered
 
 
 def recorded(events: list[Event], evaluation: Evaluation) -> list[Event]:
@@ -45,7 +45,7 @@ def same(replayed: Evaluation, resumed: Evaluation, fresh: list[Event]) -> None:
     assert resumed.decisions == replayed.decisions
     assert resumed.next_decision == replayed.next_decision
     seqs = {e.seq for e in fresh}
-    assert resumed.moves == tuple(m for m in replayed.moves if m.seq in seqs)
+    assert resumed.level_changes == tuple(m for m in replayed.level_changes if m.seq in seqs)
 
 
 @settings(max_examples=150, deadline=None)

@@ -16,10 +16,9 @@ from models.lifecycle import (
     Event,
     Transition,
     TransitionNotAllowed,
-    UnitPath,
     apply,
 )
-from models.values import EventKind, Level, Risk, Status
+from models.values import EventKind, Level, Risk, Status, UnitPath
 
 K = EventKind
 PATH = UnitPath(village="33010101", township="330101", county="330100")

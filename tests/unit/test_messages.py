@@ -1,4 +1,5 @@
-"""Message templates render in both languages and never carry the parties."""
+"""Message templates render in both languages, name obligations by the rule file's labels,
+and never carry the parties."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from workflows.messages import TEMPLATES, Notice, render
+from models.values import MessageKind
+from rules.policy import Policy
+from workflows.messaging import LANGUAGES, Notice, render, texts
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOTICE = Notice(
@@ -20,8 +23,8 @@ NOTICE = Notice(
 )
 
 
-def test_a_reminder_reads_in_chinese_by_default() -> None:
-    title, body = render("reminder", NOTICE, language="zh", zone=SHANGHAI)
+def test_a_reminder_reads_in_chinese_by_default(policy: Policy) -> None:
+    title, body = render("reminder", NOTICE, policy=policy)
     assert title == "【枫桥】日排查提醒 #42"
     assert body == (
         "纠纷 #42（邻里纠纷，高风险）的日排查将于 2026-11-05 00:00 到期："
@@ -29,15 +32,39 @@ def test_a_reminder_reads_in_chinese_by_default() -> None:
     )
 
 
-def test_a_reminder_reads_in_english_as_an_option() -> None:
-    title, body = render("reminder", NOTICE, language="en", zone=SHANGHAI)
+def test_a_reminder_reads_in_english_as_an_option(policy: Policy) -> None:
+    title, body = render("reminder", NOTICE, policy=policy, language="en")
     assert title == "[Fengqiao] daily check reminder #42"
     assert "high risk" in body and "2026-11-05 00:00" in body and body.endswith("event 42 check")
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
 @pytest.mark.parametrize("kind", ["assigned", "escalated", "reminder", "due", "unacknowledged"])
-def test_every_task_message_renders_in_both_languages(kind: str, language: str) -> None:
-    title, body = render(kind, NOTICE, language=language, zone=SHANGHAI)  # type: ignore[arg-type]
+def test_every_task_message_renders_in_both_languages(
+    kind: str, language: str, policy: Policy
+) -> None:
+    title, body = render(kind, NOTICE, policy=policy, language=language)  # type: ignore[arg-type]
     assert "#42" in title + body and "{" not in title + body
-    assert set(TEMPLATES["zh"]) == set(TEMPLATES["en"])
+    assert set(texts("zh").messages) == set(texts("en").messages)
+
+
+def test_every_kind_of_message_has_a_template_in_every_language() -> None:
+    for language in LANGUAGES:
+        words = texts(language)
+        assert set(words.messages) == {kind.value for kind in MessageKind}, language
+        assert set(words.digest) == {"line", "late", "more"}
+        assert set(words.act) == {"acknowledge", "anyone", "event"}
+
+
+def test_an_obligation_is_named_by_its_label_in_the_rule_file(policy: Policy) -> None:
+    renamed = policy.rules.obligations["daily_check"].model_copy(
+        update={"label": {"zh": "每日排查", "en": "daily screening"}}
+    )
+    rules = policy.rules.model_copy(
+        update={"obligations": {**policy.rules.obligations, "daily_check": renamed}}
+    )
+    other = Policy.from_ruleset(rules, source="renamed.yaml")
+    assert render("reminder", NOTICE, policy=other)[0] == "【枫桥】每日排查提醒 #42"
+    assert render("reminder", NOTICE, policy=other, language="en")[0] == (
+        "[Fengqiao] daily screening reminder #42"
+    )

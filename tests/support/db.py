@@ -1,0 +1,32 @@
+"""The example county, and a database's whole content: to prove that nothing changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, inspect, text
+
+from models.values import Actor
+from workflows.org import load_org
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE_ORG = REPO / "examples" / "org.yaml"
+# Who the tests' set-up acts as: the operator at the command line.
+OPERATOR = Actor()
+
+
+def load_county(engine: Engine, path: Path = EXAMPLE_ORG) -> None:
+    """Load an org file (by default the example county of ``examples/org.yaml``)."""
+    load_org(engine=engine, actor=OPERATOR, path=path)
+
+
+def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in a stable order: to prove that nothing changed."""
+    tables = sorted(inspect(engine).get_table_names())
+    content: dict[str, list[tuple[Any, ...]]] = {}
+    with engine.connect() as connection:
+        for table in tables:
+            rows = connection.execute(text(f'SELECT * FROM "{table}"')).all()
+            content[table] = sorted(tuple(map(repr, row)) for row in rows)
+    return content

@@ -1,0 +1,171 @@
+"""The outbox: messages written in the transaction of the change that causes them, one row
+per address, delivered later by ``messaging.delivery``."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import structlog
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from models.tables import OutboxMessage, Person, Unit
+from models.targets import Target
+from models.values import Actor, Channel, MessageKind, OutboxState, UnitLevel
+from workflows.db import dialect_insert, insert_ignoring_duplicates, transaction
+
+__all__ = [
+    "OUTBOX",
+    "Address",
+    "addresses",
+    "addresses_of",
+    "enqueue",
+    "message_rows",
+    "queue_messages",
+    "retry_dead",
+]
+
+log = structlog.get_logger(__name__)
+
+OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+
+
+class Address(NamedTuple):
+    """Where one copy of a message goes: whom it is for (a target), by which channel, to
+    which address."""
+
+    recipient: str
+    channel: str
+    address: str
+
+
+def addresses(session: Session, target: Target, *, own_only: bool = False) -> list[Address]:
+    """The addresses of a person, or of a unit: its own and those of its staff (the
+    supervisors of a township or county, the mediators of a village or grid)."""
+    return addresses_of(session, [target], own_only=own_only)[target]
+
+
+def addresses_of(
+    session: Session, targets: Collection[Target], *, own_only: bool = False
+) -> dict[Target, list[Address]]:
+    """:func:`addresses` of each of ``targets``, in three queries however many they are."""
+    people_ids = {t.ref for t in targets if t.is_person}
+    unit_codes = {t.ref for t in targets if not t.is_person}
+    people = (
+        {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(people_ids)))}
+        if people_ids
+        else {}
+    )
+    units = (
+        {u.code: u for u in session.exec(select(Unit).where(col(Unit.code).in_(unit_codes)))}
+        if unit_codes
+        else {}
+    )
+    staff: dict[str, list[Person]] = {}
+    if units and not own_only:
+        query = (
+            select(Person).where(col(Person.unit_code).in_(list(units))).order_by(col(Person.id))
+        )
+        for person in session.exec(query):
+            if person.role == UnitLevel(units[person.unit_code].level).staff:
+                staff.setdefault(person.unit_code, []).append(person)
+    found: dict[Target, list[Address]] = {}
+    for target in targets:
+        holders: list[tuple[Target, dict[str, Any]]] = []
+        if target.is_person:
+            if target.ref in people:
+                holders.append((target, people[target.ref].contacts))
+        elif target.ref in units:
+            holders.append((target, units[target.ref].contacts))
+            holders.extend((Target.of_person(p.id), p.contacts) for p in staff.get(target.ref, []))
+        found[target] = [
+            Address(str(holder), channel.value, str(address))
+            for holder, contacts in holders
+            for channel in Channel
+            for address in _listed(contacts.get(channel.value, []))
+        ]
+    return found
+
+
+def _listed(values: Any) -> list[Any]:
+    return values if isinstance(values, list) else [values]
+
+
+def message_rows(
+    found: list[Address],
+    *,
+    kind: MessageKind,
+    key: str,
+    title: str,
+    body: str,
+    not_before: datetime,
+    now: datetime,
+    dispute_id: int | None = None,
+    task_id: int | None = None,
+    risk: str | None = None,
+) -> list[dict[str, Any]]:
+    """The outbox rows of one message to the addresses ``found``; ``key`` identifies the
+    message, so that it is queued once however often the change that causes it runs."""
+    return [
+        {
+            "key": key,
+            "kind": kind,
+            "recipient": recipient,
+            "channel": channel,
+            "address": address,
+            "dispute_id": dispute_id,
+            "task_id": task_id,
+            "title": title,
+            "body": body,
+            "state": OutboxState.pending,
+            "attempts": 0,
+            "next_attempt_at": not_before,
+            "created_at": now,
+            "risk": risk,
+        }
+        for recipient, channel, address in found
+    ]
+
+
+def queue_messages(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Queue messages, skipping any whose (key, channel, address) is already queued: the
+    idempotency key is the last line of defence against a message written twice."""
+    if rows:
+        session.execute(dialect_insert(session)(OUTBOX).on_conflict_do_nothing(), rows)
+
+
+def enqueue(
+    session: Session,
+    *,
+    target: Target,
+    own_addresses_only: bool = False,
+    **message: Any,
+) -> int:
+    """Queue a message (the fields of :func:`message_rows`) to every address of ``target``,
+    once per key; return how many copies are new."""
+    found = addresses(session, target, own_only=own_addresses_only)
+    if not found:
+        log.info(
+            "no_contact",
+            target=str(target),
+            dispute_id=message.get("dispute_id"),
+            key=message["key"],
+        )
+        return 0
+    return insert_ignoring_duplicates(session, OutboxMessage, message_rows(found, **message))
+
+
+def retry_dead(*, engine: Engine, now: datetime, actor: Actor) -> int:
+    """Queue every dead message again; return how many."""
+    with transaction(engine) as session:
+        rows = session.exec(
+            select(OutboxMessage).where(OutboxMessage.state == OutboxState.dead)
+        ).all()
+        for row in rows:
+            row.state, row.attempts, row.next_attempt_at = OutboxState.pending, 0, now
+            row.last_error = None
+            session.add(row)
+    log.info("outbox_retried", messages=len(rows), actor=actor.name)
+    return len(rows)

@@ -1,0 +1,333 @@
+"""Reporting disputes and recording their events, each change in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine, Row, insert
+from sqlmodel import Session
+
+from models.lifecycle import DisputeState, Event
+from models.values import Actor, EventKind, Level, Status
+from rules.evaluate import (
+    LEVEL_CHANGES,
+    Evaluation,
+    Fold,
+    HistoryError,
+    evaluate,
+    resume,
+    settled_until,
+)
+from rules.policy import Policy
+from workflows.changes import (
+    DISPUTES,
+    Plan,
+    dispute_rows,
+    fold_of,
+    histories,
+    initial_state,
+    live_tasks,
+    log_decisions,
+    plan_dispute,
+    staff_of,
+    stored_obligations,
+    write_plan,
+)
+from workflows.db import transaction
+from workflows.errors import BadInput, NotFound
+from workflows.org import unit_path
+from workflows.recording.validate import (
+    EventRefused,
+    NewDispute,
+    NewEvent,
+    check_dispute,
+    named_people,
+    validated,
+)
+from workflows.rulesets import register_ruleset
+
+__all__ = ["Recorded", "Refusals", "record", "record_event", "record_events", "report_dispute"]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The events recorded on a dispute, numbered, and how many decisions fell due."""
+
+    dispute_id: int
+    events: tuple[Event, ...]
+    decisions: int
+
+
+class Refusals(BadInput):
+    """Disputes whose events cannot be recorded: for each, the first refusal (an
+    :class:`EventRefused` naming the event, or why the dispute itself cannot be written)."""
+
+    def __init__(self, refused: dict[int, BadInput]) -> None:
+        super().__init__(str(next(iter(refused.values()))))
+        self.refused = refused
+
+
+@dataclass(frozen=True)
+class _Reported:
+    """A dispute just inserted, as the planner reads it: nothing recorded yet."""
+
+    id: int
+    category: str
+    reported_unit: str
+    last_seq: int = 0
+
+
+def report_dispute(
+    *, engine: Engine, policy: Policy, now: datetime, actor: Actor, dispute: NewDispute
+) -> int:
+    """Report a dispute at the village of ``dispute.unit`` (a village or one of its grids),
+    reported by ``actor``, in one transaction; its id."""
+    at = dispute.at or now
+    risk = check_dispute(dispute, now=now)
+    with transaction(engine) as session:
+        path = unit_path(session, dispute.unit)
+        if actor.person is not None and not staff_of(session, [actor.person]):
+            raise NotFound(f"unknown person {actor.person!r}")
+        register_ruleset(session=session, policy=policy, now=now)
+        category = dispute.category.strip()
+        dispute_id: int = session.execute(
+            insert(DISPUTES).returning(DISPUTES.c.id),
+            {
+                "category": category,
+                "title": dispute.title.strip(),
+                "risk": risk,
+                "status": Status.reported,
+                "level": Level.village,
+                "unit_code": path.village,
+                "reported_unit": dispute.unit,
+                "village_code": path.village,
+                "township_code": path.township,
+                "county_code": path.county,
+                "people_involved": dispute.people_involved,
+                "parties": list(dispute.parties),
+                "location": dispute.location,
+                "reported_at": at,
+                "level_since": at,
+                "paused": False,
+                "supervised": False,
+                "last_seq": 0,
+                "rules_version": policy.version,
+            },
+        ).scalar_one()
+        # The report is the dispute's first event; the evaluation starts from it.
+        report = Event(
+            EventKind.report, at, MappingProxyType({"risk": risk.value}), actor.person, seq=1
+        )
+        initial = DisputeState.reported(path=path, risk=risk, at=at)
+        evaluation = evaluate(initial, [], policy=policy, now=now)
+        plan = plan_dispute(
+            _Reported(dispute_id, category, dispute.unit),
+            evaluation,
+            fresh=[report],
+            policy=policy,
+            now=now,
+        )
+        write_plan(session, plan, policy=policy, now=now)
+        log_decisions(plan.decisions)
+    log.info(
+        "dispute_reported",
+        dispute_id=dispute_id,
+        unit=dispute.unit,
+        risk=risk.value,
+        rules_version=policy.version,
+        actor=actor.name,
+    )
+    return dispute_id
+
+
+def record_events(
+    *,
+    engine: Engine,
+    policy: Policy,
+    now: datetime,
+    actor: Actor,
+    dispute_id: int,
+    events: Sequence[NewEvent],
+) -> Recorded:
+    """Record events of one dispute, in order, in one transaction; refuse them all if any
+    is not allowed (:class:`EventRefused` names it).
+
+    Escalations that fell due before or between the events are recorded too, with the time
+    their threshold was crossed.
+    """
+    try:
+        with transaction(engine) as session:
+            recorded = record(session, {dispute_id: events}, policy=policy, now=now, actor=actor)
+    except Refusals as refusals:
+        raise refusals.refused[dispute_id] from None
+    return recorded[dispute_id]
+
+
+def record_event(
+    *, engine: Engine, policy: Policy, now: datetime, actor: Actor, dispute_id: int, event: NewEvent
+) -> Recorded:
+    """Record one event: :func:`record_events` of one."""
+    return record_events(
+        engine=engine, policy=policy, now=now, actor=actor, dispute_id=dispute_id, events=[event]
+    )
+
+
+def record(
+    session: Session,
+    changes: Mapping[int, Sequence[NewEvent]],
+    *,
+    policy: Policy,
+    now: datetime,
+    actor: Actor,
+) -> dict[int, Recorded]:
+    """Record the events of several disputes in the caller's transaction, set-wise: for the
+    services that record events as part of a change of their own (an import, an
+    acknowledgement). Raise :class:`Refusals` if any dispute's events cannot be recorded;
+    then nothing is written.
+
+    The disputes' rows are locked first, so concurrent writers queue rather than lose an
+    update; each dispute's events are validated, folded on from its stored fold (or its
+    history replayed, for a late event or new rules), planned, and written with the others.
+    """
+    rows = dispute_rows(session, changes, lock=True)
+    register_ruleset(session=session, policy=policy, now=now)
+    people = staff_of(
+        session,
+        {p for events in changes.values() for p in named_people(events, actor=actor.person)},
+    )
+    refused: dict[int, BadInput] = {}
+    fresh: dict[int, list[Event]] = {}
+    for dispute_id, events in changes.items():
+        row = rows.get(dispute_id)
+        if row is None:
+            refused[dispute_id] = NotFound(f"unknown dispute {dispute_id}")
+            continue
+        try:
+            fresh[dispute_id] = [
+                _validated(new, index, row=row, now=now, actor=actor, people=people.keys())
+                for index, new in enumerate(events)
+            ]
+        except EventRefused as exc:
+            refused[dispute_id] = exc
+    folds: dict[int, Fold] = {}
+    for dispute_id, validated_events in fresh.items():
+        fold = fold_of(rows[dispute_id], policy)
+        if fold is not None and fold.takes(validated_events):
+            folds[dispute_id] = fold
+    past = histories(session, [d for d in fresh if d not in folds])  # other rules, a late event
+    evaluations: dict[int, Evaluation] = {}
+    for dispute_id, validated_events in fresh.items():
+        try:
+            evaluations[dispute_id] = _evaluate(
+                rows[dispute_id],
+                validated_events,
+                fold=folds.get(dispute_id),
+                past=past.get(dispute_id, []),
+                policy=policy,
+                now=now,
+            )
+        except EventRefused as exc:
+            refused[dispute_id] = exc
+    if refused:
+        raise Refusals({d: refused[d] for d in changes if d in refused})
+    stored = stored_obligations(session, list(evaluations))
+    live = live_tasks(session, list(evaluations))
+    plan = Plan()
+    recorded: dict[int, Recorded] = {}
+    for dispute_id, evaluation in evaluations.items():
+        planned = plan_dispute(
+            rows[dispute_id],
+            evaluation,
+            fresh=fresh[dispute_id],
+            obligations=stored.get(dispute_id, ()),
+            tasks=live.get(dispute_id, ()),
+            people=people,
+            policy=policy,
+            now=now,
+        )
+        recorded[dispute_id] = Recorded(
+            dispute_id, tuple(fresh[dispute_id]), len(planned.decisions)
+        )
+        plan.extend(planned)
+    write_plan(session, plan, policy=policy, now=now)
+    _log_recorded(recorded.values(), policy=policy, actor=actor)
+    log_decisions(plan.decisions)
+    return recorded
+
+
+def _validated(
+    new: NewEvent,
+    index: int,
+    *,
+    row: Row[Any],
+    now: datetime,
+    actor: Actor,
+    people: Collection[str],
+) -> Event:
+    try:
+        return validated(
+            new,
+            seq=row.last_seq + index + 1,
+            reported_at=row.reported_at,
+            now=now,
+            actor=actor.person,
+            people=people,
+        )
+    except BadInput as exc:
+        raise EventRefused(str(exc), index=index) from None
+
+
+def _evaluate(
+    row: Row[Any],
+    fresh: list[Event],
+    *,
+    fold: Fold | None,
+    past: list[Event],
+    policy: Policy,
+    now: datetime,
+) -> Evaluation:
+    """The dispute's evaluation once ``fresh`` is recorded: on from its stored fold, or
+    by replaying its history ``past``. Refuse a level change dated before the recorded
+    chain's last link, and an event the lifecycle does not allow where it falls."""
+    settled = fold.settled if fold is not None else settled_until(past)
+    for index, event in enumerate(fresh):
+        if settled is not None and event.kind in LEVEL_CHANGES and event.at < settled:
+            raise EventRefused(
+                f"dispute {row.id}: {event.kind} at {event.at.isoformat()} is dated before "
+                f"the last recorded escalation, hand-back or listing ({settled.isoformat()})",
+                index=index,
+            )
+    try:
+        if fold is not None:
+            return resume(fold, fresh, now=now)
+        initial = initial_state(row, past)
+        return evaluate(initial, [*past, *fresh], policy=policy, now=now, settled=settled)
+    except HistoryError as exc:
+        index = exc.seq - row.last_seq - 1
+        if 0 <= index < len(fresh):
+            raise EventRefused(f"dispute {row.id}: {exc}", index=index) from None
+        raise EventRefused(
+            f"dispute {row.id}: recorded event #{exc.seq} would no longer be allowed "
+            f"after this one: {exc}",
+            index=len(fresh) - 1,
+        ) from None
+
+
+def _log_recorded(recorded: Iterable[Recorded], *, policy: Policy, actor: Actor) -> None:
+    for result in recorded:
+        for event in result.events:
+            log.info(
+                "event_recorded",
+                dispute_id=result.dispute_id,
+                seq=event.seq,
+                kind=event.kind.value,
+                rules_version=policy.version,
+                actor=actor.name,
+            )

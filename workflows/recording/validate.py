@@ -1,0 +1,144 @@
+"""What people give, checked before anything is recorded: events and new disputes."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from models.events import EventData, InvalidEventData
+from models.lifecycle import Event
+from models.values import EventKind, Risk
+from workflows.errors import BadInput, NotFound
+
+__all__ = [
+    "RECORDABLE",
+    "EventRefused",
+    "NewDispute",
+    "NewEvent",
+    "check_dispute",
+    "check_time",
+    "named_people",
+    "validated",
+]
+
+RECORDABLE = tuple(k for k in EventKind if k is not EventKind.report)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event as a person gives it, not yet validated. ``actor`` is who did it, by
+    default whoever records it."""
+
+    kind: str
+    at: datetime | None = None
+    actor: str | None = None
+    data: dict[str, Any] | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class NewDispute:
+    """A dispute as it is reported, not yet validated; it is reported by whoever records it."""
+
+    unit: str
+    risk: str
+    category: str
+    title: str
+    at: datetime | None = None
+    people_involved: int = 1
+    parties: Sequence[dict[str, Any]] = ()
+    location: str | None = None
+
+
+class EventRefused(BadInput):
+    """An event that cannot be recorded; ``index`` is its position in the batch."""
+
+    def __init__(self, message: str, *, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+def check_dispute(new: NewDispute, *, now: datetime) -> Risk:
+    """Refuse a dispute that cannot be reported as given; its risk."""
+    check_time(new.at or now, now=now)
+    try:
+        risk = Risk(new.risk)
+    except ValueError:
+        raise BadInput(f"unknown risk {new.risk!r}; expected one of high, medium, low") from None
+    _check_text("category", new.category, 64, required=True)
+    _check_text("title", new.title, 500, required=True)
+    _check_text("location", new.location, 500)
+    if not 1 <= new.people_involved <= 1_000_000:
+        raise BadInput(f"people involved must be between 1 and 1000000, got {new.people_involved}")
+    if len(new.parties) > 1000:
+        raise BadInput(f"at most 1000 parties, got {len(new.parties)}")
+    return risk
+
+
+def named_people(events: Sequence[NewEvent], *, actor: str | None) -> set[str]:
+    """Everyone the events name: who did them, and who is assigned."""
+    named = {e.actor or actor for e in events} | {
+        str(e.data["person"]) for e in events if e.data and e.data.get("person")
+    }
+    return {person for person in named if person}
+
+
+def validated(
+    new: NewEvent,
+    *,
+    seq: int,
+    reported_at: datetime,
+    now: datetime,
+    actor: str | None,
+    people: Collection[str],
+) -> Event:
+    """The event ``new`` as it is recorded, numbered ``seq``; raise :class:`BadInput`
+    naming what is wrong with it."""
+    try:
+        kind = EventKind(new.kind)
+    except ValueError:
+        raise BadInput(
+            f"unknown event kind {new.kind!r}; expected one of {', '.join(RECORDABLE)}"
+        ) from None
+    if kind is EventKind.report:
+        raise BadInput("a dispute is reported once, by `fengqiao dispute new`")
+    try:
+        data = EventData.validate(kind, new.data)
+    except InvalidEventData as exc:
+        raise BadInput(str(exc)) from None
+    by = new.actor or actor
+    if kind is EventKind.acknowledge and not by:
+        raise BadInput("acknowledge needs --by: the person acknowledging")
+    at = new.at or now
+    check_time(at, now=now)
+    if at < reported_at:
+        raise BadInput(
+            f"event time {at.isoformat()} is before the dispute was reported "
+            f"({reported_at.isoformat()})"
+        )
+    for person in (by, data.get("person")):
+        if person is not None and person not in people:
+            raise NotFound(f"unknown person {person!r}")
+    return Event(kind=kind, at=at, data=MappingProxyType(data), actor=by, seq=seq)
+
+
+def check_time(at: datetime, *, now: datetime) -> None:
+    if at.tzinfo is None:
+        raise BadInput(f"time {at.isoformat()} has no UTC offset")
+    if at > now:
+        raise BadInput(f"time {at.isoformat()} is in the future (now is {now.isoformat()})")
+
+
+def _check_text(field: str, value: str | None, longest: int, *, required: bool = False) -> None:
+    if value is None or not value.strip():
+        if required:
+            raise BadInput(f"a dispute needs a non-empty {field}")
+        return
+    if len(value) > longest:
+        raise BadInput(f"{field} is {len(value)} characters long; at most {longest}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(f"{field} is not valid text (UTF-8)") from None

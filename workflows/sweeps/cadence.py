@@ -1,0 +1,126 @@
+"""The cadence sweeps (日排查化解、周研判、十日回访、半月调度、月督查通报).
+
+Each notices the obligations of its kind that have fallen due and are still owed (their
+tasks already exist: tasks follow obligations as they are written); the weekly and monthly
+ones also store their reports. Running twice at the same moment does nothing the second
+time, and running rarely notices the same obligations as running often.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+
+import structlog
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from models.tables import Dispute, Obligation
+from rules.policy import Policy
+from rules.schedule import next_run
+from workflows.db import transaction
+from workflows.runs import SweepResult, claim_run, finish_run, previous_window_end
+from workflows.sweeps.escalation import BATCH
+from workflows.sweeps.reports import store_reports
+
+__all__ = ["REPORTS", "obligation_sweep", "run_cadence"]
+
+log = structlog.get_logger(__name__)
+
+# The cadence flows that also store a report: flow -> (report kind, the level reported on).
+REPORTS = {
+    "weekly_assessment": ("weekly_assessment", "township"),
+    "monthly_inspection": ("monthly_circular", "county"),
+}
+
+
+def obligation_sweep(
+    *, engine: Engine, policy: Policy, now: datetime, obligation: str
+) -> SweepResult:
+    """Notice every ``obligation`` that has fallen due by ``now`` and is still owed.
+
+    Each is noticed once per due time (``overdue_noted``), logged per unit without personal
+    data, and counted; its task is already open (tasks follow obligations as they are
+    written). Obligations are claimed by the index on (kind, overdue_noted, due_at), with
+    ``SKIP LOCKED`` on PostgreSQL, so concurrent sweeps share the work and the cost follows
+    what falls due, not what is open.
+    """
+    result = SweepResult(flow=obligation, now=now)
+    per_unit: dict[str, int] = {}
+    while True:
+        with transaction(engine) as session:
+            rows = session.exec(
+                select(Obligation, Dispute.unit_code)
+                .join(Dispute, col(Dispute.id) == col(Obligation.dispute_id))
+                .where(
+                    Obligation.kind == obligation,
+                    col(Obligation.overdue_noted).is_(False),
+                    col(Obligation.due_at) <= now,
+                )
+                .order_by(col(Obligation.due_at), col(Obligation.id))
+                .limit(BATCH)
+                .with_for_update(skip_locked=True, of=Obligation)
+            ).all()
+            if not rows:
+                break
+            for owed, unit in rows:
+                owed.overdue_noted = True
+                session.add(owed)
+                per_unit[unit] = per_unit.get(unit, 0) + 1
+            result.examined += len(rows)
+    if per_unit:
+        log.info("obligations_overdue", flow=obligation, units=per_unit)
+    log.info("sweep_finished", **result.as_dict())
+    return result
+
+
+def run_cadence(
+    flow: str,
+    *,
+    engine: Engine,
+    policy: Policy,
+    scheduled: datetime,
+    clock: Callable[[], datetime],
+) -> SweepResult:
+    """Run one cadence flow for its scheduled time, once: notice the obligations of its kind
+    fallen due, and store the reports of every scheduled time missed since its last run.
+    A run already done, or being done by another sweep, is skipped."""
+    schedule = policy.rules.schedule[flow]
+    result = SweepResult(flow=flow, now=scheduled)
+    with transaction(engine) as session:
+        previous = previous_window_end(session, flow=flow)
+        run = claim_run(session, flow=flow, window_end=scheduled, started=clock())
+    if run is None:
+        return result
+    result.merge(obligation_sweep(engine=engine, policy=policy, now=scheduled, obligation=flow))
+    if flow in REPORTS:
+        kind, level = REPORTS[flow]
+        # Every report missed since the last run, once each; on the very first run, the latest.
+        moment = next_run(schedule, previous, policy=policy) if previous else scheduled
+        while moment <= scheduled:
+            start, end = _period(flow, moment, policy)
+            result.reports += store_reports(
+                engine=engine,
+                now=scheduled,
+                kind=kind,
+                level=level,
+                period_start=start,
+                period_end=end,
+            )
+            moment = next_run(schedule, moment, policy=policy)
+    with transaction(engine) as session:
+        finish_run(session, session.merge(run), result=result, finished=clock())
+    return result
+
+
+def _period(flow: str, moment: datetime, policy: Policy) -> tuple[datetime, datetime]:
+    """The period a report at ``moment`` covers: the week before, or the month before."""
+    if flow == "weekly_assessment":
+        return moment - timedelta(days=7), moment
+    local = moment.astimezone(policy.zone).date()
+    this_month = date(local.year, local.month, 1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    return (
+        datetime.combine(last_month, time(0), policy.zone),
+        datetime.combine(this_month, time(0), policy.zone),
+    )

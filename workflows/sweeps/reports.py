@@ -1,0 +1,83 @@
+"""The reports the weekly and monthly cadence flows store: per township each week, per
+county each month."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine, func
+from sqlmodel import col, select
+
+from models.tables import Dispute, Escalation, Obligation, Report, Unit
+from workflows.db import insert_ignoring_duplicates, transaction
+
+__all__ = ["store_reports"]
+
+
+def store_reports(
+    *,
+    engine: Engine,
+    now: datetime,
+    kind: str,
+    level: str,
+    period_start: datetime,
+    period_end: datetime,
+) -> int:
+    """Store, once per unit and period, the report of every unit at ``level``; return how
+    many were new.
+
+    It lists the units below with obligations overdue at the period's end or escalations in
+    the period, and the disputes under supervised listing.
+    """
+    stored = 0
+    with transaction(engine) as session:
+        heads = session.exec(select(Unit.code).where(Unit.level == level)).all()
+        column = Dispute.county_code if level == "county" else Dispute.township_code
+        for code in heads:
+            overdue = session.exec(
+                select(Dispute.unit_code, func.count())
+                .join(Obligation, col(Obligation.dispute_id) == col(Dispute.id))
+                .where(column == code, col(Obligation.due_at) < period_end)
+                .group_by(col(Dispute.unit_code))
+            ).all()
+            escalated = session.exec(
+                select(Escalation.from_unit, func.count())
+                .join(Dispute, col(Dispute.id) == col(Escalation.dispute_id))
+                .where(
+                    column == code,
+                    col(Escalation.effective_at) >= period_start,
+                    col(Escalation.effective_at) < period_end,
+                )
+                .group_by(col(Escalation.from_unit))
+            ).all()
+            supervised = session.exec(
+                select(Dispute.id).where(column == code, col(Dispute.supervised).is_(True))
+            ).all()
+            units: dict[str, dict[str, int]] = {}
+            for unit, count in overdue:
+                units.setdefault(unit, {"overdue_obligations": 0, "escalations": 0})[
+                    "overdue_obligations"
+                ] = count
+            for unit, count in escalated:
+                units.setdefault(unit, {"overdue_obligations": 0, "escalations": 0})[
+                    "escalations"
+                ] = count
+            content = {
+                "units": [{"unit": unit, **figures} for unit, figures in sorted(units.items())],
+                "supervised": sorted(d for d in supervised if d is not None),
+            }
+            stored += insert_ignoring_duplicates(
+                session,
+                Report,
+                [
+                    {
+                        "kind": kind,
+                        "unit_code": code,
+                        "period_start": period_start,
+                        "period_end": period_end,
+                        "created_at": now,
+                        "content": content,
+                    }
+                ],
+            )
+    return stored

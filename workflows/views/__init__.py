@@ -1,0 +1,17 @@
+"""Read models: disputes, explanations, listings, as plain data that the command line
+prints and the web app renders. Each reads in a transaction of its own that holds no lock."""
+
+from workflows.views.dispute import dispute_view, iso, shape_dispute
+from workflows.views.explain import explain_view, shape_explanation
+from workflows.views.listings import escalations_view, outbox_view, tasks_view
+
+__all__ = [
+    "dispute_view",
+    "escalations_view",
+    "explain_view",
+    "iso",
+    "outbox_view",
+    "shape_dispute",
+    "shape_explanation",
+    "tasks_view",
+]

@@ -1,0 +1,77 @@
+"""Why a dispute owes what it owes, and what happens next if nothing is done: the view of
+``fengqiao rules explain``, under any rule file (the one in force or a draft)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from models.tables import Dispute
+from rules.evaluate import Decision, Evaluation, evaluate
+from rules.policy import Policy
+from workflows.changes import history, initial_state
+from workflows.db import reading
+from workflows.errors import NotFound
+from workflows.views.dispute import iso
+
+__all__ = ["explain_view", "shape_explanation"]
+
+
+def explain_view(
+    *, engine: Engine, dispute_id: int, policy: Policy, now: datetime, zone: ZoneInfo
+) -> dict[str, Any]:
+    """The dispute's whole history evaluated under ``policy`` at ``now``."""
+    with reading(engine) as session:
+        dispute = session.get(Dispute, dispute_id)
+        if dispute is None:
+            raise NotFound(f"unknown dispute {dispute_id}")
+        past = history(session, dispute_id)
+    evaluation = evaluate(initial_state(dispute, past), past, policy=policy, now=now)
+    return shape_explanation(dispute_id, evaluation, policy=policy, now=now, zone=zone)
+
+
+def shape_explanation(
+    dispute_id: int, evaluation: Evaluation, *, policy: Policy, now: datetime, zone: ZoneInfo
+) -> dict[str, Any]:
+    """The JSON of ``rules explain --json``: each obligation with its due time and the rule
+    that set it, the decisions already due but not yet recorded, and the next one."""
+    state = evaluation.state
+    return {
+        "id": dispute_id,
+        "rules": policy.source,
+        "rules_version": policy.label,
+        "now": iso(now, zone),
+        "status": state.status.value,
+        "risk": state.risk.value,
+        "level": state.level.value,
+        "level_since": iso(state.level_since, zone),
+        "paused": state.paused,
+        "obligations": [
+            {
+                "kind": o.name,
+                "label": o.label,
+                "due_at": iso(o.due_at, zone),
+                "overdue": o.overdue(now),
+                "rule": o.rule,
+                "fulfilled_by": o.fulfilled_by.value,
+            }
+            for o in evaluation.obligations
+        ],
+        "due_unrecorded": [_decision(d, zone) for d in evaluation.decisions],
+        "next": _decision(evaluation.next_decision, zone) if evaluation.next_decision else None,
+    }
+
+
+def _decision(decision: Decision, zone: ZoneInfo) -> dict[str, Any]:
+    return {
+        "kind": decision.kind,
+        "rule": decision.rule,
+        "from_level": decision.from_level.value,
+        "to_level": decision.to_level.value,
+        "effective_at": iso(decision.effective_at, zone),
+        "reason": decision.reason,
+        "deadline": iso(decision.deadline, zone),
+    }

@@ -1,0 +1,186 @@
+"""Read models for supervisors: escalated and overdue disputes of a subtree, open tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from models.tables import Dispute, Escalation, Obligation, OutboxMessage, Person, Task, Unit
+from models.targets import Target
+from models.values import LIVE_STATUSES, LIVE_TASK_STATES
+from workflows.db import reading
+from workflows.errors import BadInput, NotFound
+from workflows.views.dispute import iso
+
+__all__ = ["escalations_view", "outbox_view", "tasks_view"]
+
+_SUBTREE_COLUMN = {
+    "county": Dispute.county_code,
+    "township": Dispute.township_code,
+    "village": Dispute.village_code,
+}
+
+
+def escalations_view(
+    *,
+    engine: Engine,
+    now: datetime,
+    zone: ZoneInfo,
+    unit: str | None = None,
+    level: str | None = None,
+    risk: str | None = None,
+    overdue_only: bool = False,
+) -> list[dict[str, Any]]:
+    """Live disputes that were escalated or have overdue obligations, newest first."""
+    with reading(engine) as session:
+        return _escalations(session, now, zone, unit, level, risk, overdue_only)
+
+
+def _escalations(
+    session: Session,
+    now: datetime,
+    zone: ZoneInfo,
+    unit: str | None,
+    level: str | None,
+    risk: str | None,
+    overdue_only: bool,
+) -> list[dict[str, Any]]:
+    where: list[Any] = [col(Dispute.status).in_(LIVE_STATUSES)]
+    if unit is not None:
+        row = session.get(Unit, unit)
+        if row is None:
+            raise NotFound(f"unknown unit {unit!r}")
+        if row.level not in _SUBTREE_COLUMN:
+            raise BadInput(f"unit {unit!r} is a grid: list its village instead")
+        where.append(col(_SUBTREE_COLUMN[row.level]) == unit)
+    if level is not None:
+        where.append(col(Dispute.level) == level)
+    if risk is not None:
+        where.append(col(Dispute.risk) == risk)
+    overdue: dict[int, list[tuple[str, datetime]]] = {}
+    for dispute_id, kind, due_at in session.exec(
+        select(Obligation.dispute_id, Obligation.kind, Obligation.due_at)
+        .join(Dispute, col(Dispute.id) == col(Obligation.dispute_id))
+        .where(col(Obligation.due_at) < now, *where)
+    ):
+        overdue.setdefault(dispute_id, []).append((kind, due_at))
+    latest: dict[int, Escalation] = {}
+    if not overdue_only:
+        for escalation in session.exec(
+            select(Escalation)
+            .join(Dispute, col(Dispute.id) == col(Escalation.dispute_id))
+            .where(*where)
+            .order_by(col(Escalation.effective_at))
+        ):
+            latest[escalation.dispute_id] = escalation
+    ids = set(overdue) | set(latest)
+    if not ids:
+        return []
+    disputes = session.exec(select(Dispute).where(col(Dispute.id).in_(ids))).all()
+    rows = []
+    for dispute in disputes:
+        assert dispute.id is not None
+        last = latest.get(dispute.id)
+        late = sorted(overdue.get(dispute.id, []), key=lambda item: item[1])
+        moments = [
+            m
+            for m in (last.effective_at if last else None, late[0][1] if late else None)
+            if m is not None
+        ]
+        rows.append(
+            (
+                max(moments),
+                dispute.id,
+                {
+                    "id": dispute.id,
+                    "title": dispute.title,
+                    "risk": dispute.risk,
+                    "status": dispute.status,
+                    "level": dispute.level,
+                    "unit": dispute.unit_code,
+                    "supervised": dispute.supervised,
+                    "last_escalation": None
+                    if last is None
+                    else {
+                        "from_level": last.from_level,
+                        "to_level": last.to_level,
+                        "rule": last.rule,
+                        "effective_at": iso(last.effective_at, zone),
+                    },
+                    "overdue": [{"kind": kind, "due_at": iso(due, zone)} for kind, due in late],
+                },
+            )
+        )
+    rows.sort(key=lambda item: (item[0], item[1]), reverse=True)
+    return [row for _, _, row in rows]
+
+
+def tasks_view(
+    *,
+    engine: Engine,
+    now: datetime,
+    zone: ZoneInfo,
+    person: str | None = None,
+    unit: str | None = None,
+    include_closed: bool = False,
+) -> list[dict[str, Any]]:
+    """A person's tasks (their own and their unit's) or a unit's, most urgent first."""
+    with reading(engine) as session:
+        targets: list[Target] = []
+        if person is not None:
+            row = session.get(Person, person)
+            if row is None:
+                raise NotFound(f"unknown person {person!r}")
+            targets += [Target.of_person(person), Target.of_unit(row.unit_code)]
+        if unit is not None:
+            if session.get(Unit, unit) is None:
+                raise NotFound(f"unknown unit {unit!r}")
+            targets.append(Target.of_unit(unit))
+        query = select(Task).order_by(col(Task.due_at), col(Task.id))
+        if targets:
+            query = query.where(col(Task.target).in_([str(t) for t in targets]))
+        if not include_closed:
+            query = query.where(col(Task.state).in_(LIVE_TASK_STATES))
+        tasks = session.exec(query).all()
+    return [
+        {
+            "id": task.id,
+            "dispute": task.dispute_id,
+            "kind": task.kind,
+            "target": task.target,
+            "due_at": iso(task.due_at, zone),
+            "state": task.state,
+            "overdue": task.state in LIVE_TASK_STATES and now > task.due_at,
+        }
+        for task in tasks
+    ]
+
+
+def outbox_view(
+    *, engine: Engine, zone: ZoneInfo, state: str | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    """The newest messages, optionally of one state; addresses are not shown."""
+    query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
+    if state is not None:
+        query = query.where(OutboxMessage.state == state)
+    with reading(engine) as session:
+        messages = session.exec(query).all()
+    return [
+        {
+            "id": m.id,
+            "state": m.state,
+            "channel": m.channel,
+            "recipient": m.recipient,
+            "dispute": m.dispute_id,
+            "title": m.title,
+            "attempts": m.attempts,
+            "next_attempt_at": iso(m.next_attempt_at, zone),
+            "sent_at": iso(m.sent_at, zone),
+            "last_error": m.last_error,
+        }
+        for m in messages
+    ]
