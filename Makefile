@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench readme clean
+.PHONY: demo test lint bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/record_events.py
 	$(BIN)/python bench/sweep_side_by_side.py --sizes county
 
-readme: $(STAMP)
-	$(BIN)/python -m fengqiao.readme README.md
+docs: $(STAMP)
+	$(BIN)/python -m fengqiao.docs docs/rules.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache fengqiao.db

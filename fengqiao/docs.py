@@ -1,4 +1,4 @@
-"""Regenerate the README's generated sections: ``python -m fengqiao.readme [README.md]``."""
+"""Regenerate the docs' generated sections: ``python -m fengqiao.docs [docs/rules.md]``."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ _BLOCK = re.compile(r"(<!-- transitions:start -->\n).*?(<!-- transitions:end -->
 def render(text: str) -> str:
     """``text`` with the transition table between its markers replaced by the generated one."""
     if not _BLOCK.search(text):
-        raise ValueError("the README has no <!-- transitions:start/end --> markers")
+        raise ValueError("the text has no <!-- transitions:start/end --> markers")
     return _BLOCK.sub(lambda m: m.group(1) + transition_table_markdown() + "\n" + m.group(2), text)
 
 
 def main() -> None:
-    path = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/rules.md")
     path.write_text(render(path.read_text(encoding="utf-8")), encoding="utf-8")
 
 
