@@ -25,7 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import Engine
 
-from models.values import Actor
+from models.values import ENGINE
 from rules.loader import RulesError
 from rules.policy import Policy, load_policy
 from rules.schedule import next_run
@@ -50,7 +50,6 @@ log = structlog.get_logger("fengqiao.scheduler")
 
 Clock = Callable[[], datetime]
 EngineKind = Literal["direct", "prefect"]
-ENGINE = Actor(via="engine")
 
 
 def wall_clock() -> datetime:

@@ -52,7 +52,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import col  # noqa: E402
 
 from models.tables import Dispute, OutboxMessage  # noqa: E402
-from models.values import Actor  # noqa: E402
+from models.values import OPERATOR, Actor  # noqa: E402
 from rules.policy import Policy, load_policy  # noqa: E402
 from rules.schedule import next_run  # noqa: E402
 from workflows.db import make_engine, migrate, normalise_url, reading  # noqa: E402
@@ -83,7 +83,6 @@ TOWNSHIPS_PER_COUNTY = 20
 OUTAGE = timedelta(days=2)  # the scheduler stopped this long before ``now``
 CHUNK = 2_000  # disputes per bulk write
 
-OPERATOR = Actor()
 
 # Tables holding one dispute's rows, in the order ids are allocated; the others are loaded
 # from the organisation template (units, people) or copied once (rule_sets).

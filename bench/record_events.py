@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.generate import fresh_postgres  # noqa: E402
 from fengqiao.logs import configure_logging  # noqa: E402
-from models.values import Actor  # noqa: E402
+from models.values import OPERATOR  # noqa: E402
 from rules.policy import load_policy  # noqa: E402
 from workflows.db import make_engine, migrate  # noqa: E402
 from workflows.org import load_org  # noqa: E402
@@ -37,7 +37,6 @@ from workflows.recording import (  # noqa: E402
 ZONE = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 2, 8, 0, tzinfo=ZONE)
 KINDS = ["check", "check", "check", "assess", "mediate", "note"]
-OPERATOR = Actor()
 
 
 def _data(kind: str, rng: random.Random) -> dict[str, object] | None:

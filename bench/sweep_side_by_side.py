@@ -41,7 +41,7 @@ import structlog  # noqa: E402
 from sqlalchemy import Engine, create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from models.values import Actor  # noqa: E402
+from models.values import ENGINE  # noqa: E402
 from rules.policy import Policy, load_policy  # noqa: E402
 from workflows.db import make_engine, normalise_url  # noqa: E402
 from workflows.sweeps import escalation_sweep, sweep_disputes  # noqa: E402
@@ -147,7 +147,7 @@ def run_method(method: str, url: str, due_file: Path, sample: int | None) -> dic
             engine
         )
         began = time.perf_counter()
-        result = escalation_sweep(engine=engine, policy=policy, now=NOW, actor=Actor(via="engine"))
+        result = escalation_sweep(engine=engine, policy=policy, now=NOW, actor=ENGINE)
         figures["seconds"] = time.perf_counter() - began
         figures["handled"] = result.examined
         figures["decisions"] = result.decisions

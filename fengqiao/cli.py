@@ -1,7 +1,8 @@
 """The ``fengqiao`` command line: its parser, and how a refusal is said (exit code 2).
 
 Exit 0 on success, 2 on bad input with one line per problem on stderr and nothing changed.
-This is one of the two places (with the scheduler) that may read the wall clock.
+Each command's handler is in ``commands.py``; what it needs (rules, clock, database) in
+``context.py``.
 """
 
 from __future__ import annotations

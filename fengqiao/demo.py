@@ -28,7 +28,7 @@ from sqlmodel import col, func, select
 
 from fengqiao.render import dispute_lines
 from models.tables import Dispute, Escalation, Obligation
-from models.values import Actor
+from models.values import ENGINE, Actor
 from workflows.db import make_engine, migrate, reading
 from workflows.engine import sweep
 from workflows.org import load_org
@@ -60,7 +60,6 @@ CATEGORIES = [
 RISKS = ["low"] * 5 + ["medium"] * 3 + ["high"] * 2
 MISSED_CHECK = 0.08  # a mediator skips a day's check
 NEGLECTED = 0.05  # nobody follows the dispute up at all
-ENGINE = Actor(via="engine")
 
 
 def _org(webhook: str | None = None) -> dict[str, list[dict[str, Any]]]:

@@ -8,6 +8,8 @@ from typing import Final, Literal
 
 __all__ = [
     "ACKNOWLEDGEMENT",
+    "ENGINE",
+    "OPERATOR",
     "Actor",
     "Channel",
     "EventKind",
@@ -201,3 +203,8 @@ class Actor:
     def name(self) -> str:
         """How logs name the actor."""
         return self.person or self.via
+
+
+# The operator at the server's command line, when no person is named; the engine's sweeps.
+OPERATOR: Final = Actor()
+ENGINE: Final = Actor(via="engine")

@@ -7,13 +7,11 @@ from typing import Any
 
 from sqlalchemy import Engine, inspect, text
 
-from models.values import Actor
+from models.values import OPERATOR
 from workflows.org import load_org
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_ORG = REPO / "examples" / "org.yaml"
-# Who the tests' set-up acts as: the operator at the command line.
-OPERATOR = Actor()
 
 
 def load_county(engine: Engine, path: Path = EXAMPLE_ORG) -> None:

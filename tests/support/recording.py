@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from models.tables import Dispute, Escalation
-from models.values import Actor
+from models.values import ENGINE, Actor
 from rules.policy import Policy
 from workflows.db import reading
 from workflows.engine import sweep as sweep_due
@@ -22,7 +22,6 @@ from workflows.runs import SweepResult
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONDAY = datetime(2026, 11, 2, 9, 0, tzinfo=SHANGHAI)
-ENGINE = Actor(via="engine")
 
 
 def report(

@@ -20,7 +20,7 @@ from prefect import Flow, flow, task
 from prefect.context import FlowRunContext
 from sqlalchemy import Engine
 
-from models.values import Actor
+from models.values import ENGINE
 from rules.policy import Policy, load_policy
 from workflows.db import database_now, make_engine, transaction
 from workflows.engine.steps import due_flows, escalation_step, run_due
@@ -48,7 +48,6 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-ENGINE = Actor(via="engine")
 # A worker may start a scheduled run this much before its time (its prefetch, 10 s by
 # default); a run started earlier than this is not waited for.
 EARLY_START_LIMIT = timedelta(seconds=60)
