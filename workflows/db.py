@@ -84,9 +84,13 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 @contextmanager
 def reading(engine: Engine) -> Iterator[Session]:
-    """One transaction that only reads: a consistent snapshot, holding no write lock."""
+    """One transaction that only reads: one snapshot of the database, holding no write lock
+    (on SQLite a deferred BEGIN; on PostgreSQL REPEATABLE READ, READ ONLY)."""
+    options: dict[str, Any] = {_READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     with (
-        Session(engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False) as session,
+        Session(engine.execution_options(**options), expire_on_commit=False) as session,
         session.begin(),
     ):
         yield session

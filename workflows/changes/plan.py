@@ -101,6 +101,7 @@ class NewAcknowledgement:
     the dispute is no longer open)."""
 
     row: dict[str, Any]
+    target: Target  # the row's, read
     announce: MessageKind | None
     at: datetime
     category: str
@@ -204,38 +205,33 @@ def plan_dispute(
         dispute.id, obligations, evaluation.obligations, policy=policy
     )
 
-    live = list(tasks)
-    acknowledgements = sorted(
-        (task for task in live if task.kind == ACKNOWLEDGEMENT), key=lambda task: task.id
-    )
-    _plan_acknowledgements(
-        plan,
-        dispute,
-        evaluation,
-        fresh=fresh,
-        escalated=[change for change, _ in escalated],
-        waiting=acknowledgements,
-        people=people or {},
-        policy=policy,
-        now=now,
-    )
+    waiting: list[StoredTask] = []  # the acknowledgements owed
+    following: list[StoredTask] = []  # the tasks of obligations
+    for task in tasks:
+        (waiting if task.kind == ACKNOWLEDGEMENT else following).append(task)
+    if fresh or escalated:
+        waiting.sort(key=lambda task: task.id)
+        _plan_acknowledgements(
+            plan,
+            dispute,
+            evaluation,
+            fresh=fresh,
+            escalated=[change for change, _ in escalated],
+            waiting=waiting,
+            people=people or {},
+            policy=policy,
+            now=now,
+        )
     owed = {o.name: o.due_at for o in evaluation.obligations}
     kinds = {event.kind for event in fresh}
     closed, opened = _obligation_task_changes(
         dispute.id,
-        [task for task in live if task.kind != ACKNOWLEDGEMENT],
+        following,
         owed,
-        targets={
-            name: owner(
-                policy.rules.obligations[name].owner,
-                level=state.level,
-                assignee=state.assignee,
-                reported_unit=dispute.reported_unit,
-                path=state.path,
-            )
-            for name in owed
-        },
-        fulfilled={n for n, rule in policy.rules.obligations.items() if rule.fulfilled_by in kinds},
+        targets=_owners(owed, dispute, evaluation, policy=policy),
+        fulfilled={n for n, rule in policy.rules.obligations.items() if rule.fulfilled_by in kinds}
+        if kinds
+        else set(),
         at=fresh[-1].at if fresh else now,
         risk=state.risk,
         policy=policy,
@@ -244,6 +240,34 @@ def plan_dispute(
     plan.tasks_closed.extend(closed)
     plan.tasks_opened.extend(opened)
     return plan
+
+
+def _owners(
+    owed: Mapping[str, datetime],
+    dispute: StoredDispute,
+    evaluation: Evaluation,
+    *,
+    policy: Policy,
+) -> dict[str, str]:
+    """Who owes each obligation (as stored: ``person:<id>`` or ``unit:<code>``), worked out
+    once per kind of owner."""
+    state = evaluation.state
+    by_owner: dict[str, str] = {}
+    targets = {}
+    for name in owed:
+        who = policy.rules.obligations[name].owner
+        if who not in by_owner:
+            by_owner[who] = str(
+                owner(
+                    who,
+                    level=state.level,
+                    assignee=state.assignee,
+                    reported_unit=dispute.reported_unit,
+                    path=state.path,
+                )
+            )
+        targets[name] = by_owner[who]
+    return targets
 
 
 def _event_row(
@@ -353,7 +377,7 @@ def _obligation_task_changes(
     live: Iterable[StoredTask],
     owed: Mapping[str, datetime],
     *,
-    targets: Mapping[str, Target],
+    targets: Mapping[str, str],
     fulfilled: set[str],
     at: datetime,
     risk: Risk,
@@ -370,7 +394,7 @@ def _obligation_task_changes(
     have = set()
     closed = []
     for task in live:
-        if (task.kind, task.due_at) in wanted and task.target == str(targets[task.kind]):
+        if (task.kind, task.due_at) in wanted and task.target == targets[task.kind]:
             have.add((task.kind, task.due_at))
         else:
             state = TaskState.done if task.kind in fulfilled else TaskState.cancelled
@@ -385,7 +409,7 @@ def _obligation_task_changes(
             {
                 "dispute_id": dispute_id,
                 "kind": kind,
-                "target": str(targets[kind]),
+                "target": targets[kind],
                 "due_at": due,
                 "state": TaskState.open,
                 "created_at": now,
@@ -505,7 +529,11 @@ def _plan_acknowledgements(
             continue
         announce = MessageKind.assigned if kind == "assign" else MessageKind.escalated
         new = NewAcknowledgement(
-            row=row, announce=announce if still_open else None, at=at, category=dispute.category
+            row=row,
+            target=target,
+            announce=announce if still_open else None,
+            at=at,
+            category=dispute.category,
         )
         plan.acknowledgements.append(new)
         owed.append(_Waiting(target, new=new))

@@ -79,14 +79,14 @@ def _open_acknowledgements(
         [new.row for new in plan.acknowledgements],
     ).scalars()
     announced = [(task_id, new) for task_id, new in zip(ids, plan.acknowledgements, strict=True)]
-    targets = {Target.parse(new.row["target"]) for _, new in announced if new.announce}
+    targets = {new.target for _, new in announced if new.announce}
     found = addresses_of(session, targets) if targets else {}
     rows: list[dict[str, Any]] = []
     unreachable: set[Target] = set()
     for task_id, new in announced:
         if new.announce is None:
             continue
-        target = Target.parse(new.row["target"])
+        target = new.target
         if not found[target]:
             if target not in unreachable:
                 unreachable.add(target)
