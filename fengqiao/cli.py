@@ -133,6 +133,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="show what would change, change nothing"
     )
 
+    user = top.add_parser("user", help="accounts: passwords and API tokens").add_subparsers(
+        dest="user_command", required=True, parser_class=_Parser
+    )
+    password = _command(
+        user,
+        "password",
+        c.user_password,
+        "set a person's password (read from standard input, or asked for on a terminal)",
+    )
+    password.add_argument("person")
+    password.add_argument("--disable", action="store_true", help="lock the account instead")
+    token = _command(
+        user, "token", c.user_token, "print a new API token for a person (shown only once)"
+    )
+    token.add_argument("person")
+    token.add_argument("--revoke", action="store_true", help="revoke the person's tokens instead")
+
     sweep = _command(
         top, "sweep", c.sweep, "run the escalation sweep and every cadence flow due at --now, once"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Iterable
@@ -19,6 +20,7 @@ from fengqiao.render import (
     task_lines,
 )
 from rules.loader import coverage_warnings, default_rules_path, load_ruleset
+from workflows.accounts import disable_account, issue_token, revoke_tokens, set_password
 from workflows.db import migrate
 from workflows.engine import sweep as sweep_due
 from workflows.errors import BadInput
@@ -175,6 +177,46 @@ def rules_apply(ctx: Context, args: argparse.Namespace) -> int:
         f"live disputes, {applied.obligations_changed} obligations changed, "
         f"{applied.decisions_recorded} escalations and listings fell due"
     )
+    return 0
+
+
+def user_password(ctx: Context, args: argparse.Namespace) -> int:
+    if args.disable:
+        disable_account(engine=ctx.engine, now=ctx.now, actor=ctx.actor(None), person=args.person)
+        print(f"account of {args.person} disabled")
+        return 0
+    set_password(
+        engine=ctx.engine,
+        now=ctx.now,
+        actor=ctx.actor(None),
+        person=args.person,
+        password=_new_password(),
+    )
+    print(f"password of {args.person} set")
+    return 0
+
+
+def _new_password() -> str:
+    """The new password: asked for twice on a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("new password: ")
+        if getpass.getpass("the same again: ") != first:
+            raise BadInput("the two passwords differ")
+        return first
+    line = sys.stdin.readline()
+    if not line:
+        raise BadInput("no password on standard input")
+    return line.removesuffix("\n").removesuffix("\r")
+
+
+def user_token(ctx: Context, args: argparse.Namespace) -> int:
+    if args.revoke:
+        count = revoke_tokens(
+            engine=ctx.engine, now=ctx.now, actor=ctx.actor(None), person=args.person
+        )
+        print(f"{count} tokens of {args.person} revoked")
+        return 0
+    print(issue_token(engine=ctx.engine, now=ctx.now, actor=ctx.actor(None), person=args.person))
     return 0
 
 

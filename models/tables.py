@@ -25,6 +25,8 @@ from sqlmodel import Field, SQLModel
 from models.values import OutboxState, TaskState
 
 __all__ = [
+    "Account",
+    "ApiToken",
     "Dispute",
     "DisputeEvent",
     "Escalation",
@@ -36,9 +38,11 @@ __all__ = [
     "RuleChange",
     "RuleSetRecord",
     "SchedulerLock",
+    "SignInFailure",
     "Task",
     "UTCDateTime",
     "Unit",
+    "WebSession",
 ]
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT.
@@ -313,3 +317,60 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=300)
     risk: str | None = Field(default=None, max_length=8)  # for quiet hours, checked at sending
     claim: str | None = Field(default=None, max_length=64)  # the sender holding the lease
+
+
+class Account(SQLModel, table=True):
+    """A person's sign-in: an Argon2 hash of their password (never the password), and
+    whether the account is disabled."""
+
+    __tablename__ = "accounts"
+    person_id: str = Field(primary_key=True, foreign_key="people.id", max_length=64)
+    password_hash: str | None = Field(default=None, max_length=255)
+    disabled: bool = False
+    password_set_at: datetime | None = _time(nullable=True)
+    last_sign_in_at: datetime | None = _time(nullable=True)
+
+
+class ApiToken(SQLModel, table=True):
+    """A token for the JSON API (``Authorization: Bearer``): only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_api_tokens_hash"),)
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    person_id: str = Field(foreign_key="people.id", index=True, max_length=64)
+    token_hash: str = Field(max_length=64)
+    created_at: datetime = _time()
+    revoked_at: datetime | None = _time(nullable=True)
+    last_used_at: datetime | None = _time(nullable=True)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: the SHA-256 of its cookie, whose it is, until when, and the
+    secret its forms carry against cross-site requests. In the database, so that sessions
+    survive a restart and work across any number of web processes."""
+
+    __tablename__ = "web_sessions"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    person_id: str = Field(foreign_key="people.id", index=True, max_length=64)
+    csrf: str = Field(max_length=64)
+    created_at: datetime = _time()
+    seen_at: datetime = _time()
+    expires_at: datetime = _time(index=True)
+
+
+class SignInFailure(SQLModel, table=True):
+    """A failed sign-in, for throttling by account and by address."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (
+        Index("ix_sign_in_failures_username_at", "username", "at"),
+        Index("ix_sign_in_failures_address_at", "address", "at"),
+    )
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    username: str = Field(max_length=64)
+    address: str = Field(max_length=64)
+    at: datetime = _time()

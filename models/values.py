@@ -193,16 +193,27 @@ class MessageKind(StrEnum):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who makes a change: a person of the organisation, or, without one, the operator at
-    the server's command line (``via="cli"``) or the engine's own sweeps (``"engine"``)."""
+    """Who makes a change, and how: a person signed in to the web app (``via="web"``), whose
+    scope and role are checked; the operator at the server's command line (``"cli"``), who
+    may name the person a change is for; or the engine's own sweeps (``"engine"``)."""
 
     person: str | None = None
-    via: Literal["cli", "engine"] = "cli"
+    via: Literal["cli", "engine", "web"] = "cli"
+
+    def __post_init__(self) -> None:
+        if self.via == "web" and not self.person:
+            raise ValueError("a change on the web is made by a person signed in")
 
     @property
     def name(self) -> str:
         """How logs name the actor."""
         return self.person or self.via
+
+    @property
+    def checked(self) -> bool:
+        """True when the change must be within the actor's scope and allowed by their role:
+        for a person signed in; the operator at the server is trusted."""
+        return self.via == "web"
 
 
 # The operator at the server's command line, when no person is named; the engine's sweeps.

@@ -534,3 +534,36 @@ def test_an_administrator_shortens_an_escalation_threshold_and_explain_shows_the
     )
     human = county("--now", NOW, "--rules", "mine.yaml", "rules", "explain", dispute).out
     assert "if nothing is done: escalates village -> township at 2026-11-13T00:00:00+08:00" in human
+
+
+def test_passwords_and_tokens_are_given_from_the_command_line_and_never_echoed(
+    county: Cli, tmp_path: Path
+) -> None:
+    secret = "上林村-密码-2026"
+    done = county("user", "password", "wang", stdin=secret + "\n")
+    assert (done.code, done.out) == (0, "password of wang set\n")
+    token = county("user", "token", "li")
+    assert token.code == 0 and token.out.startswith("fq_") and len(token.out.split()) == 1
+    everything = str(dump(_engine(tmp_path)))
+    assert secret not in everything and token.out.strip() not in everything
+    assert secret not in done.out + done.err
+    assert county("user", "token", "li", "--revoke").out == "1 tokens of li revoked\n"
+    assert county("user", "password", "wang", "--disable").out == "account of wang disabled\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["user", "password", "ghost"], "long-enough-1\n", "unknown person 'ghost'"),
+        (["user", "password", "wang"], "short\n", "a password has 8 to 1024 characters"),
+        (["user", "password", "wang"], "", "no password on standard input"),
+        (["user", "token", "ghost"], None, "unknown person 'ghost'"),
+    ],
+)
+def test_a_bad_account_change_gets_one_line_exit_2_and_changes_nothing(
+    county: Cli, tmp_path: Path, args: list[str], stdin: str | None, message: str
+) -> None:
+    before = dump(_engine(tmp_path))
+    done = county(*args, stdin=stdin)
+    assert done.code == 2 and message in done.err and len(done.err.strip().splitlines()) == 1
+    assert dump(_engine(tmp_path)) == before

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import ColumnElement, Row, select
 from sqlmodel import Session
 
 from models.lifecycle import DisputeState, Event
@@ -45,12 +45,19 @@ PEOPLE = Person.__table__  # type: ignore[attr-defined]
 
 
 def dispute_rows(
-    session: Session, ids: Collection[int], *, lock: bool = False
+    session: Session,
+    ids: Collection[int],
+    *,
+    lock: bool = False,
+    where: ColumnElement[bool] | None = None,
 ) -> dict[int, Row[Any]]:
-    """The disputes' rows by id. With ``lock``, each is locked (``FOR UPDATE`` on
-    PostgreSQL, in id order so that two writers cannot deadlock on them; SQLite's write
-    lock is already held), so that concurrent writers queue rather than lose an update."""
+    """The disputes' rows by id (of those that meet ``where``, if given: a scope). With
+    ``lock``, each is locked (``FOR UPDATE`` on PostgreSQL, in id order so that two writers
+    cannot deadlock on them; SQLite's write lock is already held), so that concurrent
+    writers queue rather than lose an update."""
     query = select(DISPUTES).where(DISPUTES.c.id.in_(list(ids))).order_by(DISPUTES.c.id)
+    if where is not None:
+        query = query.where(where)
     if lock:
         query = query.with_for_update()
     return {row.id: row for row in session.execute(query)}

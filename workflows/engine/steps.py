@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from models.values import Actor
 from rules.policy import Policy
 from rules.schedule import last_run
+from workflows.access import Forbidden
 from workflows.db import transaction
 from workflows.messaging import Sender, apprise_send, deliver, remind
 from workflows.runs import SweepResult, claim_run, finish_run, previous_window_end
@@ -151,5 +152,7 @@ def sweep(
 ) -> list[SweepResult]:
     """What ``fengqiao sweep`` does: every step due at ``now``, here, once (each step in
     transactions of its own); ``clock`` stamps the runs."""
+    if actor.checked:
+        raise Forbidden("sweeps are run by the engine and the operator, not on the web")
     runner = Direct(engine, policy, clock, actor, smtp=smtp, send=send)
     return run_due(runner, engine=engine, policy=policy, now=now)

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from models.tables import OutboxMessage, Person, Unit
 from models.targets import Target
 from models.values import Actor, Channel, MessageKind, OutboxState, UnitLevel
+from workflows.access import Forbidden
 from workflows.db import dialect_insert, insert_ignoring_duplicates, transaction
 
 __all__ = [
@@ -158,7 +159,9 @@ def enqueue(
 
 
 def retry_dead(*, engine: Engine, now: datetime, actor: Actor) -> int:
-    """Queue every dead message again; return how many."""
+    """Queue every dead message again; return how many. The operator's, not the web's."""
+    if actor.checked:
+        raise Forbidden("dead messages are queued again by the operator, not on the web")
     with transaction(engine) as session:
         rows = session.exec(
             select(OutboxMessage).where(OutboxMessage.state == OutboxState.dead)

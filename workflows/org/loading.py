@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from models.tables import Person, Unit
 from models.values import Actor, Channel, Role, UnitLevel
+from workflows.access import Action, permit, viewer_of
 from workflows.db import transaction
 from workflows.errors import BadInput
 
@@ -122,6 +123,9 @@ def load_org(*, engine: Engine, actor: Actor, path: Path) -> OrgSummary:
     """Validate the whole file against itself and the database, then upsert it, in one
     transaction: a file with a problem changes nothing."""
     with transaction(engine) as session:
+        if actor.checked:
+            assert actor.person is not None
+            permit(viewer_of(session, actor.person), Action.org)
         summary = _load(session, path)
     log.info("org_loaded", file=str(path), actor=actor.name, **summary.__dict__)
     return summary

@@ -24,6 +24,7 @@ from rules.evaluate import (
     settled_until,
 )
 from rules.policy import Policy
+from workflows.access import Action, Viewer, in_scope, permit, viewer_of
 from workflows.changes import (
     DISPUTES,
     Plan,
@@ -40,7 +41,7 @@ from workflows.changes import (
 )
 from workflows.db import transaction
 from workflows.errors import BadInput, NotFound
-from workflows.org import unit_path
+from workflows.org import ancestors, unit_path
 from workflows.recording.validate import (
     EventRefused,
     NewDispute,
@@ -92,6 +93,8 @@ def report_dispute(
     at = dispute.at or now
     risk = check_dispute(dispute, now=now)
     with transaction(engine) as session:
+        if actor.checked:
+            _may_report(session, actor, dispute.unit)
         path = unit_path(session, dispute.unit)
         if actor.person is not None and not staff_of(session, [actor.person]):
             raise NotFound(f"unknown person {actor.person!r}")
@@ -147,6 +150,15 @@ def report_dispute(
     return dispute_id
 
 
+def _may_report(session: Session, actor: Actor, unit: str) -> None:
+    """A person signed in reports only where they may: a unit of their own subtree."""
+    assert actor.person is not None
+    viewer = viewer_of(session, actor.person)
+    permit(viewer, Action.report)
+    if viewer.unit not in {u.code for u in ancestors(session, unit)}:
+        raise NotFound(f"unknown unit {unit!r}")
+
+
 def record_events(
     *,
     engine: Engine,
@@ -196,7 +208,9 @@ def record(
     update; each dispute's events are validated, folded on from its stored fold (or its
     history replayed, for a late event or new rules), planned, and written with the others.
     """
-    rows = dispute_rows(session, changes, lock=True)
+    viewer = viewer_of(session, actor.person) if actor.checked and actor.person else None
+    scope = in_scope(viewer) if viewer is not None else None
+    rows = dispute_rows(session, changes, lock=True, where=scope)  # outside it: unknown
     register_ruleset(session=session, policy=policy, now=now)
     people = staff_of(
         session,
@@ -214,6 +228,8 @@ def record(
                 _validated(new, index, row=row, now=now, actor=actor, people=people.keys())
                 for index, new in enumerate(events)
             ]
+            if viewer is not None:
+                _may_record(session, viewer, fresh[dispute_id])
         except EventRefused as exc:
             refused[dispute_id] = exc
     folds: dict[int, Fold] = {}
@@ -260,6 +276,27 @@ def record(
     _log_recorded(recorded.values(), policy=policy, actor=actor)
     log_decisions(plan.decisions)
     return recorded
+
+
+def _may_record(session: Session, viewer: Viewer, events: Sequence[Event]) -> None:
+    """A person signed in records only what their role allows, as themselves, and assigns
+    only people of their own subtree."""
+    for index, event in enumerate(events):
+        try:
+            permit(viewer, Action.of_event(event.kind))
+        except BadInput as exc:
+            raise EventRefused(str(exc), index=index) from None
+        if event.actor != viewer.person:
+            raise EventRefused(
+                f"{event.kind} is recorded as the person signed in, not as {event.actor!r}",
+                index=index,
+            )
+        person = event.data.get("person")
+        if person is not None:
+            found = staff_of(session, [person])
+            units = {u.code for u in ancestors(session, found[person].unit)} if found else set()
+            if viewer.unit not in units:
+                raise EventRefused(f"unknown person {person!r}", index=index)
 
 
 def _validated(

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from models.tables import Dispute, Person, RuleChange
 from models.values import LIVE_STATUSES, Actor
 from rules.policy import Policy
+from workflows.access import Action, permit, viewer_of
 from workflows.changes import reevaluate
 from workflows.db import transaction
 from workflows.errors import NotFound
@@ -46,6 +47,9 @@ def apply_rules(
     with transaction(engine) as session:
         if actor.person is not None and session.get(Person, actor.person) is None:
             raise NotFound(f"unknown person {actor.person!r}")
+        if actor.checked:
+            assert actor.person is not None
+            permit(viewer_of(session, actor.person), Action.rules)
         register_ruleset(session=session, policy=policy, now=now)
         previous = current_version(session)
         recomputed = changed = decisions = 0

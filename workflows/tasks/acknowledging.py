@@ -13,6 +13,7 @@ from models.tables import Task
 from models.targets import Target
 from models.values import ACKNOWLEDGEMENT, LIVE_TASK_STATES, Actor, TaskState
 from rules.policy import Policy
+from workflows.access import Action, Forbidden, dispute_in_scope, permit, viewer_of
 from workflows.db import transaction
 from workflows.errors import BadInput, NotFound
 from workflows.recording import NewEvent, record
@@ -42,9 +43,22 @@ def acknowledge_task(
         task = session.get(Task, task_id)
         if task is None:
             raise NotFound(f"unknown task {task_id}")
+        target = Target.parse(task.target)
+        if actor.checked:  # a person signed in: a task of theirs, of a dispute they see
+            assert actor.person is not None
+            viewer = viewer_of(session, actor.person)
+            try:
+                dispute_in_scope(session, viewer, task.dispute_id)
+            except NotFound:
+                raise NotFound(f"unknown task {task_id}") from None
+            permit(viewer, Action.acknowledge)
+            if task.kind != ACKNOWLEDGEMENT and target not in (
+                Target.of_person(viewer.person),
+                Target.of_unit(viewer.unit),
+            ):
+                raise Forbidden(f"task {task_id} is for {target}, not for {viewer.person}")
         if task.state not in LIVE_TASK_STATES:
             raise BadInput(f"task {task_id} is {task.state}: nothing to acknowledge")
-        target = Target.parse(task.target)
         if task.kind == ACKNOWLEDGEMENT:
             if actor.person is None:  # recorded on the dispute: who acknowledged matters
                 raise BadInput(f"task {task_id} is an acknowledgement (签收): say who with --by")

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from models.tables import Dispute, DisputeEvent, Escalation, Obligation, Task
+from models.tables import DisputeEvent, Escalation, Obligation, Task
 from models.values import TaskState
+from workflows.access import Viewer, dispute_in_scope
 from workflows.db import reading
-from workflows.errors import NotFound
 
 __all__ = ["dispute_view", "iso", "shape_dispute"]
 
@@ -24,13 +24,17 @@ def iso(moment: datetime | None, zone: ZoneInfo) -> str | None:
 
 
 def dispute_view(
-    *, engine: Engine, dispute_id: int, now: datetime, zone: ZoneInfo
+    *,
+    engine: Engine,
+    dispute_id: int,
+    now: datetime,
+    zone: ZoneInfo,
+    viewer: Viewer | None = None,
 ) -> dict[str, Any]:
-    """The documented JSON of ``fengqiao dispute show --json``."""
+    """The documented JSON of ``fengqiao dispute show --json``; as ``viewer`` may see it
+    (NotFound outside their scope; everything for the operator, None)."""
     with reading(engine) as session:
-        dispute = session.get(Dispute, dispute_id)
-        if dispute is None:
-            raise NotFound(f"unknown dispute {dispute_id}")
+        dispute = dispute_in_scope(session, viewer, dispute_id)
         obligations = session.exec(
             select(Obligation)
             .where(Obligation.dispute_id == dispute_id)
@@ -53,7 +57,7 @@ def dispute_view(
 
 
 def shape_dispute(
-    dispute: Dispute,
+    dispute: Any,
     obligations: Sequence[Obligation],
     escalations: Sequence[Escalation],
     tasks: Sequence[Task],
@@ -62,7 +66,7 @@ def shape_dispute(
     now: datetime,
     zone: ZoneInfo,
 ) -> dict[str, Any]:
-    """The JSON of a dispute and its rows, times in ``zone``, overdue as of ``now``."""
+    """The JSON of a dispute (its row) and its rows, times in ``zone``, overdue as of ``now``."""
     return {
         "id": dispute.id,
         "status": dispute.status,

@@ -9,25 +9,29 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from models.tables import Dispute
 from rules.evaluate import Decision, Evaluation, evaluate
 from rules.policy import Policy
+from workflows.access import Viewer, dispute_in_scope
 from workflows.changes import history, initial_state
 from workflows.db import reading
-from workflows.errors import NotFound
 from workflows.views.dispute import iso
 
 __all__ = ["explain_view", "shape_explanation"]
 
 
 def explain_view(
-    *, engine: Engine, dispute_id: int, policy: Policy, now: datetime, zone: ZoneInfo
+    *,
+    engine: Engine,
+    dispute_id: int,
+    policy: Policy,
+    now: datetime,
+    zone: ZoneInfo,
+    viewer: Viewer | None = None,
 ) -> dict[str, Any]:
-    """The dispute's whole history evaluated under ``policy`` at ``now``."""
+    """The dispute's whole history evaluated under ``policy`` at ``now`` (as ``viewer`` may
+    see it)."""
     with reading(engine) as session:
-        dispute = session.get(Dispute, dispute_id)
-        if dispute is None:
-            raise NotFound(f"unknown dispute {dispute_id}")
+        dispute = dispute_in_scope(session, viewer, dispute_id)
         past = history(session, dispute_id)
     evaluation = evaluate(initial_state(dispute, past), past, policy=policy, now=now)
     return shape_explanation(dispute_id, evaluation, policy=policy, now=now, zone=zone)

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from models.tables import Dispute, Escalation, Obligation, OutboxMessage, Person, Task, Unit
 from models.targets import Target
 from models.values import LIVE_STATUSES, LIVE_TASK_STATES
+from workflows.access import Viewer, in_scope
 from workflows.db import reading
 from workflows.errors import BadInput, NotFound
 from workflows.views.dispute import iso
@@ -34,10 +35,12 @@ def escalations_view(
     level: str | None = None,
     risk: str | None = None,
     overdue_only: bool = False,
+    viewer: Viewer | None = None,
 ) -> list[dict[str, Any]]:
-    """Live disputes that were escalated or have overdue obligations, newest first."""
+    """Live disputes that were escalated or have overdue obligations, newest first (of
+    those ``viewer`` may see)."""
     with reading(engine) as session:
-        return _escalations(session, now, zone, unit, level, risk, overdue_only)
+        return _escalations(session, now, zone, unit, level, risk, overdue_only, viewer)
 
 
 def _escalations(
@@ -48,8 +51,11 @@ def _escalations(
     level: str | None,
     risk: str | None,
     overdue_only: bool,
+    viewer: Viewer | None,
 ) -> list[dict[str, Any]]:
     where: list[Any] = [col(Dispute.status).in_(LIVE_STATUSES)]
+    if viewer is not None:
+        where.append(in_scope(viewer))
     if unit is not None:
         row = session.get(Unit, unit)
         if row is None:
@@ -127,8 +133,10 @@ def tasks_view(
     person: str | None = None,
     unit: str | None = None,
     include_closed: bool = False,
+    viewer: Viewer | None = None,
 ) -> list[dict[str, Any]]:
-    """A person's tasks (their own and their unit's) or a unit's, most urgent first."""
+    """A person's tasks (their own and their unit's) or a unit's, most urgent first (of the
+    disputes ``viewer`` may see)."""
     with reading(engine) as session:
         targets: list[Target] = []
         if person is not None:
@@ -145,6 +153,10 @@ def tasks_view(
             query = query.where(col(Task.target).in_([str(t) for t in targets]))
         if not include_closed:
             query = query.where(col(Task.state).in_(LIVE_TASK_STATES))
+        if viewer is not None:
+            query = query.join(Dispute, col(Dispute.id) == col(Task.dispute_id)).where(
+                in_scope(viewer)
+            )
         tasks = session.exec(query).all()
     return [
         {

@@ -1,0 +1,212 @@
+"""What a person signed in may see and do, through the services themselves: a dispute
+outside their unit's subtree does not exist for them (every read and every action), and an
+action their role does not allow is refused with the reason. The operator at the command
+line is not checked."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from models.values import Actor
+from rules.policy import Policy
+from tests.support.db import REPO, dump, load_county
+from tests.support.recording import MONDAY, record, report
+from workflows.access import Forbidden
+from workflows.errors import NotFound
+from workflows.recording import EventRefused, NewDispute, NewEvent, record_event, report_dispute
+from workflows.rollout import apply_rules
+from workflows.tasks import acknowledge_task
+from workflows.views import dispute_view, escalations_view, explain_view, tasks_view
+
+ORG = REPO / "tests" / "support" / "org_two_townships.yaml"
+LATER = MONDAY + timedelta(hours=1)
+
+
+@pytest.fixture
+def county(engine: Engine) -> Engine:
+    load_county(engine, ORG)
+    return engine
+
+
+def web(person: str) -> Actor:
+    return Actor(person, via="web")
+
+
+def _event(engine: Engine, policy: Policy, who: str, dispute: int, kind: str, **data: str) -> None:
+    record_event(
+        engine=engine,
+        policy=policy,
+        now=LATER,
+        actor=web(who),
+        dispute_id=dispute,
+        event=NewEvent(kind, data=data or None),
+    )
+
+
+def test_a_dispute_of_another_township_does_not_exist_for_its_people(
+    county: Engine, policy: Policy
+) -> None:
+    dispute = report(county, policy, unit="33010101", risk="high")
+    before = dump(county)
+    for person in ("zhou", "wu"):
+        viewer = _viewer(county, person)
+        with pytest.raises(NotFound, match=f"unknown dispute {dispute}"):
+            dispute_view(
+                engine=county, dispute_id=dispute, now=LATER, zone=policy.zone, viewer=viewer
+            )
+        with pytest.raises(NotFound, match=f"unknown dispute {dispute}"):
+            explain_view(
+                engine=county,
+                dispute_id=dispute,
+                policy=policy,
+                now=LATER,
+                zone=policy.zone,
+                viewer=viewer,
+            )
+        with pytest.raises(NotFound, match=f"unknown dispute {dispute}"):
+            _event(county, policy, person, dispute, "note", text="x")
+        assert (
+            escalations_view(
+                engine=county, now=MONDAY + timedelta(days=9), zone=policy.zone, viewer=viewer
+            )
+            == []
+        )
+    assert dump(county) == before
+
+
+def test_the_township_and_the_county_see_the_village_s_disputes_and_so_does_the_village(
+    county: Engine, policy: Policy
+) -> None:
+    dispute = report(county, policy, unit="3301010101", risk="high")
+    for person in ("wang", "li", "chen", "admin"):
+        viewer = _viewer(county, person)
+        shown = dispute_view(
+            engine=county, dispute_id=dispute, now=LATER, zone=policy.zone, viewer=viewer
+        )
+        assert shown["id"] == dispute
+    later = MONDAY + timedelta(days=9)
+    assert [
+        r["id"]
+        for r in escalations_view(
+            engine=county, now=later, zone=policy.zone, viewer=_viewer(county, "li")
+        )
+    ] == [dispute]
+
+
+def test_a_grid_worker_sees_the_disputes_of_their_grid_and_those_assigned_to_them(
+    county: Engine, policy: Policy
+) -> None:
+    theirs = report(county, policy, unit="3301010102", risk="low")
+    neighbours = report(county, policy, unit="3301010101", risk="low")
+    assigned = report(county, policy, unit="3301010101", risk="low")
+    record(county, policy, assigned, "assign", MONDAY, {"person": "zhao"}, by="li")
+    viewer = _viewer(county, "zhao")
+    for dispute in (theirs, assigned):
+        dispute_view(engine=county, dispute_id=dispute, now=LATER, zone=policy.zone, viewer=viewer)
+    with pytest.raises(NotFound):
+        dispute_view(
+            engine=county, dispute_id=neighbours, now=LATER, zone=policy.zone, viewer=viewer
+        )
+
+
+def test_a_mediator_is_refused_a_supervisors_action_with_the_reason_and_nothing_changes(
+    county: Engine, policy: Policy
+) -> None:
+    dispute = report(county, policy, unit="33010101", risk="high")
+    before = dump(county)
+    for kind, data in (("escalate", {}), ("assign", {"person": "wang"}), ("withdraw", {})):
+        with pytest.raises(EventRefused, match=f"a mediator of a village may not {kind}"):
+            _event(county, policy, "wang", dispute, kind, **data)
+    assert dump(county) == before
+    _event(county, policy, "wang", dispute, "check")  # the village's own work
+
+
+def test_a_supervisor_assigns_only_people_of_their_subtree(county: Engine, policy: Policy) -> None:
+    dispute = report(county, policy, unit="33010101", risk="medium")
+    with pytest.raises(EventRefused, match="unknown person 'wu'"):  # of the other township
+        _event(county, policy, "li", dispute, "assign", person="wu")
+    _event(county, policy, "li", dispute, "assign", person="zhao")
+
+
+def test_the_person_signed_in_is_the_one_who_did_it(county: Engine, policy: Policy) -> None:
+    dispute = report(county, policy, unit="33010101", risk="medium")
+    with pytest.raises(EventRefused, match="recorded as the person signed in"):
+        record_event(
+            engine=county,
+            policy=policy,
+            now=LATER,
+            actor=web("wang"),
+            dispute_id=dispute,
+            event=NewEvent("check", actor="sun"),
+        )
+
+
+def test_review_is_the_townships_and_inspection_the_countys(county: Engine, policy: Policy) -> None:
+    dispute = report(county, policy, unit="33010101", risk="medium")
+    with pytest.raises(EventRefused, match="may not inspect"):
+        _event(county, policy, "li", dispute, "inspect")
+    with pytest.raises(EventRefused, match="may not review"):
+        _event(county, policy, "chen", dispute, "review")
+    _event(county, policy, "li", dispute, "review")
+    _event(county, policy, "chen", dispute, "inspect")
+
+
+def test_a_person_reports_only_at_a_unit_of_their_subtree(county: Engine, policy: Policy) -> None:
+    new = NewDispute(unit="33010201", risk="low", category="邻里纠纷", title="t")
+    with pytest.raises(NotFound, match="unknown unit '33010201'"):
+        report_dispute(engine=county, policy=policy, now=MONDAY, actor=web("wang"), dispute=new)
+    with pytest.raises(Forbidden, match="administrator"):
+        report_dispute(engine=county, policy=policy, now=MONDAY, actor=web("admin"), dispute=new)
+    made = report_dispute(engine=county, policy=policy, now=MONDAY, actor=web("wu"), dispute=new)
+    assert (
+        dispute_view(engine=county, dispute_id=made, now=MONDAY, zone=policy.zone)["events"][0][
+            "by"
+        ]
+        == "wu"
+    )
+
+
+def test_a_person_acknowledges_their_own_tasks_only(county: Engine, policy: Policy) -> None:
+    dispute = report(county, policy, unit="33010101", risk="high")
+    record(county, policy, dispute, "assign", MONDAY, {"person": "wang"}, by="li")
+    tasks = tasks_view(
+        engine=county, now=LATER, zone=policy.zone, person="wang", viewer=_viewer(county, "wang")
+    )
+    acknowledgement = next(t for t in tasks if t["kind"] == "acknowledge")
+    check = next(t for t in tasks if t["kind"] == "daily_check")
+    with pytest.raises(NotFound, match="unknown task"):  # another township's person
+        acknowledge_task(
+            engine=county, policy=policy, now=LATER, actor=web("zhou"), task_id=check["id"]
+        )
+    with pytest.raises(Forbidden, match="is for person:wang"):  # li sees it; not his task
+        acknowledge_task(
+            engine=county, policy=policy, now=LATER, actor=web("li"), task_id=check["id"]
+        )
+    done = acknowledge_task(
+        engine=county, policy=policy, now=LATER, actor=web("wang"), task_id=acknowledgement["id"]
+    )
+    assert done.state == "done"
+
+
+def test_only_an_administrator_puts_rules_in_force_on_the_web(
+    county: Engine, policy: Policy
+) -> None:
+    with pytest.raises(Forbidden, match="may not rules"):
+        apply_rules(engine=county, policy=policy, now=MONDAY, actor=web("chen"))
+    assert apply_rules(engine=county, policy=policy, now=MONDAY, actor=web("admin")).to_version
+
+
+def test_the_operator_at_the_command_line_is_not_checked(county: Engine, policy: Policy) -> None:
+    dispute = report(county, policy, unit="33010201", risk="high")
+    record(county, policy, dispute, "escalate", LATER, by="wang")  # as today: the operator's call
+
+
+def _viewer(engine: Engine, person: str):  # type: ignore[no-untyped-def]
+    from workflows.access import viewer_of
+    from workflows.db import reading
+
+    with reading(engine) as session:
+        return viewer_of(session, person)

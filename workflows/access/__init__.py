@@ -1,0 +1,29 @@
+"""Who may see and do what: the permission matrix (as data) and the one scope of disputes
+a person may see, for every list, page, action, export and report."""
+
+from workflows.access.matrix import GRANTS, Action, Grant, allowed, matrix_markdown, refusal
+from workflows.access.scope import (
+    Forbidden,
+    Viewer,
+    dispute_in_scope,
+    disputes_in_scope,
+    in_scope,
+    permit,
+    viewer_of,
+)
+
+__all__ = [
+    "GRANTS",
+    "Action",
+    "Forbidden",
+    "Grant",
+    "Viewer",
+    "allowed",
+    "dispute_in_scope",
+    "disputes_in_scope",
+    "in_scope",
+    "matrix_markdown",
+    "permit",
+    "refusal",
+    "viewer_of",
+]
