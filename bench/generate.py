@@ -382,6 +382,8 @@ def bump_ids(engine: Engine, first_ids: dict[str, int], *, org: Org) -> None:
             "supervised": 0,
             "last_seq": 0,
             "rules_version": "-",
+            "risk_rank": 2,
+            "attention_at": when,
         },
         "dispute_events": {
             "dispute_id": 0,

@@ -16,15 +16,18 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    SmallInteger,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from models.values import OutboxState, TaskState
+from models.values import NO_DEADLINE, OutboxState, TaskState
 
 __all__ = [
+    "LIVE",
     "Account",
     "ApiToken",
     "Dispute",
@@ -88,6 +91,24 @@ class Person(SQLModel, table=True):
     contacts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+# The disputes a queue lists: not closed, withdrawn or referred.
+LIVE = text("status IN ('reported', 'mediating', 'resolved')")
+
+
+def _queue(name: str, scope: str) -> Index:
+    """The queue of a scope: its live disputes, high risk first, then the earliest deadline
+    (overdue first), read off the index page after page (keyset)."""
+    return Index(
+        name,
+        scope,
+        "risk_rank",
+        "attention_at",
+        "id",
+        postgresql_where=LIVE,
+        sqlite_where=LIVE,
+    )
+
+
 class Dispute(SQLModel, table=True):
     __tablename__ = "disputes"
     __table_args__ = (
@@ -95,6 +116,10 @@ class Dispute(SQLModel, table=True):
         Index("ix_disputes_township_level", "township_code", "level"),
         # The sweep's claim: due disputes in (due time, id) order, read off the index.
         Index("ix_disputes_next_decision", "next_decision_at", "id"),
+        _queue("ix_disputes_queue_county", "county_code"),
+        _queue("ix_disputes_queue_township", "township_code"),
+        _queue("ix_disputes_queue_village", "village_code"),
+        _queue("ix_disputes_queue_reported", "reported_unit"),
     )
     id: int | None = Field(
         default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
@@ -126,6 +151,12 @@ class Dispute(SQLModel, table=True):
     # The evaluation's fold after event ``last_seq`` (rules.evaluate.Evaluation.folded):
     # the next evaluation goes on from it instead of replaying the history.
     fold: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # For the queues: the risk as a rank (0 high, 1 medium, 2 low), and the next deadline,
+    # the earliest obligation or acknowledgement due (NO_DEADLINE if none).
+    risk_rank: int = Field(default=2, sa_column=Column(SmallInteger, nullable=False))
+    attention_at: datetime = Field(
+        default=NO_DEADLINE, sa_column=Column(UTCDateTime(), nullable=False)
+    )
 
 
 class DisputeEvent(SQLModel, table=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final, Literal
 
@@ -17,6 +18,7 @@ __all__ = [
     "LIVE_STATUSES",
     "LIVE_TASK_STATES",
     "MessageKind",
+    "NO_DEADLINE",
     "OPEN_STATUSES",
     "OutboxState",
     "Risk",
@@ -95,6 +97,14 @@ class Risk(StrEnum):
         order = list(Risk)
         return order[min(order.index(self) + 1, len(order) - 1)]
 
+    @property
+    def rank(self) -> int:
+        """0 for high, 1 for medium, 2 for low: the order queues list them in."""
+        return _RISK_RANK[self]
+
+
+_RISK_RANK = {Risk.high: 0, Risk.medium: 1, Risk.low: 2}
+
 
 class Status(StrEnum):
     reported = "reported"
@@ -151,6 +161,10 @@ class TaskState(StrEnum):
     done = "done"
     cancelled = "cancelled"
 
+
+# The next deadline of a dispute that owes nothing: late enough to sort last on every
+# database, early enough to be shown in any time zone.
+NO_DEADLINE: Final = datetime(9999, 12, 30, tzinfo=UTC)
 
 # Tasks still owed: not done or cancelled.
 LIVE_TASK_STATES: tuple[TaskState, ...] = (TaskState.open, TaskState.acknowledged)

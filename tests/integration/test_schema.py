@@ -3,12 +3,17 @@ the tables declare, and the sweeps' queries read off their indexes."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect, select, text
 from sqlmodel import SQLModel
 
+from models.tables import Dispute
 from workflows.db import is_current, make_engine, migrate
+
+DISPUTES = Dispute.__table__  # type: ignore[attr-defined]
 
 
 def test_init_is_idempotent_and_builds_every_table_of_the_model(engine: Engine) -> None:
@@ -106,10 +111,33 @@ def test_upgrading_an_older_database_keeps_its_disputes_and_gives_each_message_i
                 ),
                 {"key": key, "when": when},
             )
+        for kind, due, state in (
+            ("daily_check", "2026-11-05 16:00:00", "open"),
+            ("acknowledge", "2026-11-03 03:00:00", "open"),
+            ("acknowledge", "2026-11-02 03:00:00", "done"),  # no longer owed
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO tasks (dispute_id, kind, target, due_at, state, created_at, "
+                    "rules_version, risk, reminders_sent) VALUES (1, :kind, 'unit:v', :due, "
+                    ":state, :when, 'x', 'low', 0)"
+                ),
+                {"kind": kind, "due": due, "state": state, "when": when},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO obligations (dispute_id, kind, due_at, rule, rules_version, "
+                "overdue_noted) VALUES (1, 'daily_check', '2026-11-05 16:00:00', 'r', 'x', false)"
+            )
+        )
     migrate(engine)
     with engine.connect() as connection:
         kinds = dict(connection.execute(text("SELECT key, kind FROM outbox")).all())
-        reported = connection.execute(text("SELECT reported_unit FROM disputes")).scalar_one()
+        reported, rank, attention = connection.execute(
+            select(DISPUTES.c.reported_unit, DISPUTES.c.risk_rank, DISPUTES.c.attention_at)
+        ).one()
     engine.dispose()
     assert kinds == MESSAGES
-    assert reported == "v"
+    assert (reported, rank) == ("v", 2)
+    # the next deadline: the open acknowledgement, due before the obligation
+    assert attention == datetime(2026, 11, 3, 3, tzinfo=UTC)

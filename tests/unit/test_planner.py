@@ -10,7 +10,15 @@ from types import MappingProxyType
 from typing import Any
 
 from models.lifecycle import DisputeState, Event
-from models.values import ACKNOWLEDGEMENT, EventKind, MessageKind, Risk, Role, TaskState
+from models.values import (
+    ACKNOWLEDGEMENT,
+    NO_DEADLINE,
+    EventKind,
+    MessageKind,
+    Risk,
+    Role,
+    TaskState,
+)
 from rules.evaluate import Evaluation, evaluate
 from tests.support.histories import PATH, POLICY, at, end
 from workflows.changes import Plan, Staff, plan_dispute
@@ -263,3 +271,45 @@ def test_plans_of_several_disputes_add_up_to_one_plan() -> None:
     assert [e["dispute_id"] for e in total.events] == [1, 2, 3]
     assert [a.row["dispute_id"] for a in total.acknowledgements] == [1, 2, 3]
     assert len(total.obligations.new) == 3 * len(evaluation.obligations)
+
+
+def test_the_next_deadline_is_the_earliest_obligation_or_acknowledgement_owed() -> None:
+    reported = _evaluation(Risk.high, [], REPORTED)
+    plan = plan_dispute(Row(), reported, policy=POLICY, now=REPORTED)
+    assert plan.disputes[0]["attention_at"] == end(2026, 11, 3)  # the daily check
+    assert plan.disputes[0]["risk_rank"] == 0
+    now = at(2026, 11, 4, 8, 30)
+    swept = plan_dispute(
+        Row(),
+        _evaluation(Risk.high, [], now),
+        obligations=_recorded_obligations(reported),
+        policy=POLICY,
+        now=now,
+    )
+    # escalated at 24:00 on the 3rd: the township owes its acknowledgement by 02:00
+    assert swept.disputes[0]["attention_at"] == end(2026, 11, 3) + timedelta(hours=2)
+    acknowledge = _event(K.acknowledge, at(2026, 11, 4, 9), 3, actor="li")
+    owed = [Task(8, ACKNOWLEDGEMENT, "unit:330101", end(2026, 11, 3) + timedelta(hours=2))]
+    evaluation = _evaluation(
+        Risk.high, [_event(K.escalate, end(2026, 11, 3), 2), acknowledge], acknowledge.at
+    )
+    acknowledged = plan_dispute(
+        Row(last_seq=2),
+        evaluation,
+        fresh=[acknowledge],
+        tasks=owed,
+        people={"li": Staff(Role.supervisor, "330101")},
+        policy=POLICY,
+        now=acknowledge.at,
+    )
+    assert acknowledged.disputes[0]["attention_at"] == min(o.due_at for o in evaluation.obligations)
+
+
+def test_a_dispute_that_owes_nothing_sorts_last() -> None:
+    resolve = _event(K.resolve, at(2026, 11, 2, 15), 2, method="people", agreement="oral")
+    visit = _event(K.visit, at(2026, 11, 3, 15), 3, outcome="stable")
+    evaluation = _evaluation(Risk.low, [resolve, visit], visit.at)
+    plan = plan_dispute(
+        Row(last_seq=1), evaluation, fresh=[resolve, visit], policy=POLICY, now=visit.at
+    )
+    assert plan.disputes[0]["attention_at"] == NO_DEADLINE

@@ -20,6 +20,7 @@ from models.lifecycle import Event
 from models.targets import Target, answered_by, owner
 from models.values import (
     ACKNOWLEDGEMENT,
+    NO_DEADLINE,
     EventKind,
     Level,
     MessageKind,
@@ -196,11 +197,6 @@ def plan_dispute(
         _escalation_row(dispute.id, change, rule, state.path, policy=policy, now=now)
         for change, rule in escalated
     ]
-    fields = _dispute_fields(evaluation, policy, seq=seq)
-    plan.disputes.append({"b_id": dispute.id, **fields})
-    next_at = fields["next_decision_at"]
-    if next_at is not None and next_at < now:
-        plan.still_due.append(dispute.id)
     plan.obligations = _obligation_changes(
         dispute.id, obligations, evaluation.obligations, policy=policy
     )
@@ -209,6 +205,7 @@ def plan_dispute(
     following: list[StoredTask] = []  # the tasks of obligations
     for task in tasks:
         (waiting if task.kind == ACKNOWLEDGEMENT else following).append(task)
+    closed_before = len(plan.tasks_closed)
     if fresh or escalated:
         waiting.sort(key=lambda task: task.id)
         _plan_acknowledgements(
@@ -222,9 +219,18 @@ def plan_dispute(
             policy=policy,
             now=now,
         )
+    closed = {row["b_id"] for row in plan.tasks_closed[closed_before:]}
+    acknowledgements_due = [t.due_at for t in waiting if t.id not in closed] + [
+        new.row["due_at"] for new in plan.acknowledgements if new.row["state"] == TaskState.open
+    ]
+    fields = _dispute_fields(evaluation, policy, seq=seq, acknowledgements=acknowledgements_due)
+    plan.disputes.append({"b_id": dispute.id, **fields})
+    next_at = fields["next_decision_at"]
+    if next_at is not None and next_at < now:
+        plan.still_due.append(dispute.id)
     owed = {o.name: o.due_at for o in evaluation.obligations}
     kinds = {event.kind for event in fresh}
-    closed, opened = _obligation_task_changes(
+    closing, opened = _obligation_task_changes(
         dispute.id,
         following,
         owed,
@@ -237,7 +243,7 @@ def plan_dispute(
         policy=policy,
         now=now,
     )
-    plan.tasks_closed.extend(closed)
+    plan.tasks_closed.extend(closing)
     plan.tasks_opened.extend(opened)
     return plan
 
@@ -309,10 +315,13 @@ def _escalation_row(
     }
 
 
-def _dispute_fields(evaluation: Evaluation, policy: Policy, *, seq: int) -> dict[str, Any]:
+def _dispute_fields(
+    evaluation: Evaluation, policy: Policy, *, seq: int, acknowledgements: Iterable[datetime]
+) -> dict[str, Any]:
     """The dispute row's columns that follow from its evaluation, once its events are
-    recorded up to ``seq``."""
+    recorded up to ``seq`` and the ``acknowledgements`` due then are owed."""
     state = evaluation.state
+    deadlines = [*(o.due_at for o in evaluation.obligations), *acknowledgements]
     return {
         "last_seq": seq,
         "fold": evaluation.folded(seq=seq),
@@ -329,6 +338,8 @@ def _dispute_fields(evaluation: Evaluation, policy: Policy, *, seq: int) -> dict
             evaluation.next_decision.effective_at if evaluation.next_decision else None
         ),
         "rules_version": policy.version,
+        "risk_rank": state.risk.rank,
+        "attention_at": min(deadlines, default=NO_DEADLINE),
     }
 
 

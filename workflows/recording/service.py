@@ -13,7 +13,7 @@ from sqlalchemy import Engine, Row, insert
 from sqlmodel import Session
 
 from models.lifecycle import DisputeState, Event
-from models.values import Actor, EventKind, Level, Status
+from models.values import NO_DEADLINE, Actor, EventKind, Level, Status
 from rules.evaluate import (
     LEVEL_CHANGES,
     Evaluation,
@@ -122,6 +122,8 @@ def report_dispute(
                 "supervised": False,
                 "last_seq": 0,
                 "rules_version": policy.version,
+                "risk_rank": risk.rank,
+                "attention_at": NO_DEADLINE,  # the plan below sets it
             },
         ).scalar_one()
         # The report is the dispute's first event; the evaluation starts from it.
