@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import types
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 
 from models.values import EventKind, Risk
 
-__all__ = ["EventData", "InvalidEventData"]
+__all__ = ["DataField", "EventData", "InvalidEventData"]
 
 
 class InvalidEventData(ValueError):
@@ -21,6 +23,13 @@ class InvalidEventData(ValueError):
 class _Data(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     note: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text may not contain a NUL character")
+        return value
 
 
 class _Report(_Data):
@@ -96,8 +105,30 @@ _MODELS: dict[EventKind, type[_Data]] = {
 }
 
 
+@dataclass(frozen=True)
+class DataField:
+    """One field of a kind's data, as a form asks for it: ``kind`` is ``choice`` (one of
+    ``choices``), ``text``, ``long_text`` or ``time`` (with an offset)."""
+
+    name: str
+    kind: Literal["choice", "text", "long_text", "time"]
+    required: bool
+    choices: tuple[str, ...] = ()
+    max_length: int | None = None
+
+
 class EventData:
     """Validation and description of event data by kind."""
+
+    @staticmethod
+    def fields(kind: EventKind) -> tuple[DataField, ...]:
+        """The fields of a kind's data, its own first and the free ``note`` last (a ``note``
+        event's own ``text`` is its note)."""
+        model = _MODELS.get(kind, _Data)
+        own = [_field(name, info) for name, info in model.model_fields.items() if name != "note"]
+        if kind is EventKind.note:
+            return tuple(own)
+        return (*own, _field("note", model.model_fields["note"]))
 
     @staticmethod
     def validate(kind: EventKind, raw: dict[str, Any] | None) -> dict[str, Any]:
@@ -109,7 +140,11 @@ class EventData:
             problems = []
             for error in exc.errors():
                 where = ".".join(str(p) for p in error["loc"]) or "data"
-                message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+                message = (
+                    "unknown field"
+                    if error["type"] == "extra_forbidden"
+                    else error["msg"].removeprefix("Value error, ")
+                )
                 problems.append(f"{where}: {message}")
             raise InvalidEventData(f"{kind} data: {'; '.join(problems)}") from None
         data = parsed.model_dump(mode="json", exclude_none=True)
@@ -128,6 +163,22 @@ class EventData:
             required = "" if info.is_required() else " (optional)"
             parts.append(f"`{name}`{required}: {_type_name(info.annotation)}")
         return ", ".join(parts)
+
+
+def _field(name: str, info: FieldInfo) -> DataField:
+    annotation = info.annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
+    longest = next((m.max_length for m in info.metadata if hasattr(m, "max_length")), None)
+    required = info.is_required()
+    if get_origin(annotation) is Literal:
+        return DataField(name, "choice", required, tuple(str(a) for a in get_args(annotation)))
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return DataField(name, "choice", required, tuple(str(m.value) for m in annotation))
+    if annotation is AwareDatetime or annotation is datetime:
+        return DataField(name, "time", required)
+    kind: Literal["text", "long_text"] = "long_text" if (longest or 0) > 500 else "text"
+    return DataField(name, kind, required, max_length=longest)
 
 
 def _type_name(annotation: Any) -> str:

@@ -21,6 +21,7 @@ __all__ = [
     "Transition",
     "TRANSITIONS",
     "TransitionNotAllowed",
+    "allowed_now",
     "apply",
     "transition_table_markdown",
 ]
@@ -140,6 +141,24 @@ def apply(state: DisputeState, event: Event) -> DisputeState:
         raise TransitionNotAllowed(f"cannot {event.kind} a paused dispute: resume it first")
     handler = _HANDLERS.get(event.kind, _status_only)
     return handler(state, event, transition)
+
+
+def allowed_now(status: Status, *, paused: bool, level: Level) -> list[EventKind]:
+    """The kinds of event the machine takes from a dispute in this state, conditions
+    included: ``resume`` only when paused and ``pause`` only when not, ``escalate`` below
+    county, ``handback`` above village."""
+    kinds: list[EventKind] = []
+    for t in TRANSITIONS:
+        if status not in t.sources or (paused and not t.while_paused) or t.kind in kinds:
+            continue
+        if (t.kind is K.pause and paused) or (t.kind is K.resume and not paused):
+            continue
+        if (t.kind is K.escalate and level.up is None) or (
+            t.kind is K.handback and level.down is None
+        ):
+            continue
+        kinds.append(t.kind)
+    return kinds
 
 
 def _status_only(state: DisputeState, event: Event, transition: Transition) -> DisputeState:

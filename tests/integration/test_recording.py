@@ -79,6 +79,37 @@ def test_a_refused_event_leaves_the_database_exactly_as_before(
     assert dump(org_engine) == before
 
 
+def test_text_with_a_nul_character_is_refused_before_either_database_sees_it(
+    org_engine: Engine, policy: Policy
+) -> None:
+    from workflows.recording import NewDispute, report_dispute
+
+    dispute_id = report(org_engine, policy, by="wang")
+    before = dump(org_engine)
+    later = MONDAY + timedelta(hours=1)
+    for data in ({"text": "a\x00b"}, {"text": "x", "note": "\x00"}):
+        with pytest.raises(BadInput, match="NUL character"):
+            record(org_engine, policy, dispute_id, "note", later, data)
+    with pytest.raises(BadInput, match="assign data: person: text may not contain a NUL"):
+        record(org_engine, policy, dispute_id, "assign", later, {"person": "wa\x00ng"})
+    for given in (
+        {"title": "t\x00"},
+        {"unit": "33010101\x00"},
+        {"parties": [{"name": "张\x00"}]},
+        {"parties": [{"\x00": "x"}]},
+    ):
+        fields = {"unit": "33010101", "risk": "low", "category": "邻里纠纷", "title": "t"}
+        with pytest.raises(BadInput, match="NUL character"):
+            report_dispute(
+                engine=org_engine,
+                policy=policy,
+                now=later,
+                actor=Actor("wang"),
+                dispute=NewDispute(**(fields | given)),  # type: ignore[arg-type]
+            )
+    assert dump(org_engine) == before
+
+
 def test_a_late_event_records_the_escalation_at_the_time_its_threshold_was_crossed(
     org_engine: Engine, policy: Policy
 ) -> None:

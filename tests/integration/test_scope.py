@@ -15,7 +15,7 @@ from rules.policy import Policy
 from tests.support.db import REPO, dump, load_county
 from tests.support.recording import MONDAY, record, report
 from workflows.access import Forbidden
-from workflows.errors import NotFound
+from workflows.errors import BadInput, NotFound
 from workflows.recording import EventRefused, NewDispute, NewEvent, record_event, report_dispute
 from workflows.rollout import apply_rules
 from workflows.tasks import acknowledge_task
@@ -210,3 +210,73 @@ def _viewer(engine: Engine, person: str):  # type: ignore[no-untyped-def]
 
     with reading(engine) as session:
         return viewer_of(session, person)
+
+
+def test_a_supervisor_acknowledges_several_disputes_at_once_or_none(
+    county: Engine, policy: Policy
+) -> None:
+    from workflows.tasks import acknowledge_disputes
+
+    first = report(county, policy, unit="33010101", risk="high")
+    second = report(county, policy, unit="33010102", risk="high")
+    record(county, policy, first, "escalate", MONDAY, by="wang")
+    quiet = report(county, policy, unit="33010102", risk="low")
+    before = dump(county)
+    with pytest.raises(BadInput, match=f"nothing to acknowledge on dispute {quiet}"):
+        acknowledge_disputes(
+            engine=county, policy=policy, now=LATER, actor=web("li"), dispute_ids=[first, quiet]
+        )
+    assert dump(county) == before
+    record(county, policy, second, "escalate", MONDAY, by="sun")
+    done = acknowledge_disputes(
+        engine=county, policy=policy, now=LATER, actor=web("li"), dispute_ids=[first, second]
+    )
+    assert done == 2
+    tasks = tasks_view(engine=county, now=LATER, zone=policy.zone, unit="330101")
+    assert not [t for t in tasks if t["kind"] == "acknowledge"]
+
+
+def test_a_bulk_acknowledgement_owed_to_someone_else_is_refused(
+    county: Engine, policy: Policy
+) -> None:
+    from workflows.tasks import acknowledge_disputes
+
+    dispute = report(county, policy, unit="33010101", risk="high")
+    record(county, policy, dispute, "assign", MONDAY, {"person": "zhao"}, by="li")
+    before = dump(county)
+    with pytest.raises(Forbidden, match="not for wang"):
+        acknowledge_disputes(
+            engine=county, policy=policy, now=LATER, actor=web("wang"), dispute_ids=[dispute]
+        )
+    assert dump(county) == before
+
+
+def test_listing_a_unit_outside_ones_subtree_is_as_if_it_did_not_exist(
+    county: Engine, policy: Policy
+) -> None:
+    viewer = _viewer(county, "li")
+    with pytest.raises(NotFound, match="unknown unit '330102'"):
+        tasks_view(engine=county, now=LATER, zone=policy.zone, unit="330102", viewer=viewer)
+    with pytest.raises(NotFound, match="unknown unit '33010201'"):
+        escalations_view(engine=county, now=LATER, zone=policy.zone, unit="33010201", viewer=viewer)
+
+
+def test_the_escalation_list_shows_each_disputes_ladder(county: Engine, policy: Policy) -> None:
+    dispute = report(county, policy, unit="33010101", risk="high")
+    record(county, policy, dispute, "escalate", LATER, by="wang")
+    rows = escalations_view(engine=county, now=LATER, zone=policy.zone, limit=5)
+    assert [(s["level"], s["moved_by"]) for s in rows[0]["ladder"]] == [
+        ("village", "reported"),
+        ("township", "manual"),
+    ]
+    assert rows[0]["ladder"][0]["until"] == rows[0]["ladder"][1]["since"]
+
+
+def test_an_action_the_role_may_not_take_is_refused_for_the_role_before_the_state(
+    county: Engine, policy: Policy
+) -> None:
+    from workflows.recording import EventForbidden
+
+    dispute = report(county, policy, unit="33010101", risk="high")  # at village: no handback
+    with pytest.raises(EventForbidden, match="a mediator of a village may not handback"):
+        _event(county, policy, "wang", dispute, "handback")

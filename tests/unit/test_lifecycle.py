@@ -316,3 +316,65 @@ def test_valid_event_data_is_normalised_to_json_ready_values() -> None:
     assert EventData.validate(K.check, None) == {}
     deadline = EventData.validate(K.supervise, {"deadline": "2026-12-01T12:00:00+08:00"})
     assert deadline == {"deadline": "2026-12-01T12:00:00+08:00"}
+
+
+def test_what_is_allowed_now_follows_the_table_and_its_conditions() -> None:
+    from models.lifecycle import allowed_now
+
+    reported = allowed_now(Status.reported, paused=False, level=Level.village)
+    assert K.check in reported and K.pause in reported
+    assert K.resume not in reported and K.handback not in reported and K.escalate in reported
+    paused = allowed_now(Status.mediating, paused=True, level=Level.county)
+    assert K.resume in paused and K.pause not in paused and K.check not in paused
+    assert K.escalate not in paused and K.handback in paused  # at county: down, not up
+    assert allowed_now(Status.closed, paused=False, level=Level.village) == [K.reopen, K.note]
+
+
+def test_every_kind_allowed_now_is_taken_by_apply() -> None:
+    from models.lifecycle import allowed_now
+
+    data = {
+        K.assign: {"person": "wang"},
+        K.assess: {"risk": "low"},
+        K.resolve: {"method": "people", "agreement": "oral"},
+        K.visit: {"outcome": "stable"},
+        K.refer: {"to": "court"},
+        K.pause: {"reason": "r"},
+        K.supervise: {"deadline": "2026-12-01T00:00:00+08:00"},
+        K.note: {"text": "t"},
+    }
+    for status in Status:
+        for paused in (False, True):
+            for level in Level:
+                state = replace(
+                    DisputeState.reported(path=PATH, risk=Risk.low, at=REPORTED),
+                    status=status,
+                    paused=paused,
+                    level=level,
+                )
+                for kind in allowed_now(status, paused=paused, level=level):
+                    apply(state, Event(kind, REPORTED, MappingProxyType(data.get(kind, {}))))
+
+
+def test_the_fields_of_each_kind_are_those_its_data_takes() -> None:
+    from models.events import DataField
+
+    resolve = EventData.fields(K.resolve)
+    assert [f.name for f in resolve] == ["method", "agreement", "note"]
+    assert resolve[0] == DataField(
+        "method", "choice", True, ("people", "administrative", "judicial")
+    )
+    assert EventData.fields(K.assess)[0].choices == ("low", "medium", "high")
+    assert EventData.fields(K.supervise)[0].kind == "time"
+    assert EventData.fields(K.check) == (DataField("note", "long_text", False, max_length=2000),)
+    assert [f.name for f in EventData.fields(K.note)] == ["text"]
+    for kind in K:  # a form with every field filled in as asked is valid data
+        filled = {
+            f.name: f.choices[0]
+            if f.choices
+            else "2026-12-01T09:00:00+08:00"
+            if f.kind == "time"
+            else "x"
+            for f in EventData.fields(kind)
+        }
+        assert set(EventData.validate(kind, filled)) == set(filled)

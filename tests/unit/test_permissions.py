@@ -49,3 +49,26 @@ def test_the_matrix_table_has_a_row_per_action_and_a_column_per_role_and_levels(
         "| administrator (any unit) |"
     )
     assert len(table) == 2 + len(Action)
+
+
+def test_parties_are_masked_keeping_a_names_first_character_and_a_numbers_last_digits() -> None:
+    from workflows.access import mask_parties
+
+    masked = mask_parties(
+        [{"name": "张三丰", "phone": "13812345678", "id_number": "33010219800101123X", "age": 52}]
+    )
+    assert masked == [
+        {"name": "张**", "phone": "*******5678", "id_number": "**************123X", "age": "***"}
+    ]
+    assert mask_parties([{"name": "王"}]) == [{"name": "王**"}]
+
+
+def test_only_the_people_who_handle_disputes_see_parties_as_they_are() -> None:
+    from workflows.access import Viewer, sees_parties
+
+    def viewer(role: Role) -> Viewer:
+        return Viewer("p", "P", role, "330101", UnitLevel.township)
+
+    assert sees_parties(viewer(Role.mediator)) and sees_parties(viewer(Role.supervisor))
+    assert not sees_parties(viewer(Role.administrator))
+    assert sees_parties(None)  # the operator at the server

@@ -128,3 +128,37 @@ def test_a_dispute_shows_its_times_in_the_zone_asked_and_what_is_overdue_now() -
     ]
     utc = shape_dispute(dispute, [], [], [], [], now=REPORTED, zone=ZoneInfo("UTC"))
     assert utc["reported_at"] == "2026-11-02T02:00:00+00:00"
+
+
+def test_the_ladder_walks_up_and_down_with_what_moved_the_dispute_each_time() -> None:
+    from workflows.views import ladder
+
+    up, manual, back = at(2026, 11, 4), at(2026, 11, 6), at(2026, 11, 8)
+    steps = ladder(
+        REPORTED,
+        PATH,
+        [
+            ("escalate", up, "village-high-missed-check"),
+            ("escalate", manual, None),
+            ("handback", back, None),
+        ],
+    )
+    assert [(s["level"], s["unit"], s["moved_by"]) for s in steps] == [
+        ("village", PATH.village, "reported"),
+        ("township", PATH.township, "village-high-missed-check"),
+        ("county", PATH.county, "manual"),
+        ("township", PATH.township, "handback"),
+    ]
+    assert [(s["since"], s["until"]) for s in steps] == [
+        (REPORTED, up),
+        (up, manual),
+        (manual, back),
+        (back, None),
+    ]
+
+
+def test_a_ladder_ignores_a_move_past_either_end() -> None:
+    from workflows.views import ladder
+
+    steps = ladder(REPORTED, PATH, [("handback", at(2026, 11, 4), None)])
+    assert [(s["level"], s["until"]) for s in steps] == [("village", None)]

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from collections.abc import Collection
+
+from sqlmodel import Session, col, select
 
 from models.tables import Person, Unit
 from models.targets import Target
 from models.values import UnitLevel, UnitPath
+from workflows.access import Viewer
 from workflows.errors import BadInput, NotFound
 
-__all__ = ["ancestors", "supervising_unit", "unit_path"]
+__all__ = [
+    "ancestors",
+    "people_below",
+    "subtree",
+    "supervising_unit",
+    "unit_in_scope",
+    "unit_path",
+]
 
 
 def ancestors(session: Session, code: str) -> list[Unit]:
@@ -20,6 +30,43 @@ def ancestors(session: Session, code: str) -> list[Unit]:
         chain.append(unit)
         unit = session.get(Unit, unit.parent_code) if unit.parent_code else None
     return chain
+
+
+def unit_in_scope(session: Session, viewer: Viewer | None, code: str) -> list[Unit]:
+    """The unit ``code`` and those above it, if it is in ``viewer``'s subtree (any unit for
+    the operator, None); NotFound (``unknown unit``) if not, exactly as if it did not exist."""
+    chain = ancestors(session, code)
+    if not chain or (viewer is not None and viewer.unit not in {u.code for u in chain}):
+        raise NotFound(f"unknown unit {code!r}")
+    return chain
+
+
+def subtree(session: Session, code: str, *, levels: Collection[UnitLevel]) -> list[Unit]:
+    """The units of ``levels`` at or below ``code``, top down and by code: one query per
+    level of the tree."""
+    found: list[Unit] = []
+    rows = list(session.exec(select(Unit).where(Unit.code == code)))
+    while rows:
+        found.extend(u for u in rows if u.level in levels)
+        parents = [u.code for u in rows]
+        rows = list(
+            session.exec(
+                select(Unit).where(col(Unit.parent_code).in_(parents)).order_by(col(Unit.code))
+            )
+        )
+    return found
+
+
+def people_below(session: Session, code: str) -> list[Person]:
+    """The people working at ``code`` or below it, by unit and id."""
+    codes = [u.code for u in subtree(session, code, levels=tuple(UnitLevel))]
+    return list(
+        session.exec(
+            select(Person)
+            .where(col(Person.unit_code).in_(codes))
+            .order_by(col(Person.unit_code), col(Person.id))
+        )
+    )
 
 
 def unit_path(session: Session, code: str) -> UnitPath:

@@ -8,12 +8,20 @@ from workflows.recording.service import (
     record,
     record_event,
     record_events,
+    record_on_many,
     report_dispute,
 )
-from workflows.recording.validate import RECORDABLE, EventRefused, NewDispute, NewEvent
+from workflows.recording.validate import (
+    RECORDABLE,
+    EventForbidden,
+    EventRefused,
+    NewDispute,
+    NewEvent,
+)
 
 __all__ = [
     "RECORDABLE",
+    "EventForbidden",
     "EventRefused",
     "ImportSummary",
     "NewDispute",
@@ -24,5 +32,6 @@ __all__ = [
     "record",
     "record_event",
     "record_events",
+    "record_on_many",
     "report_dispute",
 ]

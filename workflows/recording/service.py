@@ -24,7 +24,7 @@ from rules.evaluate import (
     settled_until,
 )
 from rules.policy import Policy
-from workflows.access import Action, Viewer, in_scope, permit, viewer_of
+from workflows.access import Action, Forbidden, Viewer, in_scope, permit, viewer_of
 from workflows.changes import (
     DISPUTES,
     Plan,
@@ -43,6 +43,7 @@ from workflows.db import transaction
 from workflows.errors import BadInput, NotFound
 from workflows.org import ancestors, unit_path
 from workflows.recording.validate import (
+    EventForbidden,
     EventRefused,
     NewDispute,
     NewEvent,
@@ -52,7 +53,15 @@ from workflows.recording.validate import (
 )
 from workflows.rulesets import register_ruleset
 
-__all__ = ["Recorded", "Refusals", "record", "record_event", "record_events", "report_dispute"]
+__all__ = [
+    "Recorded",
+    "Refusals",
+    "record",
+    "record_event",
+    "record_events",
+    "record_on_many",
+    "report_dispute",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -184,6 +193,20 @@ def record_events(
     return recorded[dispute_id]
 
 
+def record_on_many(
+    *,
+    engine: Engine,
+    policy: Policy,
+    now: datetime,
+    actor: Actor,
+    changes: Mapping[int, Sequence[NewEvent]],
+) -> dict[int, Recorded]:
+    """Record events on several disputes at once (a bulk action), all or none, in one
+    transaction: :class:`Refusals` names each dispute that cannot take its events."""
+    with transaction(engine) as session:
+        return record(session, changes, policy=policy, now=now, actor=actor)
+
+
 def record_event(
     *, engine: Engine, policy: Policy, now: datetime, actor: Actor, dispute_id: int, event: NewEvent
 ) -> Recorded:
@@ -226,14 +249,16 @@ def record(
             refused[dispute_id] = NotFound(f"unknown dispute {dispute_id}")
             continue
         try:
-            fresh[dispute_id] = [
+            checked = [
                 _validated(new, index, row=row, now=now, actor=actor, people=people.keys())
                 for index, new in enumerate(events)
             ]
             if viewer is not None:
-                _may_record(session, viewer, fresh[dispute_id])
+                _may_record(session, viewer, checked)
         except EventRefused as exc:
-            refused[dispute_id] = exc
+            refused[dispute_id] = exc  # and not evaluated: its first refusal is the answer
+            continue
+        fresh[dispute_id] = checked
     folds: dict[int, Fold] = {}
     for dispute_id, validated_events in fresh.items():
         fold = fold_of(rows[dispute_id], policy)
@@ -286,8 +311,8 @@ def _may_record(session: Session, viewer: Viewer, events: Sequence[Event]) -> No
     for index, event in enumerate(events):
         try:
             permit(viewer, Action.of_event(event.kind))
-        except BadInput as exc:
-            raise EventRefused(str(exc), index=index) from None
+        except Forbidden as exc:
+            raise EventForbidden(str(exc), index=index) from None
         if event.actor != viewer.person:
             raise EventRefused(
                 f"{event.kind} is recorded as the person signed in, not as {event.actor!r}",

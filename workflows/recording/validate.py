@@ -11,10 +11,12 @@ from typing import Any
 from models.events import EventData, InvalidEventData
 from models.lifecycle import Event
 from models.values import EventKind, Risk
+from workflows.access import Forbidden
 from workflows.errors import BadInput, NotFound
 
 __all__ = [
     "RECORDABLE",
+    "EventForbidden",
     "EventRefused",
     "NewDispute",
     "NewEvent",
@@ -60,6 +62,10 @@ class EventRefused(BadInput):
         self.index = index
 
 
+class EventForbidden(EventRefused, Forbidden):
+    """An event the person's role may not record (HTTP 403, with the reason)."""
+
+
 def check_dispute(new: NewDispute, *, now: datetime) -> Risk:
     """Refuse a dispute that cannot be reported as given; its risk."""
     check_time(new.at or now, now=now)
@@ -74,7 +80,22 @@ def check_dispute(new: NewDispute, *, now: datetime) -> Risk:
         raise BadInput(f"people involved must be between 1 and 1000000, got {new.people_involved}")
     if len(new.parties) > 1000:
         raise BadInput(f"at most 1000 parties, got {len(new.parties)}")
+    if "\x00" in new.unit:
+        raise BadInput("unit may not contain a NUL character")
+    if _has_nul(list(new.parties)):
+        raise BadInput("parties may not contain a NUL character")
     return risk
+
+
+def _has_nul(value: Any) -> bool:
+    """True if a NUL character is anywhere in ``value``, a JSON value (no database keeps it)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def named_people(events: Sequence[NewEvent], *, actor: str | None) -> set[str]:
@@ -82,7 +103,7 @@ def named_people(events: Sequence[NewEvent], *, actor: str | None) -> set[str]:
     named = {e.actor or actor for e in events} | {
         str(e.data["person"]) for e in events if e.data and e.data.get("person")
     }
-    return {person for person in named if person}
+    return {person for person in named if person and "\x00" not in person}
 
 
 def validated(
@@ -138,6 +159,8 @@ def _check_text(field: str, value: str | None, longest: int, *, required: bool =
         return
     if len(value) > longest:
         raise BadInput(f"{field} is {len(value)} characters long; at most {longest}")
+    if "\x00" in value:
+        raise BadInput(f"{field} may not contain a NUL character")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

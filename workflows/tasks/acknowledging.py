@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import structlog
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
 from models.tables import Task
 from models.targets import Target
@@ -18,7 +19,7 @@ from workflows.db import transaction
 from workflows.errors import BadInput, NotFound
 from workflows.recording import NewEvent, record
 
-__all__ = ["Acknowledged", "acknowledge_task"]
+__all__ = ["Acknowledged", "acknowledge_disputes", "acknowledge_task"]
 
 log = structlog.get_logger(__name__)
 
@@ -84,3 +85,51 @@ def acknowledge_task(
         session.add(task)
     log.info("task_acknowledged", task_id=task_id, dispute_id=task.dispute_id, by=by)
     return Acknowledged(task_id, task.kind, task.dispute_id, TaskState.acknowledged)
+
+
+def acknowledge_disputes(
+    *, engine: Engine, policy: Policy, now: datetime, actor: Actor, dispute_ids: Sequence[int]
+) -> int:
+    """Acknowledge (签收) the disputes ``dispute_ids`` as ``actor``, all or none, in one
+    transaction: each must have an acknowledgement owed that ``actor`` gives. How many."""
+    if actor.person is None:
+        raise BadInput("an acknowledgement (签收) needs a person: say who with --by")
+    ids = list(dict.fromkeys(dispute_ids))
+    with transaction(engine) as session:
+        owed = _owed(session, ids)
+        nothing = [d for d in ids if not owed.get(d)]
+        if nothing:
+            listed = ", ".join(str(d) for d in nothing)
+            raise BadInput(f"nothing to acknowledge on dispute {listed}; nothing was changed")
+        record(
+            session,
+            {d: [NewEvent("acknowledge", at=now)] for d in ids},
+            policy=policy,
+            now=now,
+            actor=actor,
+        )
+        still = _owed(session, ids)
+        mine = [d for d in ids if still.get(d) == owed[d]]
+        if mine:
+            listed = ", ".join(str(d) for d in mine)
+            raise Forbidden(
+                f"the acknowledgements of dispute {listed} are not for {actor.person}; "
+                "nothing was changed"
+            )
+    log.info("disputes_acknowledged", disputes=len(ids), by=actor.person)
+    return len(ids)
+
+
+def _owed(session: Session, ids: list[int]) -> dict[int, set[int]]:
+    """The live acknowledgement tasks of each dispute of ``ids``, by id."""
+    owed: dict[int, set[int]] = {}
+    for task_id, dispute_id in session.exec(
+        select(Task.id, Task.dispute_id).where(
+            col(Task.dispute_id).in_(ids),
+            Task.kind == ACKNOWLEDGEMENT,
+            col(Task.state).in_(LIVE_TASK_STATES),
+        )
+    ):
+        if task_id is not None:
+            owed.setdefault(dispute_id, set()).add(task_id)
+    return owed

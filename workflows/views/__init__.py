@@ -3,7 +3,8 @@ prints and the web app renders. Each reads in a transaction of its own that hold
 
 from workflows.views.dispute import dispute_view, iso, shape_dispute
 from workflows.views.explain import explain_view, shape_explanation
-from workflows.views.listings import escalations_view, outbox_view, tasks_view
+from workflows.views.listings import escalations_view, ladder, outbox_view, tasks_view
+from workflows.views.org import staff_view, unit_names, units_view
 from workflows.views.queue import LONGEST_PAGE, QueueFilters, overdue_count, queue_view
 
 __all__ = [
@@ -13,10 +14,14 @@ __all__ = [
     "escalations_view",
     "explain_view",
     "iso",
+    "ladder",
     "outbox_view",
     "overdue_count",
     "queue_view",
     "shape_dispute",
     "shape_explanation",
+    "staff_view",
     "tasks_view",
+    "unit_names",
+    "units_view",
 ]

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from models.tables import DisputeEvent, Escalation, Obligation, Task
 from models.values import TaskState
-from workflows.access import Viewer, dispute_in_scope
+from workflows.access import Viewer, dispute_in_scope, mask_parties, sees_parties
 from workflows.db import reading
 
 __all__ = ["dispute_view", "iso", "shape_dispute"]
@@ -32,7 +32,8 @@ def dispute_view(
     viewer: Viewer | None = None,
 ) -> dict[str, Any]:
     """The documented JSON of ``fengqiao dispute show --json``; as ``viewer`` may see it
-    (NotFound outside their scope; everything for the operator, None)."""
+    (NotFound outside their scope; the parties masked unless they handle disputes;
+    everything for the operator, None)."""
     with reading(engine) as session:
         dispute = dispute_in_scope(session, viewer, dispute_id)
         obligations = session.exec(
@@ -53,7 +54,10 @@ def dispute_view(
             .where(DisputeEvent.dispute_id == dispute_id)
             .order_by(col(DisputeEvent.seq))
         ).all()
-    return shape_dispute(dispute, obligations, escalations, tasks, events, now=now, zone=zone)
+    shaped = shape_dispute(dispute, obligations, escalations, tasks, events, now=now, zone=zone)
+    if not sees_parties(viewer):
+        shaped["parties"] = mask_parties(shaped["parties"])
+    return shaped
 
 
 def shape_dispute(

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from models.values import UnitPath
 from rules.evaluate import Decision, Evaluation, evaluate
 from rules.policy import Policy
 from workflows.access import Viewer, dispute_in_scope
@@ -64,17 +65,22 @@ def shape_explanation(
             }
             for o in evaluation.obligations
         ],
-        "due_unrecorded": [_decision(d, zone) for d in evaluation.decisions],
-        "next": _decision(evaluation.next_decision, zone) if evaluation.next_decision else None,
+        "due_unrecorded": [_decision(d, state.path, zone) for d in evaluation.decisions],
+        "next": (
+            _decision(evaluation.next_decision, state.path, zone)
+            if evaluation.next_decision
+            else None
+        ),
     }
 
 
-def _decision(decision: Decision, zone: ZoneInfo) -> dict[str, Any]:
+def _decision(decision: Decision, path: UnitPath, zone: ZoneInfo) -> dict[str, Any]:
     return {
         "kind": decision.kind,
         "rule": decision.rule,
         "from_level": decision.from_level.value,
         "to_level": decision.to_level.value,
+        "unit": path.at(decision.to_level),
         "effective_at": iso(decision.effective_at, zone),
         "reason": decision.reason,
         "deadline": iso(decision.deadline, zone),

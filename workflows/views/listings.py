@@ -9,15 +9,24 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from models.tables import Dispute, Escalation, Obligation, OutboxMessage, Person, Task, Unit
+from models.tables import (
+    Dispute,
+    DisputeEvent,
+    Escalation,
+    Obligation,
+    OutboxMessage,
+    Person,
+    Task,
+)
 from models.targets import Target
-from models.values import LIVE_STATUSES, LIVE_TASK_STATES
+from models.values import LIVE_STATUSES, LIVE_TASK_STATES, EventKind, Level, UnitPath
 from workflows.access import Viewer, in_scope
 from workflows.db import reading
 from workflows.errors import BadInput, NotFound
+from workflows.org import unit_in_scope
 from workflows.views.dispute import iso
 
-__all__ = ["escalations_view", "outbox_view", "tasks_view"]
+__all__ = ["escalations_view", "ladder", "outbox_view", "tasks_view"]
 
 _SUBTREE_COLUMN = {
     "county": Dispute.county_code,
@@ -36,11 +45,76 @@ def escalations_view(
     risk: str | None = None,
     overdue_only: bool = False,
     viewer: Viewer | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Live disputes that were escalated or have overdue obligations, newest first (of
-    those ``viewer`` may see)."""
+    those ``viewer`` may see; the first ``limit``), each with its ladder: the levels it was
+    handled at, since when, and the rule that moved it there."""
     with reading(engine) as session:
-        return _escalations(session, now, zone, unit, level, risk, overdue_only, viewer)
+        rows = _escalations(session, now, zone, unit, level, risk, overdue_only, viewer)
+        rows = rows if limit is None else rows[:limit]
+        moves = _moves(session, [row["id"] for row in rows])
+    for row in rows:
+        reported_at, path = row.pop("_reported_at"), row.pop("_path")
+        row["ladder"] = [
+            {**step, "since": iso(step["since"], zone), "until": iso(step["until"], zone)}
+            for step in ladder(reported_at, path, moves.get(row["id"], []))
+        ]
+    return rows
+
+
+def _moves(session: Session, ids: list[int]) -> dict[int, list[tuple[str, datetime, str | None]]]:
+    """The escalations and handbacks of disputes ``ids``, in their order: (kind, at, rule)."""
+    moves: dict[int, list[tuple[str, datetime, str | None]]] = {}
+    if not ids:
+        return moves
+    for dispute_id, kind, at, data in session.exec(
+        select(DisputeEvent.dispute_id, DisputeEvent.kind, DisputeEvent.at, DisputeEvent.data)
+        .where(
+            col(DisputeEvent.dispute_id).in_(ids),
+            col(DisputeEvent.kind).in_([EventKind.escalate, EventKind.handback]),
+        )
+        .order_by(col(DisputeEvent.dispute_id), col(DisputeEvent.seq))
+    ):
+        rule = (data or {}).get("rule") if kind == EventKind.escalate else None
+        moves.setdefault(dispute_id, []).append((kind, at, rule))
+    return moves
+
+
+def ladder(
+    reported_at: datetime, path: UnitPath, moves: list[tuple[str, datetime, str | None]]
+) -> list[dict[str, Any]]:
+    """The levels a dispute of ``path`` was handled at, from its report through ``moves``
+    (escalations up, handbacks down): each with its unit, since and until when (None: still
+    there), and what moved it there (``reported``, a rule's name, ``manual`` for a person's
+    escalation, ``handback``). Pure."""
+    steps: list[dict[str, Any]] = [
+        {
+            "level": Level.village.value,
+            "unit": path.village,
+            "since": reported_at,
+            "until": None,
+            "moved_by": "reported",
+        }
+    ]
+    level = Level.village
+    for kind, at, rule in moves:
+        to = level.up if kind == EventKind.escalate else level.down
+        if to is None:
+            continue
+        steps[-1]["until"] = at
+        level = to
+        moved_by = (rule or "manual") if kind == EventKind.escalate else "handback"
+        steps.append(
+            {
+                "level": to.value,
+                "unit": path.at(to),
+                "since": at,
+                "until": None,
+                "moved_by": moved_by,
+            }
+        )
+    return steps
 
 
 def _escalations(
@@ -57,9 +131,7 @@ def _escalations(
     if viewer is not None:
         where.append(in_scope(viewer))
     if unit is not None:
-        row = session.get(Unit, unit)
-        if row is None:
-            raise NotFound(f"unknown unit {unit!r}")
+        row = unit_in_scope(session, viewer, unit)[0]
         if row.level not in _SUBTREE_COLUMN:
             raise BadInput(f"unit {unit!r} is a grid: list its village instead")
         where.append(col(_SUBTREE_COLUMN[row.level]) == unit)
@@ -118,6 +190,10 @@ def _escalations(
                         "effective_at": iso(last.effective_at, zone),
                     },
                     "overdue": [{"kind": kind, "due_at": iso(due, zone)} for kind, due in late],
+                    "_reported_at": dispute.reported_at,
+                    "_path": UnitPath(
+                        dispute.village_code, dispute.township_code, dispute.county_code
+                    ),
                 },
             )
         )
@@ -145,30 +221,34 @@ def tasks_view(
                 raise NotFound(f"unknown person {person!r}")
             targets += [Target.of_person(person), Target.of_unit(row.unit_code)]
         if unit is not None:
-            if session.get(Unit, unit) is None:
-                raise NotFound(f"unknown unit {unit!r}")
+            unit_in_scope(session, viewer, unit)
             targets.append(Target.of_unit(unit))
-        query = select(Task).order_by(col(Task.due_at), col(Task.id))
+        query = (
+            select(Task, Dispute.title, Dispute.category, Dispute.risk)
+            .join(Dispute, col(Dispute.id) == col(Task.dispute_id))
+            .order_by(col(Task.due_at), col(Task.id))
+        )
         if targets:
             query = query.where(col(Task.target).in_([str(t) for t in targets]))
         if not include_closed:
             query = query.where(col(Task.state).in_(LIVE_TASK_STATES))
         if viewer is not None:
-            query = query.join(Dispute, col(Dispute.id) == col(Task.dispute_id)).where(
-                in_scope(viewer)
-            )
-        tasks = session.exec(query).all()
+            query = query.where(in_scope(viewer))
+        found = session.exec(query).all()
     return [
         {
             "id": task.id,
             "dispute": task.dispute_id,
+            "title": title,
+            "category": category,
+            "risk": risk,
             "kind": task.kind,
             "target": task.target,
             "due_at": iso(task.due_at, zone),
             "state": task.state,
             "overdue": task.state in LIVE_TASK_STATES and now > task.due_at,
         }
-        for task in tasks
+        for task, title, category, risk in found
     ]
 
 

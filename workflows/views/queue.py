@@ -22,8 +22,8 @@ from rules.policy import Policy
 from workflows.access import Viewer, disputes_in_scope
 from workflows.changes import DISPUTES, fold_of
 from workflows.db import reading
-from workflows.errors import BadInput, NotFound
-from workflows.org import ancestors
+from workflows.errors import BadInput
+from workflows.org import unit_in_scope
 from workflows.views.dispute import iso
 
 __all__ = ["LONGEST_PAGE", "QueueFilters", "overdue_count", "queue_view"]
@@ -96,9 +96,7 @@ def _narrowed(session: Session, viewer: Viewer | None, filters: QueueFilters, no
     """The scope's live disputes, narrowed by ``filters``."""
     query = disputes_in_scope(viewer, *_COLUMNS).where(LIVE)
     if filters.unit is not None:
-        chain = ancestors(session, filters.unit)
-        if not chain or (viewer is not None and viewer.unit not in {u.code for u in chain}):
-            raise NotFound(f"unknown unit {filters.unit!r}")
+        chain = unit_in_scope(session, viewer, filters.unit)
         query = query.where(_UNIT_COLUMN[UnitLevel(chain[0].level)] == filters.unit)
     if filters.level is not None:
         query = query.where(DISPUTES.c.level == filters.level)
