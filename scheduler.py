@@ -95,8 +95,9 @@ class EmbeddedEngine:
         stale_after: timedelta = timedelta(seconds=60),
         reload_every: timedelta = timedelta(seconds=5),
         smtp: str | None = None,
+        base_url: str | None = None,
     ) -> None:
-        self.smtp = smtp
+        self.smtp, self.base_url = smtp, base_url
         self.engine, self.db_url, self.rules_path, self.kind = engine, db_url, rules_path, kind
         self.offset = (now - wall_clock()) if now is not None else timedelta(0)
         self.heartbeat_every, self.stale_after, self.reload_every = (
@@ -121,7 +122,9 @@ class EmbeddedEngine:
             from workflows.engine.flows import Prefect
 
             return Prefect(self.db_url, self.policy.version)
-        return Direct(self.engine, self.policy, self.clock, ENGINE, smtp=self.smtp)
+        return Direct(
+            self.engine, self.policy, self.clock, ENGINE, smtp=self.smtp, base_url=self.base_url
+        )
 
     def clock(self) -> datetime:
         """The engine's time: the wall clock, or ``--now`` running on from the start."""

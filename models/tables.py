@@ -348,6 +348,10 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=300)
     risk: str | None = Field(default=None, max_length=8)  # for quiet hours, checked at sending
     claim: str | None = Field(default=None, max_length=64)  # the sender holding the lease
+    # The page where the task is done (a path of the web app) and the text of ``body`` it
+    # stands in for once the sender knows the app's public address.
+    act: str | None = Field(default=None, max_length=300)
+    link: str | None = Field(default=None, max_length=300)
 
 
 class Account(SQLModel, table=True):

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     now: str | None = None
     timezone: str | None = None
     smtp: str | None = None  # an Apprise mailto URL without "to", for the e-mail channel
+    base_url: str | None = None  # the web app's public address, for the links in messages
+    https: bool = False  # the web app is served over HTTPS: its cookies are Secure
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] | None = None  # per command
 
@@ -61,6 +63,13 @@ class Settings(BaseSettings):
         except (ArgumentError, ValueError) as exc:
             raise ValueError(f"not a database URL: {exc}") from None
         return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// address")
+        return value.rstrip("/") if value else value
 
     @field_validator("now")
     @classmethod

@@ -143,6 +143,21 @@ def test_an_assignment_reaches_the_mediator_by_email_and_webhook(
     assert {m.state for m in _outbox(wired)} == {"sent"}
 
 
+def test_with_the_apps_address_a_message_links_to_the_page_instead_of_a_command(
+    wired: Engine, policy: Policy, hook: Hook
+) -> None:
+    hook.start()
+    dispute = _assign(wired, policy)
+    deliver(engine=wired, policy=policy, now=MONDAY_9, smtp=None, base_url="https://fq.example.cn/")
+    ((_, payload),) = hook.received
+    assert payload["message"].endswith(f"前签收：https://fq.example.cn/disputes/{dispute}")
+    assert "fengqiao" not in payload["message"]
+    (stored,) = [m for m in _outbox(wired) if m.channel == "webhook"]
+    command = f"fengqiao tasks ack {stored.task_id} --by wang"
+    assert stored.body.endswith(command)  # as queued: what is sent without the address
+    assert (stored.act, stored.link) == (command, f"/disputes/{dispute}")
+
+
 def test_messages_wait_while_a_channel_is_down_and_all_arrive_once_it_is_back(
     wired: Engine, policy: Policy, hook: Hook
 ) -> None:

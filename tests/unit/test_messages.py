@@ -68,3 +68,46 @@ def test_an_obligation_is_named_by_its_label_in_the_rule_file(policy: Policy) ->
     assert render("reminder", NOTICE, policy=other, language="en")[0] == (
         "[Fengqiao] daily screening reminder #42"
     )
+
+
+def test_a_body_links_to_the_page_in_place_of_the_command_once_the_address_is_known() -> None:
+    from workflows.messaging import linked
+
+    body = "纠纷 #42 的日排查将于 2026-11-05 00:00 到期：fengqiao dispute event 42 check"
+    act, link = "fengqiao dispute event 42 check", "/disputes/42/record/check"
+    assert linked(body, act=act, link=link, base_url=None) == body
+    assert linked(body, act=act, link=link, base_url="https://fq.example.cn") == (
+        "纠纷 #42 的日排查将于 2026-11-05 00:00 到期：https://fq.example.cn/disputes/42/record/check"
+    )
+    assert linked("您有 2 项待办", act=None, link="/tasks", base_url="http://h") == (
+        "您有 2 项待办\nhttp://h/tasks"
+    )
+
+
+def test_a_task_notice_names_the_page_where_the_task_is_done(policy: Policy) -> None:
+    from models.targets import Target
+    from workflows.messaging import task_notice
+
+    due = datetime(2026, 11, 5, tzinfo=SHANGHAI)
+    check = task_notice(
+        dispute_id=7,
+        category="c",
+        risk="low",
+        task_id=3,
+        kind="daily_check",
+        target=Target.of_person("wang"),
+        due=due,
+        policy=policy,
+    )
+    assert (check.act, check.link) == ("fengqiao dispute event 7 check", "/disputes/7/record/check")
+    ack = task_notice(
+        dispute_id=7,
+        category="c",
+        risk="low",
+        task_id=3,
+        kind="acknowledge",
+        target=Target.of_person("wang"),
+        due=due,
+        policy=policy,
+    )
+    assert (ack.act, ack.link) == ("fengqiao tasks ack 3 --by wang", "/disputes/7")

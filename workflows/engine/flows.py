@@ -213,14 +213,17 @@ def delivery_flow(
     """Deliver the outbox: every pending message due by ``now``, with retries and backoff.
 
     The SMTP URL (it may hold a password) is the worker's FENGQIAO_SMTP, never a parameter
-    that a Prefect server would store."""
+    that a Prefect server would store; the links in messages start with its
+    FENGQIAO_BASE_URL."""
     db = _database(db)
     now = _now(db, now)
+    settings = load_settings()
     result = deliver(
         engine=_engine(db),
         policy=_policy(db, rules_version),
         now=now,
-        smtp=load_settings().smtp,
+        smtp=settings.smtp,
+        base_url=settings.base_url,
     )
     return result.as_sweep().as_dict()
 

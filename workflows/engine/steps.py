@@ -73,6 +73,7 @@ class Direct:
     actor: Actor
     smtp: str | None = None
     send: Sender = apprise_send
+    base_url: str | None = None  # the web app's public address, for links in messages
 
     def escalation(self, now: datetime) -> SweepResult:
         return escalation_step(
@@ -89,7 +90,12 @@ class Direct:
 
     def delivery(self, now: datetime) -> SweepResult:
         return deliver(
-            engine=self.engine, policy=self.policy, now=now, smtp=self.smtp, send=self.send
+            engine=self.engine,
+            policy=self.policy,
+            now=now,
+            smtp=self.smtp,
+            base_url=self.base_url,
+            send=self.send,
         ).as_sweep()
 
 
@@ -148,11 +154,12 @@ def sweep(
     actor: Actor,
     clock: Clock,
     smtp: str | None = None,
+    base_url: str | None = None,
     send: Sender = apprise_send,
 ) -> list[SweepResult]:
     """What ``fengqiao sweep`` does: every step due at ``now``, here, once (each step in
     transactions of its own); ``clock`` stamps the runs."""
     if actor.checked:
         raise Forbidden("sweeps are run by the engine and the operator, not on the web")
-    runner = Direct(engine, policy, clock, actor, smtp=smtp, send=send)
+    runner = Direct(engine, policy, clock, actor, smtp=smtp, send=send, base_url=base_url)
     return run_due(runner, engine=engine, policy=policy, now=now)

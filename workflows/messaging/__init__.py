@@ -13,7 +13,7 @@ from workflows.messaging.outbox import (
     retry_dead,
 )
 from workflows.messaging.reminders import ReminderResult, remind
-from workflows.messaging.texts import LANGUAGES, Notice, render, task_notice, texts
+from workflows.messaging.texts import LANGUAGES, Notice, linked, render, task_notice, texts
 
 __all__ = [
     "LANGUAGES",
@@ -29,6 +29,7 @@ __all__ = [
     "apprise_url",
     "deliver",
     "enqueue",
+    "linked",
     "message_rows",
     "queue_messages",
     "remind",

@@ -52,4 +52,6 @@ def announcement_rows(
         dispute_id=task["dispute_id"],
         task_id=task_id,
         risk=task["risk"],
+        act=notice.act,
+        link=notice.link,
     )

@@ -24,7 +24,7 @@ from rules.policy import Policy
 from rules.reminders import after_quiet_hours
 from workflows.db import transaction
 from workflows.messaging.outbox import enqueue
-from workflows.messaging.texts import render
+from workflows.messaging.texts import linked, render
 from workflows.org import supervising_unit
 from workflows.runs import SweepResult
 
@@ -92,9 +92,11 @@ def deliver(
     policy: Policy,
     now: datetime,
     smtp: str | None = None,
+    base_url: str | None = None,
     send: Sender = apprise_send,
 ) -> DeliveryResult:
-    """Send every pending message due by ``now``; back off and finally bury failures.
+    """Send every pending message due by ``now``; back off and finally bury failures. With
+    the web app's public address ``base_url``, a message links to the page of its task.
 
     Each batch is claimed with a token and a lease; a message is sent only while its claim
     is still this sender's, so two senders never both send it (a lease that ran out while
@@ -121,7 +123,16 @@ def deliver(
             break
         for message in claimed:
             if _still_wanted(engine, policy, message, token=token, now=now):
-                _attempt(engine, policy, message, now=now, smtp=smtp, send=send, result=result)
+                _attempt(
+                    engine,
+                    policy,
+                    message,
+                    now=now,
+                    smtp=smtp,
+                    base_url=base_url,
+                    send=send,
+                    result=result,
+                )
     return result
 
 
@@ -158,12 +169,14 @@ def _attempt(
     *,
     now: datetime,
     smtp: str | None,
+    base_url: str | None,
     send: Sender,
     result: DeliveryResult,
 ) -> None:
     """Send one message and record how it went."""
     url = apprise_url(message.channel, message.address, key=message.key, smtp=smtp)
-    ok = url is not None and send(url, message.title, message.body)
+    body = linked(message.body, act=message.act, link=message.link, base_url=base_url)
+    ok = url is not None and send(url, message.title, body)
     with transaction(engine) as session:
         row = session.get(OutboxMessage, message.id)
         if row is None or row.state != OutboxState.pending or row.claim != message.claim:

@@ -106,9 +106,13 @@ def message_rows(
     dispute_id: int | None = None,
     task_id: int | None = None,
     risk: str | None = None,
+    act: str | None = None,
+    link: str | None = None,
 ) -> list[dict[str, Any]]:
     """The outbox rows of one message to the addresses ``found``; ``key`` identifies the
-    message, so that it is queued once however often the change that causes it runs."""
+    message, so that it is queued once however often the change that causes it runs.
+    ``link`` is the page where its task is done, which stands in for the text ``act`` of
+    the body once the sender knows the web app's address."""
     return [
         {
             "key": key,
@@ -125,6 +129,8 @@ def message_rows(
             "next_attempt_at": not_before,
             "created_at": now,
             "risk": risk,
+            "act": act,
+            "link": link,
         }
         for recipient, channel, address in found
     ]

@@ -20,7 +20,14 @@ from rules.policy import Policy
 from rules.reminders import after_quiet_hours, digest_time, next_reminder, reminders_due
 from workflows.db import transaction
 from workflows.messaging.outbox import addresses, enqueue
-from workflows.messaging.texts import Notice, digest_line, digest_more, render, task_notice
+from workflows.messaging.texts import (
+    TASKS_PAGE,
+    Notice,
+    digest_line,
+    digest_more,
+    render,
+    task_notice,
+)
 from workflows.runs import SweepResult, claim_run, finish_run
 
 __all__ = ["ReminderResult", "digests", "notice_for", "remind"]
@@ -106,7 +113,8 @@ def _send(
     now: datetime,
     stage: str | None = None,
 ) -> None:
-    title, body = render(kind, notice_for(session, task, policy=policy), policy=policy)
+    notice = notice_for(session, task, policy=policy)
+    title, body = render(kind, notice, policy=policy)
     enqueue(
         session,
         target=target,
@@ -119,6 +127,8 @@ def _send(
         dispute_id=task.dispute_id,
         task_id=task.id,
         risk=task.risk,
+        act=notice.act,
+        link=notice.link,
     )
 
 
@@ -233,6 +243,7 @@ def digests(*, engine: Engine, policy: Policy, now: datetime) -> int:
                     body=body,
                     not_before=now,
                     now=now,
+                    link=TASKS_PAGE,
                 )
                 > 0
             )

@@ -22,7 +22,9 @@ __all__ = [
     "Texts",
     "digest_line",
     "digest_more",
+    "TASKS_PAGE",
     "label",
+    "linked",
     "render",
     "task_notice",
     "texts",
@@ -62,7 +64,8 @@ class Notice:
     risk: str
     task: str  # the task's kind: an obligation's name, or "acknowledge"
     due: datetime
-    act: str
+    act: str  # what to do, as a command line
+    link: str | None = None  # the web app's page where it is done (a path)
 
 
 def _language(policy: Policy, language: Language | None) -> Language:
@@ -130,12 +133,34 @@ def task_notice(
     policy: Policy,
 ) -> Notice:
     """The notice of a task from its fields: for an acknowledgement, the command that
-    acknowledges it; for an obligation, the event that fulfils it."""
+    acknowledges it and the dispute's page (where 签收 is one tap); for an obligation, the
+    event that fulfils it and the page with its form."""
     act = texts(_language(policy, None)).act
     obligation = policy.rules.obligations.get(kind)
     if obligation is None:  # an acknowledgement (签收)
         who = target.ref if target.is_person else act["anyone"]
         text = act["acknowledge"].format(task_id=task_id, who=who)
+        link = f"/disputes/{dispute_id}"
     else:
-        text = act["event"].format(dispute=dispute_id, event=obligation.fulfilled_by.value)
-    return Notice(dispute=dispute_id, category=category, risk=risk, task=kind, due=due, act=text)
+        event = obligation.fulfilled_by.value
+        text = act["event"].format(dispute=dispute_id, event=event)
+        link = f"/disputes/{dispute_id}/record/{event}"
+    return Notice(
+        dispute=dispute_id, category=category, risk=risk, task=kind, due=due, act=text, link=link
+    )
+
+
+# The page of a person's tasks, where the morning digest leads.
+TASKS_PAGE = "/tasks"
+
+
+def linked(body: str, *, act: str | None, link: str | None, base_url: str | None) -> str:
+    """The body as delivered: with the web app's public address known, the page where the
+    task is done in place of the command line ``act`` (or after the body). Pure."""
+    if base_url is None or link is None:
+        return body
+    url = base_url.rstrip("/") + link
+    if act and act in body:
+        head, _, tail = body.rpartition(act)
+        return head + url + tail
+    return f"{body}\n{url}"
