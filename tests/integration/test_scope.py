@@ -280,3 +280,28 @@ def test_an_action_the_role_may_not_take_is_refused_for_the_role_before_the_stat
     dispute = report(county, policy, unit="33010101", risk="high")  # at village: no handback
     with pytest.raises(EventForbidden, match="a mediator of a village may not handback"):
         _event(county, policy, "wang", dispute, "handback")
+
+
+def test_a_limited_escalation_list_is_the_head_of_the_whole_one_newest_first(
+    county: Engine, policy: Policy
+) -> None:
+    """The order is worked out before the rows are read in full: the first ``limit`` of it
+    are exactly the first rows of the list without a limit."""
+    for hours, unit in enumerate(["33010101", "33010102", "33010201", "33010101", "33010102"]):
+        dispute = report(county, policy, unit=unit, risk="high")
+        record(county, policy, dispute, "escalate", MONDAY + timedelta(hours=hours), by=None)
+    late = report(county, policy, unit="33010201", risk="high")  # overdue, not escalated
+    now = MONDAY + timedelta(days=3)  # its daily check was due two days after it was reported
+    whole = escalations_view(engine=county, now=now, zone=policy.zone)
+    assert late in [row["id"] for row in whole] and len(whole) == 6
+    moments = [
+        max(
+            ([row["last_escalation"]["effective_at"]] if row["last_escalation"] else [])
+            + [o["due_at"] for o in row["overdue"][:1]]
+        )
+        for row in whole
+    ]
+    assert moments == sorted(moments, reverse=True)
+    for limit in (1, 3, len(whole)):
+        head = escalations_view(engine=county, now=now, zone=policy.zone, limit=limit)
+        assert head == whole[:limit]

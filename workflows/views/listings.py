@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from models.tables import (
     Dispute,
@@ -51,8 +51,7 @@ def escalations_view(
     those ``viewer`` may see; the first ``limit``), each with its ladder: the levels it was
     handled at, since when, and the rule that moved it there."""
     with reading(engine) as session:
-        rows = _escalations(session, now, zone, unit, level, risk, overdue_only, viewer)
-        rows = rows if limit is None else rows[:limit]
+        rows = _escalations(session, now, zone, unit, level, risk, overdue_only, viewer, limit)
         moves = _moves(session, [row["id"] for row in rows])
     for row in rows:
         reported_at, path = row.pop("_reported_at"), row.pop("_path")
@@ -126,6 +125,7 @@ def _escalations(
     risk: str | None,
     overdue_only: bool,
     viewer: Viewer | None,
+    limit: int | None,
 ) -> list[dict[str, Any]]:
     where: list[Any] = [col(Dispute.status).in_(LIVE_STATUSES)]
     if viewer is not None:
@@ -139,66 +139,82 @@ def _escalations(
         where.append(col(Dispute.level) == level)
     if risk is not None:
         where.append(col(Dispute.risk) == risk)
+    # The order first, from one small row per dispute (its first overdue deadline, its
+    # latest escalation), so that only the disputes shown are read in full.
+    first_late: dict[int, datetime] = dict(
+        session.exec(
+            select(Obligation.dispute_id, func.min(Obligation.due_at))
+            .join(Dispute, col(Dispute.id) == col(Obligation.dispute_id))
+            .where(col(Obligation.due_at) < now, *where)
+            .group_by(col(Obligation.dispute_id))
+        ).all()
+    )
+    last_up: dict[int, datetime] = {}
+    if not overdue_only:
+        last_up = dict(
+            session.exec(
+                select(Escalation.dispute_id, func.max(Escalation.effective_at))
+                .join(Dispute, col(Dispute.id) == col(Escalation.dispute_id))
+                .where(*where)
+                .group_by(col(Escalation.dispute_id))
+            ).all()
+        )
+    newest = sorted(
+        (
+            (max(m for m in (last_up.get(i), first_late.get(i)) if m is not None), i)
+            for i in set(first_late) | set(last_up)
+        ),
+        reverse=True,
+    )
+    ids = [i for _, i in (newest if limit is None else newest[:limit])]
+    if not ids:
+        return []
     overdue: dict[int, list[tuple[str, datetime]]] = {}
     for dispute_id, kind, due_at in session.exec(
         select(Obligation.dispute_id, Obligation.kind, Obligation.due_at)
-        .join(Dispute, col(Dispute.id) == col(Obligation.dispute_id))
-        .where(col(Obligation.due_at) < now, *where)
+        .where(col(Obligation.dispute_id).in_(ids), col(Obligation.due_at) < now)
+        .order_by(col(Obligation.due_at))
     ):
         overdue.setdefault(dispute_id, []).append((kind, due_at))
     latest: dict[int, Escalation] = {}
     if not overdue_only:
         for escalation in session.exec(
             select(Escalation)
-            .join(Dispute, col(Dispute.id) == col(Escalation.dispute_id))
-            .where(*where)
+            .where(col(Escalation.dispute_id).in_(ids))
             .order_by(col(Escalation.effective_at))
         ):
             latest[escalation.dispute_id] = escalation
-    ids = set(overdue) | set(latest)
-    if not ids:
-        return []
-    disputes = session.exec(select(Dispute).where(col(Dispute.id).in_(ids))).all()
+    disputes = {
+        d.id: d for d in session.exec(select(Dispute).where(col(Dispute.id).in_(ids))).all()
+    }
     rows = []
-    for dispute in disputes:
-        assert dispute.id is not None
-        last = latest.get(dispute.id)
-        late = sorted(overdue.get(dispute.id, []), key=lambda item: item[1])
-        moments = [
-            m
-            for m in (last.effective_at if last else None, late[0][1] if late else None)
-            if m is not None
-        ]
+    for dispute_id in ids:
+        dispute = disputes[dispute_id]
+        last = latest.get(dispute_id)
+        late = overdue.get(dispute_id, [])
         rows.append(
-            (
-                max(moments),
-                dispute.id,
-                {
-                    "id": dispute.id,
-                    "title": dispute.title,
-                    "risk": dispute.risk,
-                    "status": dispute.status,
-                    "level": dispute.level,
-                    "unit": dispute.unit_code,
-                    "supervised": dispute.supervised,
-                    "last_escalation": None
-                    if last is None
-                    else {
-                        "from_level": last.from_level,
-                        "to_level": last.to_level,
-                        "rule": last.rule,
-                        "effective_at": iso(last.effective_at, zone),
-                    },
-                    "overdue": [{"kind": kind, "due_at": iso(due, zone)} for kind, due in late],
-                    "_reported_at": dispute.reported_at,
-                    "_path": UnitPath(
-                        dispute.village_code, dispute.township_code, dispute.county_code
-                    ),
+            {
+                "id": dispute_id,
+                "title": dispute.title,
+                "risk": dispute.risk,
+                "status": dispute.status,
+                "level": dispute.level,
+                "unit": dispute.unit_code,
+                "supervised": dispute.supervised,
+                "last_escalation": None
+                if last is None
+                else {
+                    "from_level": last.from_level,
+                    "to_level": last.to_level,
+                    "rule": last.rule,
+                    "effective_at": iso(last.effective_at, zone),
                 },
-            )
+                "overdue": [{"kind": kind, "due_at": iso(due, zone)} for kind, due in late],
+                "_reported_at": dispute.reported_at,
+                "_path": UnitPath(dispute.village_code, dispute.township_code, dispute.county_code),
+            }
         )
-    rows.sort(key=lambda item: (item[0], item[1]), reverse=True)
-    return [row for _, _, row in rows]
+    return rows
 
 
 def tasks_view(
