@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench docs clean
+.PHONY: demo test lint bench docs screens clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/record_events.py
 	$(BIN)/python bench/sweep_side_by_side.py --sizes county
 
+screens: $(STAMP)
+	FENGQIAO_SCREENS=docs/screens $(BIN)/pytest -q tests/e2e/test_browser.py -k for_the_docs
+
 docs: $(STAMP)
-	$(BIN)/python -m fengqiao.docs docs/rules.md
+	$(BIN)/python -m fengqiao.docs docs/rules.md docs/web.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache fengqiao.db

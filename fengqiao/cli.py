@@ -64,6 +64,13 @@ def _command(
     return parser
 
 
+def _listening(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=8000, help="port to listen on (8000; 0: any free one)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fengqiao", description="Dispute-escalation workflow engine.")
     _global_options(parser, top=True)
@@ -204,6 +211,25 @@ def build_parser() -> argparse.ArgumentParser:
         default="prefect",
         help="run the sweeps as Prefect flows (default) or as plain functions",
     )
+    serve.add_argument(
+        "--no-web", action="store_true", help="run the scheduler only, without the web app"
+    )
+    _listening(serve)
+
+    web = _command(
+        top,
+        "web",
+        c.web,
+        "serve the web app and its JSON API (any number of these against one PostgreSQL)",
+    )
+    _listening(web)
+    web.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="uvicorn worker processes (default 1); all share the database, nothing else",
+    )
 
     deploy = _command(
         top,
@@ -244,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging()  # the defaults, until the settings are known to be valid
     try:
         settings = load_settings(db=args.db, rules=args.rules, now=args.now)
-        default_level = "info" if args.command == "serve" else "warning"
+        default_level = "info" if args.command in ("serve", "web") else "warning"
         configure_logging(fmt=settings.log_format, level=settings.log_level or default_level)
         handler: Handler = args.handler
         return handler(Context(settings), args)

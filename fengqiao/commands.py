@@ -230,6 +230,7 @@ def sweep(ctx: Context, args: argparse.Namespace) -> int:
         actor=ctx.actor(None),
         clock=ctx.database_clock,
         smtp=ctx.settings.smtp,
+        base_url=ctx.settings.base_url,
     )
     if args.json:
         _json([r.as_dict() for r in results])
@@ -289,7 +290,13 @@ def outbox(ctx: Context, args: argparse.Namespace) -> int:
         print(f"{count} dead messages queued again")
         return 0
     if args.action == "send":
-        result = deliver(engine=ctx.engine, policy=ctx.policy, now=ctx.now, smtp=ctx.settings.smtp)
+        result = deliver(
+            engine=ctx.engine,
+            policy=ctx.policy,
+            now=ctx.now,
+            smtp=ctx.settings.smtp,
+            base_url=ctx.settings.base_url,
+        )
         print(f"{result.sent} sent, {result.failed} failed, {len(result.dead_ids)} dead")
         return 1 if result.dead_ids else 0
     rows = outbox_view(engine=ctx.engine, zone=ctx.zone, state=args.state)
@@ -312,17 +319,51 @@ def serve(ctx: Context, args: argparse.Namespace) -> int:
             kind=args.engine,
             now=ctx.now if ctx.fixed else None,
             smtp=ctx.settings.smtp,
+            base_url=ctx.settings.base_url,
         )
-        return run(
+        if args.no_web:
+            return run(
+                embedded,
+                ready=lambda: print(
+                    f"fengqiao serving {ctx.db_label} with rules {embedded.policy.label} "
+                    f"({args.engine}); stop with Ctrl-C or SIGTERM",
+                    flush=True,
+                ),
+            )
+        from fengqiao.web.serving import serve_beside
+
+        return serve_beside(
+            ctx,
             embedded,
-            ready=lambda: print(
+            host=args.host,
+            port=args.port,
+            ready=lambda address: print(
                 f"fengqiao serving {ctx.db_label} with rules {embedded.policy.label} "
-                f"({args.engine}); stop with Ctrl-C or SIGTERM",
+                f"({args.engine}), the web app on {address}; stop with Ctrl-C or SIGTERM",
                 flush=True,
             ),
         )
     except LockHeld as exc:
         raise BadInput(str(exc)) from None
+
+
+def web(ctx: Context, args: argparse.Namespace) -> int:
+    from fengqiao.web.serving import serve_web
+
+    if not 1 <= args.workers <= 64:
+        raise BadInput(f"--workers: from 1 to 64, not {args.workers}")
+    return serve_web(
+        ctx,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        ready=lambda address: print(
+            f"fengqiao web app of {ctx.db_label} on {address} "
+            f"({args.workers} {'process' if args.workers == 1 else 'processes'}); "
+            "stop with Ctrl-C or SIGTERM",
+            flush=True,
+        ),
+    )
 
 
 def deploy(ctx: Context, args: argparse.Namespace) -> int:

@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from sqlalchemy import case as sql_case
 from sqlmodel import col, func, select
 
 from fengqiao.render import dispute_lines
-from models.tables import Dispute, Escalation, Obligation
-from models.values import ENGINE, Actor
+from models.tables import Dispute, Escalation, Obligation, Task
+from models.values import ENGINE, OPERATOR, Actor, TaskState
+from workflows.accounts import set_password
 from workflows.db import make_engine, migrate, reading
 from workflows.engine import sweep
 from workflows.org import load_org
@@ -47,19 +49,22 @@ TOWNSHIPS = ["东溪镇", "西岭镇", "南湖街道", "北山乡"]
 VILLAGES_PER_TOWNSHIP = 8
 GRIDS_PER_VILLAGE = 2
 ARRIVALS_PER_DAY = 10
-CATEGORIES = [
-    "邻里纠纷",
-    "婚姻家庭",
-    "土地承包",
-    "劳资纠纷",
-    "物业纠纷",
-    "山林权属",
-    "损害赔偿",
-    "征地拆迁",
-]
+TITLES = {  # the categories, each with the titles its disputes get
+    "邻里纠纷": ["宅基地边界", "排水沟堵塞", "房前屋后堆放杂物", "广场舞噪音"],
+    "婚姻家庭": ["赡养老人费用分担", "离婚后子女探视", "家庭财产分割"],
+    "土地承包": ["承包地界址不清", "土地流转租金拖欠", "灌溉用水分配"],
+    "劳资纠纷": ["拖欠农民工工资", "工伤赔偿", "加班费结算"],
+    "物业纠纷": ["物业费收缴", "小区停车位", "电梯维修费分摊"],
+    "山林权属": ["山林界址争议", "林木采伐收益分配"],
+    "损害赔偿": ["家禽毁坏庄稼", "房屋漏水殃及邻居", "交通事故赔偿"],
+    "征地拆迁": ["征地补偿款分配", "拆迁安置面积"],
+}
+CATEGORIES = list(TITLES)
 RISKS = ["low"] * 5 + ["medium"] * 3 + ["high"] * 2
 MISSED_CHECK = 0.08  # a mediator skips a day's check
 NEGLECTED = 0.05  # nobody follows the dispute up at all
+WEB = "http://127.0.0.1:8000"  # where `fengqiao web` serves the demo: the messages link there
+PASSWORD = "fengqiao-demo"  # of the demo accounts, printed at the end: a demo, not a secret
 
 
 def _org(webhook: str | None = None) -> dict[str, list[dict[str, Any]]]:
@@ -180,11 +185,12 @@ class Simulation:
                 self.rng.random() < 0.05,
             )
             category, people = self.rng.choice(CATEGORIES), self.rng.randint(2, 6)
+            title = self.rng.choice(TITLES[category])
             self.plan.append(
                 (
                     moment,
                     1,
-                    partial(self._report, case, grid, moment, category, people),
+                    partial(self._report, case, grid, moment, category, title, people),
                 )
             )
             if not case.neglected:
@@ -197,7 +203,9 @@ class Simulation:
                 )
                 self.record(case, "acknowledge", moment + timedelta(minutes=20), case.mediator)
 
-    def _report(self, case: Case, grid: str, moment: datetime, category: str, people: int) -> None:
+    def _report(
+        self, case: Case, grid: str, moment: datetime, category: str, title: str, people: int
+    ) -> None:
         case.id = report_dispute(
             engine=self.engine,
             policy=self.policy,
@@ -207,7 +215,7 @@ class Simulation:
                 unit=grid,
                 risk=case.risk,
                 category=category,
-                title="演示纠纷",
+                title=title,
                 people_involved=people,
             ),
         )
@@ -259,7 +267,12 @@ class Simulation:
 
     def sweep(self, moment: datetime) -> None:
         sweep(
-            engine=self.engine, policy=self.policy, now=moment, actor=ENGINE, clock=lambda: moment
+            engine=self.engine,
+            policy=self.policy,
+            now=moment,
+            actor=ENGINE,
+            clock=lambda: moment,
+            base_url=WEB,
         )
 
 
@@ -300,7 +313,54 @@ def run_demo(ctx: Context, *, database: Path) -> int:
     hook.stop()
     _summary(sim)
     _messages(hook)
+    _accounts(sim)
     return 0
+
+
+def _busiest_mediator(sim: Simulation) -> str:
+    """The grid worker of the first township with the most overdue tasks at the end, then
+    the most open ones: the one with the most to show."""
+    end = sim.at(DAYS, 0)
+    overdue = func.sum(sql_case((col(Task.due_at) < end, 1), else_=0))
+    with reading(sim.engine) as session:
+        rows = session.exec(
+            select(Task.target, overdue, func.count())
+            .where(col(Task.state) == TaskState.open, col(Task.target).like("person:grid-330101%"))
+            .group_by(col(Task.target))
+        ).all()
+    ranked = sorted(rows, key=lambda row: (-(row[1] or 0), -row[2], row[0]))
+    return ranked[0][0].split(":", 1)[1] if ranked else "grid-3301010101"
+
+
+def _accounts(sim: Simulation) -> None:
+    """Demo accounts for the three kinds of user, and how to open the county in a browser."""
+    end = sim.at(DAYS, 0)
+    mediator = _busiest_mediator(sim)
+    people = [
+        (mediator, "a grid worker (网格员): today's tasks, recording the work, phone first"),
+        ("sup-330101", f"{TOWNSHIPS[0]}'s centre: the township's queue, assigning, handing back"),
+        ("county-sup", "the county's centre: every dispute, the escalations, inspecting"),
+    ]
+    for person, _ in people:
+        set_password(engine=sim.engine, now=end, actor=OPERATOR, person=person, password=PASSWORD)
+    print(
+        "\nOpen the demo county in a browser:\n"
+        f"  {_fengqiao()} --db {sim.url} --now {end.isoformat()} web\n"
+        f"then {WEB} and sign in with the password {PASSWORD} as"
+    )
+    width = max(len(person) for person, _ in people)
+    for person, what in people:
+        print(f"  {person:<{width}}  {what}")
+
+
+def _fengqiao() -> str:
+    """How to call this same command from the current directory (``.venv/bin/fengqiao``
+    after ``make demo``)."""
+    called = Path(sys.argv[0])
+    try:
+        return str(called.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return "fengqiao"
 
 
 class DemoWebhook:
@@ -410,6 +470,6 @@ def _summary(sim: Simulation) -> None:
             print(line)
     print(
         f"\nThe demo county stays in {sim.url} (rebuilt by each run). Look around with:\n"
-        f"  fengqiao --db {sim.url} --now {end.isoformat()} escalations\n"
-        f"  fengqiao --db {sim.url} --now {end.isoformat()} tasks --person sup-330101"
+        f"  {_fengqiao()} --db {sim.url} --now {end.isoformat()} escalations\n"
+        f"  {_fengqiao()} --db {sim.url} --now {end.isoformat()} tasks --person sup-330101"
     )

@@ -93,3 +93,14 @@ def org_engine(engine: Engine) -> Engine:
     """A migrated database holding the example county of ``examples/org.yaml``."""
     load_county(engine)
     return engine
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests run last: pytest-playwright's session-wide Playwright keeps an event
+    loop running in the main thread from its first use to the end of the session, and every
+    later ``asyncio.run()`` (Prefect's, for one) would fail (microsoft/playwright-pytest#167)."""
+
+    def browsing(item: pytest.Item) -> bool:
+        return "browser" in getattr(item, "fixturenames", ())
+
+    items[:] = [i for i in items if not browsing(i)] + [i for i in items if browsing(i)]

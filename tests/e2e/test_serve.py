@@ -1,4 +1,5 @@
-"""`fengqiao serve` for real: its lock, catch-up, schedule, rule reloading and shutdown.
+"""`fengqiao serve` and `fengqiao web` for real: the lock, catch-up, schedule, rule
+reloading and shutdown, and the web app they serve (on a free port: ``--port 0``).
 
 Each test starts the engine with ``--now`` a couple of seconds before a scheduled time, so
 that the scheduler fires for real without waiting minutes.
@@ -8,12 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.cli import FENGQIAO, Cli
@@ -29,7 +33,7 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FENGQIAO_")}
         env.update({"FENGQIAO_NOW": now, "FENGQIAO_LOG_FORMAT": "json"})
         process = subprocess.Popen(
-            [str(FENGQIAO), "serve", "--engine", "direct", *extra],
+            [str(FENGQIAO), "serve", "--engine", "direct", "--port", "0", *extra],
             cwd=tmp_path,
             env=env,
             stdout=subprocess.PIPE,
@@ -132,3 +136,79 @@ def test_serve_keeps_the_last_good_rules_when_the_file_turns_bad(
     assert "rules_reload_refused" in events
     assert "rules_reloaded" in events
     assert events.index("rules_reload_refused") < events.index("rules_reloaded")
+
+
+def _address(process: subprocess.Popen[str]) -> str:
+    """The web app's address, from the line the command prints once it listens."""
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    found = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
+    assert found, line
+    return found.group(1)
+
+
+def _sign_in(address: str, person: str, password: str) -> httpx.Client:
+    client = httpx.Client(base_url=address, timeout=10)
+    form = client.get("/login").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf
+    signed = client.post(
+        "/login", data={"username": person, "password": password, "csrf": csrf.group(1)}
+    )
+    assert signed.status_code == 303, signed.text
+    return client
+
+
+def test_serve_runs_the_web_app_beside_the_scheduler_and_stops_both(
+    county: Cli, serve: Serve
+) -> None:
+    assert county("user", "password", "chen", stdin="county-password\n").code == 0
+    process = serve("2026-11-05T12:00+08:00")
+    address = _address(process)
+    assert httpx.get(f"{address}/healthz").json()["ok"] is True
+    with closing(_sign_in(address, "chen", "county-password")) as chen:
+        assert chen.get("/api/v1/me").json()["person"] == "chen"
+    code, logs = _stop(process)
+    assert code == 0
+    events = [entry["event"] for entry in logs]
+    assert "signed_in" in events and events[-1] == "scheduler_stopped"
+    assert not any("county-password" in json.dumps(entry) for entry in logs)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_fengqiao_web_serves_people_given_a_password_on_the_command_line(
+    county: Cli, tmp_path: Path, workers: int
+) -> None:
+    """Sessions are in the database: with two worker processes every request of one
+    signed-in browser is answered alike, whichever process takes it."""
+    assert county("user", "password", "wang", stdin="village-password\n").code == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FENGQIAO_")}
+    env["FENGQIAO_NOW"] = "2026-11-05T12:00+08:00"
+    process = subprocess.Popen(
+        [str(FENGQIAO), "web", "--port", "0", "--workers", str(workers)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        address = _address(process)
+        _wait_for(lambda: _healthy(address))
+        with closing(_sign_in(address, "wang", "village-password")) as wang:
+            answers = {wang.get("/api/v1/me").json()["person"] for _ in range(20)}
+            assert answers == {"wang"}
+            assert wang.get("/tasks").status_code == 200
+        refused = httpx.post(f"{address}/api/v1/disputes", json={"unit": "33010101", "risk": "low"})
+        assert refused.status_code == 401 and "error" in refused.json()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert process.returncode == 0
+
+
+def _healthy(address: str) -> bool:
+    try:
+        return httpx.get(f"{address}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -1,4 +1,4 @@
-"""The README and the docs stay true: the generated table is current, the two commands
+"""The README and the docs stay true: the generated tables are current, the two commands
 come first, and every link leads somewhere."""
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ def _anchors(path: Path) -> set[str]:
     return found
 
 
-def test_the_transition_table_in_the_rules_docs_is_the_generated_one() -> None:
-    text = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
-    assert render(text) == text, "docs/rules.md is out of date: run `make docs`"
+@pytest.mark.parametrize("name", ["rules.md", "web.md"])
+def test_the_generated_tables_in_the_docs_are_current(name: str) -> None:
+    """The lifecycle's transitions in docs/rules.md, the permission matrix in docs/web.md."""
+    text = (REPO / "docs" / name).read_text(encoding="utf-8")
+    assert render(text) == text, f"docs/{name} is out of date: run `make docs`"
 
 
 def test_the_readme_opens_with_the_two_commands() -> None:
@@ -36,14 +38,14 @@ def test_the_readme_opens_with_the_two_commands() -> None:
     assert "make demo" in head and "make test" in head
 
 
-@pytest.mark.parametrize("page", DOCS, ids=[str(p.relative_to(REPO)) for p in DOCS])
-def test_every_link_between_the_docs_leads_to_a_file_and_a_heading_that_exist(page: Path) -> None:
+@pytest.mark.parametrize("doc", DOCS, ids=[str(p.relative_to(REPO)) for p in DOCS])
+def test_every_link_between_the_docs_leads_to_a_file_and_a_heading_that_exist(doc: Path) -> None:
     broken = []
-    for target in LINK.findall(page.read_text(encoding="utf-8")):
+    for target in LINK.findall(doc.read_text(encoding="utf-8")):
         if target.startswith(("http://", "https://")):
             continue
         file, _, anchor = target.partition("#")
-        linked = (page.parent / file).resolve() if file else page
+        linked = (doc.parent / file).resolve() if file else doc
         if not linked.exists() or (anchor and anchor not in _anchors(linked)):
             broken.append(target)
     assert broken == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -41,28 +42,30 @@ def unit_in_scope(session: Session, viewer: Viewer | None, code: str) -> list[Un
     return chain
 
 
-def subtree(session: Session, code: str, *, levels: Collection[UnitLevel]) -> list[Unit]:
-    """The units of ``levels`` at or below ``code``, top down and by code: one query per
-    level of the tree."""
-    found: list[Unit] = []
-    rows = list(session.exec(select(Unit).where(Unit.code == code)))
+def subtree(session: Session, code: str, *, levels: Collection[UnitLevel]) -> list[Any]:
+    """The units of ``levels`` at or below ``code`` (rows of code, name, level), top down
+    and by code: one query per level of the tree."""
+    columns = (Unit.code, Unit.name, Unit.level)
+    found: list[Any] = []
+    rows: list[Any] = list(session.exec(select(*columns).where(Unit.code == code)))
     while rows:
         found.extend(u for u in rows if u.level in levels)
         parents = [u.code for u in rows]
         rows = list(
             session.exec(
-                select(Unit).where(col(Unit.parent_code).in_(parents)).order_by(col(Unit.code))
+                select(*columns).where(col(Unit.parent_code).in_(parents)).order_by(col(Unit.code))
             )
         )
     return found
 
 
-def people_below(session: Session, code: str) -> list[Person]:
-    """The people working at ``code`` or below it, by unit and id."""
+def people_below(session: Session, code: str) -> list[Any]:
+    """The people working at ``code`` or below it (rows of id, name, role, unit_code), by
+    unit and id."""
     codes = [u.code for u in subtree(session, code, levels=tuple(UnitLevel))]
     return list(
         session.exec(
-            select(Person)
+            select(Person.id, Person.name, Person.role, Person.unit_code)
             .where(col(Person.unit_code).in_(codes))
             .order_by(col(Person.unit_code), col(Person.id))
         )

@@ -1,0 +1,758 @@
+"""The pages: sign-in, a mediator's tasks, a dispute, reporting one, a supervisor's queue and
+escalations. Each reads through the read models and changes through one service, as the
+person signed in; a form that changes something carries the session's CSRF secret."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import structlog
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import text
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fengqiao.web.api import status_of
+from fengqiao.web.auth import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    NotSignedIn,
+    Signed,
+    check_csrf,
+    login_secret,
+    set_session_cookie,
+    signed_in,
+)
+from fengqiao.web.config import OrgLists, Web
+from fengqiao.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Words
+from fengqiao.web.present import local_path, next_decision_text, row_state, spent, until, when
+from models.events import EventData
+from models.lifecycle import allowed_now
+from models.values import Actor, EventKind, Level, Risk, Role, Status, UnitLevel
+from workflows.access import Action, permit
+from workflows.accounts import SignInRefused, SignInThrottled, sign_in, sign_out
+from workflows.db import reading
+from workflows.errors import BadInput, NotFound, first_line
+from workflows.recording import NewDispute, NewEvent, Refusals, record_event, record_on_many
+from workflows.recording import report_dispute as report
+from workflows.settings import parse_time
+from workflows.tasks import acknowledge_disputes, acknowledge_task
+from workflows.views import (
+    LONGEST_PAGE,
+    QueueFilters,
+    dispute_view,
+    escalations_view,
+    explain_view,
+    overdue_count,
+    queue_view,
+    tasks_view,
+    unit_names,
+)
+
+__all__ = ["pages_app"]
+
+
+def _target(target: str, names: dict[str, str]) -> str:
+    """Whom a task is for, as a person reads it: a person's id, or the unit's name."""
+    kind, _, code = target.partition(":")
+    return names.get(code, code) if kind == "unit" else code
+
+
+log = structlog.get_logger(__name__)
+
+TEMPLATES = Path(__file__).with_name("templates")
+LANG_COOKIE = "fq_lang"
+QUEUE_PAGE = 50
+ESCALATIONS_SHOWN = 100
+PARTY_ROWS = 3
+BULK_ACTIONS = ("assign", "handback", "acknowledge")
+# Suggested when reporting (any other may be typed): the usual kinds of 民间纠纷.
+CATEGORIES = (
+    "婚姻家庭",
+    "邻里纠纷",
+    "房屋宅基地",
+    "土地承包",
+    "山林权属",
+    "合同纠纷",
+    "劳资纠纷",
+    "损害赔偿",
+    "征地拆迁",
+    "物业纠纷",
+    "道路交通",
+    "医疗纠纷",
+    "环境污染",
+    "其他",
+)
+# Event kinds recorded from a dispute's page; acknowledge (签收) is done on its task.
+_ON_PAGE = tuple(k for k in EventKind if k not in (EventKind.report, EventKind.acknowledge))
+
+
+def _web(request: Request) -> Web:
+    web: Web = request.app.state.web
+    return web
+
+
+def _language(request: Request) -> str:
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES:
+        return asked
+    kept = request.cookies.get(LANG_COOKIE)
+    return kept if kept in LANGUAGES else DEFAULT_LANGUAGE
+
+
+async def _form(request: Request) -> FormData:
+    return await request.form()
+
+
+Form = Annotated[FormData, Depends(_form)]
+Person = Annotated[Signed, Depends(signed_in)]
+
+
+def _changing(signed: Person, request: Request, form: Form) -> Signed:
+    """The person of a form that changes something: it must carry the session's secret."""
+    given = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER)
+    check_csrf(signed, given if isinstance(given, str) else None)
+    return signed
+
+
+Changing = Annotated[Signed, Depends(_changing)]
+
+
+def _actor(signed: Signed) -> Actor:
+    return Actor(signed.viewer.person, via="web")
+
+
+def _field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _fields(form: FormData, name: str) -> list[str]:
+    return [v.strip() for v in form.getlist(name) if isinstance(v, str)]
+
+
+def pages_app(web: Web) -> FastAPI:
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.web = web
+    templates = Jinja2Templates(directory=TEMPLATES)
+    org = web.org or OrgLists(web.engine)
+
+    def render(
+        request: Request,
+        name: str,
+        signed: Signed | None,
+        status_code: int = 200,
+        **context: Any,
+    ) -> HTMLResponse:
+        language = _language(request)
+        policy = web.rules()
+        t = Words(language, policy)
+        now = web.clock()
+        viewer = signed.viewer if signed else None
+        names: dict[str, str] = context.pop("names", {})
+        response = templates.TemplateResponse(
+            request,
+            name,
+            {
+                "t": t,
+                "viewer": viewer,
+                "csrf": signed.csrf if signed else None,
+                "now": now,
+                "language": language,
+                "languages": LANGUAGES,
+                "when": lambda text: when(text, now),
+                "countdown": lambda text: t.countdown(until(text, now)),
+                "path": request.url.path,
+                "here": _here(request),
+                "fulfils": {
+                    name: rule.fulfilled_by.value for name, rule in policy.rules.obligations.items()
+                },
+                "categories": CATEGORIES,
+                "unit": lambda code: names.get(code, code),
+                "target": lambda target: _target(target, names),
+                **context,
+            },
+            status_code=status_code,
+        )
+        if request.query_params.get("lang") in LANGUAGES:
+            response.set_cookie(
+                LANG_COOKIE, language, max_age=365 * 86400, samesite="lax", secure=web.https
+            )
+        return response
+
+    def failure(request: Request, status_code: int, message: str) -> Response:
+        try:
+            signed: Signed | None = signed_in(request)
+        except NotSignedIn:
+            signed = None
+        if request.headers.get("HX-Request"):  # shown in place by htmx
+            return HTMLResponse(
+                templates.get_template("_error.html").render(message=message),
+                status_code=status_code,
+            )
+        return render(
+            request,
+            "error.html",
+            signed,
+            status_code=status_code,
+            message=message,
+            code=status_code,
+        )
+
+    @app.exception_handler(NotSignedIn)
+    def _sign_in_first(request: Request, exc: NotSignedIn) -> Response:
+        target = "/login?" + urlencode({"next": _here(request)})
+        if request.headers.get("HX-Request"):
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(BadInput)
+    def _refused(request: Request, exc: BadInput) -> Response:
+        return failure(request, status_of(exc), first_line(exc))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error.get("loc", ())) or "request"
+        return failure(request, 422, f"{where}: {error.get('msg', 'invalid')}")
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        t = Words(_language(request), web.rules())
+        message = t("error.not_found") if exc.status_code == 404 else str(exc.detail)
+        return failure(request, exc.status_code, message)
+
+    # -- signing in and out ------------------------------------------------------------
+
+    @app.get("/", include_in_schema=False)
+    def home(signed: Person) -> RedirectResponse:
+        first = "/tasks" if signed.viewer.role is Role.mediator else "/queue"
+        return RedirectResponse(first, status_code=303)
+
+    @app.get("/login")
+    def login_page(request: Request) -> Response:
+        # Shown even to someone signed in: on an office's shared computer, the next person
+        # signs in over them (the session before ends).
+        return _login(request, status_code=200)
+
+    def _login(
+        request: Request, *, status_code: int, message: str | None = None, username: str = ""
+    ) -> Response:
+        secret = login_secret(request)
+        response = render(
+            request,
+            "login.html",
+            None,
+            status_code=status_code,
+            login_csrf=secret,
+            message=message,
+            username=username,
+            next=local_path(request.query_params.get("next") or None, "/"),
+            signed_out=request.query_params.get("out") == "1",
+        )
+        response.set_cookie(
+            LOGIN_COOKIE, secret, max_age=3600, httponly=True, samesite="strict", secure=web.https
+        )
+        return response
+
+    @app.post("/login")
+    def login(request: Request, form: Form) -> Response:
+        t = Words(_language(request), web.rules())
+        username, password = _field(form, "username"), form.get("password")
+        given, kept = form.get(CSRF_FIELD), request.cookies.get(LOGIN_COOKIE)
+        if not (isinstance(given, str) and kept and hmac.compare_digest(given, kept)):
+            return _login(request, status_code=403, message=t("login.expired"), username=username)
+        try:
+            signed = sign_in(
+                engine=web.engine,
+                now=web.clock(),
+                username=username,
+                password=password if isinstance(password, str) else "",
+                address=request.client.host if request.client else "unknown",
+                replacing=request.cookies.get(SESSION_COOKIE),
+            )
+        except SignInThrottled as exc:
+            minutes = max(1, round(exc.wait.total_seconds() / 60))
+            return _login(
+                request,
+                status_code=429,
+                message=t("login.throttled", minutes=minutes),
+                username=username,
+            )
+        except SignInRefused:
+            return _login(request, status_code=401, message=t("login.refused"), username=username)
+        target = local_path(_field(form, "next") or None, "/")
+        response = RedirectResponse(target, status_code=303)
+        set_session_cookie(response, signed.token, secure=web.https)
+        response.delete_cookie(LOGIN_COOKIE)
+        return response
+
+    @app.post("/logout")
+    def logout(request: Request, signed: Changing) -> Response:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            sign_out(engine=web.engine, token=token)
+        log.info("signed_out", person=signed.viewer.person)
+        response = RedirectResponse("/login?out=1", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    # -- a mediator's day ----------------------------------------------------------------
+
+    @app.get("/tasks")
+    def tasks_page(request: Request, signed: Person) -> Response:
+        rows = tasks_view(
+            engine=web.engine,
+            now=web.clock(),
+            zone=web.zone,
+            person=signed.viewer.person,
+            viewer=signed.viewer,
+        )
+        names = unit_names(engine=web.engine, codes=[r["target"].split(":", 1)[1] for r in rows])
+        return render(request, "tasks.html", signed, tasks=rows, mine=_mine(signed), names=names)
+
+    @app.post("/tasks/{task_id}/ack")
+    def ack(request: Request, task_id: int, signed: Changing, form: Form) -> Response:
+        done = acknowledge_task(
+            engine=web.engine,
+            policy=web.rules(),
+            now=web.clock(),
+            actor=_actor(signed),
+            task_id=task_id,
+        )
+        back = local_path(_field(form, "back") or None, f"/disputes/{done.dispute_id}")
+        if request.headers.get("HX-Request"):
+            return render(request, "_acknowledged.html", signed, state=done.state)
+        return RedirectResponse(back, status_code=303)
+
+    @app.get("/overdue")
+    def overdue(request: Request, signed: Person) -> Response:
+        count = overdue_count(engine=web.engine, viewer=signed.viewer, now=web.clock())
+        return render(request, "_overdue.html", signed, count=count)
+
+    # -- disputes --------------------------------------------------------------------------
+
+    def dispute_page(
+        request: Request,
+        signed: Signed,
+        dispute_id: int,
+        *,
+        open_kind: str | None = None,
+        values: dict[str, str] | None = None,
+        error: str | None = None,
+        status_code: int = 200,
+    ) -> Response:
+        viewer, now, policy = signed.viewer, web.clock(), web.rules()
+        dispute = dispute_view(
+            engine=web.engine, dispute_id=dispute_id, now=now, zone=web.zone, viewer=viewer
+        )
+        explained = explain_view(
+            engine=web.engine,
+            dispute_id=dispute_id,
+            policy=policy,
+            now=now,
+            zone=web.zone,
+            viewer=viewer,
+        )
+        kinds = _actions(signed, dispute)
+        t = Words(_language(request), policy)
+        staff = (
+            org.staff(viewer) if EventKind.assign in kinds or open_kind == EventKind.assign else []
+        )
+        # A decision already due (the next sweep records it), else the one to come.
+        nxt = (explained["due_unrecorded"] or [explained["next"]])[0]
+        nxt_decision = (
+            {
+                "kind": nxt["kind"],
+                "to_level": nxt["to_level"],
+                "unit": nxt["unit"],
+                "at": nxt["effective_at"],
+            }
+            if nxt
+            else None
+        )
+        names = unit_names(
+            engine=web.engine,
+            codes=[
+                dispute["unit"],
+                dispute["reported_unit"],
+                *(e["unit"] for e in dispute["escalations"]),
+                *(task["target"].split(":", 1)[1] for task in dispute["tasks"]),
+                *(p["unit"] for p in staff),
+                *([nxt_decision["unit"]] if nxt_decision else []),
+            ],
+        )
+        return render(
+            request,
+            "dispute.html",
+            signed,
+            status_code=status_code,
+            d=dispute,
+            explained=explained,
+            next_text=next_decision_text(t, nxt_decision, now, names),
+            kinds=kinds,
+            open_kind=open_kind,
+            fields=EventData.fields(EventKind(open_kind)) if open_kind else (),
+            values=values or {},
+            error=error,
+            staff=staff,
+            mine=_mine(signed),
+            recorded=request.query_params.get("recorded"),
+            names=names,
+        )
+
+    @app.get("/disputes/new")
+    def new_page(request: Request, signed: Person) -> Response:
+        permit(signed.viewer, Action.report)
+        return _new_form(request, signed, values={}, error=None, status_code=200)
+
+    def _new_form(
+        request: Request,
+        signed: Signed,
+        *,
+        values: dict[str, Any],
+        error: str | None,
+        status_code: int,
+    ) -> Response:
+        units = org.units(signed.viewer, (UnitLevel.village, UnitLevel.grid))
+        return render(
+            request,
+            "new.html",
+            signed,
+            status_code=status_code,
+            units=units,
+            risks=list(Risk),
+            values=values,
+            error=error,
+            party_rows=PARTY_ROWS,
+        )
+
+    @app.post("/disputes/new")
+    def new_dispute(request: Request, signed: Changing, form: Form) -> Response:
+        values: dict[str, Any] = {
+            name: _field(form, name)
+            for name in ("unit", "risk", "category", "title", "at", "people_involved", "location")
+        }
+        names, phones = _fields(form, "party_name"), _fields(form, "party_phone")
+        values["parties"] = list(zip(names, phones, strict=False))
+        policy = web.rules()
+        try:
+            people = values["people_involved"] or "1"
+            if not people.isdigit():
+                raise BadInput(f"people involved must be a whole number, not {people!r}")
+            parties = [
+                {k: v for k, v in (("name", name), ("phone", phone)) if v}
+                for name, phone in values["parties"]
+                if name or phone
+            ]
+            dispute_id = report(
+                engine=web.engine,
+                policy=policy,
+                now=web.clock(),
+                actor=_actor(signed),
+                dispute=NewDispute(
+                    unit=values["unit"],
+                    risk=values["risk"],
+                    category=values["category"],
+                    title=values["title"],
+                    at=_local_time(values["at"], web, "at"),
+                    people_involved=int(people),
+                    parties=parties,
+                    location=values["location"] or None,
+                ),
+            )
+        except BadInput as exc:
+            if status_of(exc) == 403:
+                raise
+            return _new_form(
+                request,
+                signed,
+                values=values,
+                error=first_line(exc),
+                status_code=status_of(exc) if status_of(exc) != 404 else 400,
+            )
+        return RedirectResponse(f"/disputes/{dispute_id}", status_code=303)
+
+    @app.get("/disputes/{dispute_id}")
+    def dispute(request: Request, dispute_id: int, signed: Person) -> Response:
+        return dispute_page(request, signed, dispute_id)
+
+    @app.get("/disputes/{dispute_id}/record/{kind}")
+    def record_form(request: Request, dispute_id: int, kind: str, signed: Person) -> Response:
+        chosen = _kind(kind)
+        if request.headers.get("HX-Request"):
+            viewer = signed.viewer
+            dispute_view(  # the dispute must be in scope, as for the whole page
+                engine=web.engine,
+                dispute_id=dispute_id,
+                now=web.clock(),
+                zone=web.zone,
+                viewer=viewer,
+            )
+            staff = org.staff(viewer) if kind == "assign" else []
+            return render(
+                request,
+                "_event_form.html",
+                signed,
+                d={"id": dispute_id},
+                open_kind=chosen,
+                fields=EventData.fields(chosen),
+                values={},
+                error=None,
+                staff=staff,
+            )
+        return dispute_page(request, signed, dispute_id, open_kind=chosen)
+
+    @app.post("/disputes/{dispute_id}/events")
+    def record(request: Request, dispute_id: int, signed: Changing, form: Form) -> Response:
+        kind = _kind(_field(form, "kind"))
+        fields = EventData.fields(kind)
+        values = {f.name: _field(form, f.name) for f in fields} | {"at": _field(form, "at")}
+        try:
+            data: dict[str, Any] = {}
+            for f in fields:
+                value = values[f.name]
+                if value:
+                    data[f.name] = (
+                        _local_time(value, web, f.name).isoformat()  # type: ignore[union-attr]
+                        if f.kind == "time"
+                        else value
+                    )
+            record_event(
+                engine=web.engine,
+                policy=web.rules(),
+                now=web.clock(),
+                actor=_actor(signed),
+                dispute_id=dispute_id,
+                event=NewEvent(kind, at=_local_time(values["at"], web, "at"), data=data or None),
+            )
+        except BadInput as exc:
+            if status_of(exc) != 400:
+                raise
+            return dispute_page(
+                request,
+                signed,
+                dispute_id,
+                open_kind=kind,
+                values=values,
+                error=first_line(exc),
+                status_code=400,
+            )
+        return RedirectResponse(f"/disputes/{dispute_id}?recorded={kind}#timeline", status_code=303)
+
+    # -- a supervisor's desk -----------------------------------------------------------------
+
+    @app.get("/queue")
+    def queue(request: Request, signed: Person) -> Response:
+        viewer, now = signed.viewer, web.clock()
+        filters, given = _filters(request)
+        page = queue_view(
+            engine=web.engine,
+            policy=web.rules(),
+            viewer=viewer,
+            now=now,
+            zone=web.zone,
+            filters=filters,
+            cursor=request.query_params.get("cursor") or None,
+            limit=QUEUE_PAGE,
+        )
+        count = overdue_count(engine=web.engine, viewer=viewer, now=now, filters=filters)
+        t = Words(_language(request), web.rules())
+        units = org.units(viewer, (UnitLevel.township, UnitLevel.village))
+        bulk = [a for a in BULK_ACTIONS if viewer.may(Action(a))]
+        staff = org.staff(viewer) if "assign" in bulk else []
+        names = {u["code"]: u["name"] for u in units}  # the filter's, and those it lacks
+        shown = [
+            *(i["unit"] for i in page["items"]),
+            *(i["next_decision"]["unit"] for i in page["items"] if i["next_decision"]),
+            *(p["unit"] for p in staff),
+        ]
+        names.update(
+            unit_names(engine=web.engine, codes=[c for c in shown if c and c not in names])
+        )
+        rows = [
+            {
+                **item,
+                "state": row_state(item, now),
+                "next_text": next_decision_text(t, item["next_decision"], now, names),
+            }
+            for item in page["items"]
+        ]
+        more = "/queue?" + urlencode({**given, "cursor": page["next"]}) if page["next"] else None
+        notice = request.query_params.get("notice")
+        done = request.query_params.get("count", "")
+        return render(
+            request,
+            "queue.html",
+            signed,
+            rows=rows,
+            more=more,
+            first=("/queue?" + urlencode(given)) if request.query_params.get("cursor") else None,
+            given=given,
+            count=count,
+            units=units,
+            levels=list(Level),
+            risks=list(Risk),
+            statuses=[Status.reported, Status.mediating, Status.resolved],
+            bulk=bulk,
+            staff=staff,
+            notice=notice if notice in BULK_ACTIONS and done.isdigit() else None,
+            notice_count=done,
+            names=names,
+        )
+
+    @app.post("/queue/bulk")
+    def bulk(request: Request, signed: Changing, form: Form) -> Response:
+        action = _field(form, "action")
+        if action not in BULK_ACTIONS:
+            raise BadInput(f"unknown bulk action {action!r}; expected one of {BULK_ACTIONS}")
+        ids = []
+        for text_id in _fields(form, "dispute"):
+            if not text_id.isdigit() or len(text_id) > 18:
+                raise BadInput(f"not a dispute number: {text_id!r}")
+            ids.append(int(text_id))
+        if not ids:
+            raise BadInput(Words(_language(request), web.rules())("queue.bulk_none"))
+        if len(ids) > LONGEST_PAGE:
+            raise BadInput(f"at most {LONGEST_PAGE} disputes at once, not {len(ids)}")
+        policy, now, actor = web.rules(), web.clock(), _actor(signed)
+        try:
+            if action == "acknowledge":
+                count = acknowledge_disputes(
+                    engine=web.engine, policy=policy, now=now, actor=actor, dispute_ids=ids
+                )
+            else:
+                data = {"person": _field(form, "person")} if action == "assign" else None
+                count = len(
+                    record_on_many(
+                        engine=web.engine,
+                        policy=policy,
+                        now=now,
+                        actor=actor,
+                        changes={d: [NewEvent(action, data=data)] for d in ids},
+                    )
+                )
+        except Refusals as exc:
+            if status_of(exc) in (403, 404):
+                raise
+            lines = [f"#{d}: {first_line(e)}" for d, e in exc.refused.items()]
+            raise BadInput("; ".join(lines) + " — nothing was changed") from None
+        back = local_path(_field(form, "back") or None, "/queue")
+        glue = "&" if "?" in back else "?"
+        return RedirectResponse(
+            f"{back}{glue}{urlencode({'notice': action, 'count': count})}", status_code=303
+        )
+
+    @app.get("/escalations")
+    def escalations(request: Request, signed: Person) -> Response:
+        viewer, now = signed.viewer, web.clock()
+        filters, given = _filters(request)
+        rows = escalations_view(
+            engine=web.engine,
+            now=now,
+            zone=web.zone,
+            unit=filters.unit,
+            level=filters.level,
+            risk=filters.risk,
+            overdue_only=filters.overdue,
+            viewer=viewer,
+            limit=ESCALATIONS_SHOWN + 1,
+        )
+        for row in rows:
+            for step in row["ladder"]:
+                step["spent"] = spent(step["since"], step["until"], now)
+        units = org.units(viewer, (UnitLevel.township, UnitLevel.village))
+        return render(
+            request,
+            "escalations.html",
+            signed,
+            rows=rows[:ESCALATIONS_SHOWN],
+            cut=len(rows) > ESCALATIONS_SHOWN,
+            shown=ESCALATIONS_SHOWN,
+            given=given,
+            units=units,
+            levels=list(Level),
+            risks=list(Risk),
+            names=unit_names(
+                engine=web.engine,
+                codes=[s["unit"] for r in rows for s in r["ladder"]] + [r["unit"] for r in rows],
+            ),
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> JSONResponse:
+        with reading(web.engine) as session:
+            session.execute(text("SELECT 1"))
+        return JSONResponse({"ok": True, "rules": web.rules().label})
+
+    return app
+
+
+def _here(request: Request) -> str:
+    """The page asked for, with its query: where to come back to."""
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def _mine(signed: Signed) -> set[str]:
+    """The task targets that are the viewer's: their own, and their unit's."""
+    viewer = signed.viewer
+    return {f"person:{viewer.person}", f"unit:{viewer.unit}"}
+
+
+def _kind(text_kind: str) -> EventKind:
+    try:
+        kind = EventKind(text_kind)
+    except ValueError:
+        raise NotFound(f"unknown event kind {text_kind!r}") from None
+    if kind not in _ON_PAGE:
+        raise NotFound(f"{kind} is not recorded from a dispute's page")
+    return kind
+
+
+def _actions(signed: Signed, dispute: dict[str, Any]) -> list[EventKind]:
+    """The events the viewer may record on ``dispute`` now: what their role allows and
+    what the dispute's state takes."""
+    now_allowed = allowed_now(
+        Status(dispute["status"]), paused=dispute["paused"], level=Level(dispute["level"])
+    )
+    return [k for k in now_allowed if k in _ON_PAGE and signed.viewer.may(Action.of_event(k))]
+
+
+def _local_time(value: str, web: Web, what: str) -> datetime | None:
+    """A time from a form (``datetime-local``: no offset, in the rules' zone)."""
+    return parse_time(value, zone=web.rules().zone, what=what) if value else None
+
+
+def _filters(request: Request) -> tuple[QueueFilters, dict[str, str]]:
+    """The queue's filters from the URL, and those given (to keep in links)."""
+    query = request.query_params
+    given = {
+        k: query[k]
+        for k in ("unit", "level", "risk", "status", "category", "overdue")
+        if query.get(k)
+    }
+    for name, kind in (("level", Level), ("risk", Risk), ("status", Status)):
+        if name in given and given[name] not in {m.value for m in kind}:
+            raise BadInput(f"{name}: unknown value {given[name]!r}")
+    for name in ("unit", "category"):
+        if "\x00" in given.get(name, "") or len(given.get(name, "")) > 64:
+            raise BadInput(f"{name}: not a {name}")
+    filters = QueueFilters(
+        unit=given.get("unit"),
+        level=Level(given["level"]) if "level" in given else None,
+        risk=Risk(given["risk"]) if "risk" in given else None,
+        status=Status(given["status"]) if "status" in given else None,
+        overdue=given.get("overdue") in ("1", "true", "on"),
+        category=given.get("category"),
+    )
+    return filters, given
