@@ -20,13 +20,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from rules.policy import Policy
-from tests.support.db import REPO, load_county
+from tests.support.db import TWO_TOWNSHIPS, load_county
 from tests.support.recording import MONDAY, record, report
 from tests.support.web import PASSWORD, LiveSite, Site
 from workflows.db import make_engine, migrate
 from workflows.views import dispute_view
 
-ORG = REPO / "tests" / "support" / "org_two_townships.yaml"
+ORG = TWO_TOWNSHIPS
 PHONE = {"width": 360, "height": 740}
 DESK = {"width": 1280, "height": 860}
 

@@ -17,12 +17,12 @@ from sqlalchemy import Engine
 
 from models.values import OPERATOR
 from rules.policy import Policy
-from tests.support.db import REPO, load_county
+from tests.support.db import TWO_TOWNSHIPS, load_county
 from tests.support.recording import MONDAY, record, report
 from tests.support.web import Site
 from workflows.accounts import issue_token
 
-ORG = REPO / "tests" / "support" / "org_two_townships.yaml"
+ORG = TWO_TOWNSHIPS
 EXAMPLES = 30  # per operation
 
 

@@ -10,14 +10,14 @@ from sqlalchemy import Engine, text
 
 from models.values import Level, Risk
 from rules.policy import Policy
-from tests.support.db import REPO, load_county
+from tests.support.db import TWO_TOWNSHIPS, load_county
 from tests.support.recording import MONDAY, record, report, sweep
 from workflows.access import viewer_of
 from workflows.db import reading
 from workflows.errors import BadInput, NotFound
 from workflows.views import QueueFilters, overdue_count, queue_view
 
-ORG = REPO / "tests" / "support" / "org_two_townships.yaml"
+ORG = TWO_TOWNSHIPS
 LATER = MONDAY + timedelta(days=1, hours=14)  # Tuesday 23:00: nothing escalated yet
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from models.values import Actor
 from rules.policy import Policy
-from tests.support.db import REPO, dump, load_county
+from tests.support.db import TWO_TOWNSHIPS, dump, load_county
 from tests.support.recording import MONDAY, record, report
 from workflows.access import Forbidden
 from workflows.errors import BadInput, NotFound
@@ -21,7 +21,7 @@ from workflows.rollout import apply_rules
 from workflows.tasks import acknowledge_task
 from workflows.views import dispute_view, escalations_view, explain_view, tasks_view
 
-ORG = REPO / "tests" / "support" / "org_two_townships.yaml"
+ORG = TWO_TOWNSHIPS
 LATER = MONDAY + timedelta(hours=1)
 
 

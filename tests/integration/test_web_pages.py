@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import Engine
 
 from rules.policy import Policy
-from tests.support.db import REPO, dump, load_county
+from tests.support.db import TWO_TOWNSHIPS, dump, load_county
 from tests.support.recording import MONDAY, record, report
 from tests.support.web import Site
 from workflows.db import make_engine, migrate
 from workflows.views import dispute_view, tasks_view
 
-ORG = REPO / "tests" / "support" / "org_two_townships.yaml"
+ORG = TWO_TOWNSHIPS
 
 
 @pytest.fixture

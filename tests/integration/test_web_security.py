@@ -13,13 +13,13 @@ from sqlalchemy import Engine
 
 from models.values import OPERATOR
 from rules.policy import Policy
-from tests.support.db import REPO, dump, load_county
+from tests.support.db import TWO_TOWNSHIPS, dump, load_county
 from tests.support.recording import MONDAY, record, report
 from tests.support.web import PASSWORD, Site, bearer
 from workflows.accounts import disable_account, issue_token, revoke_tokens
 from workflows.views import tasks_view
 
-ORG = REPO / "tests" / "support" / "org_two_townships.yaml"
+ORG = TWO_TOWNSHIPS
 LATER = MONDAY + timedelta(hours=1)
 
 

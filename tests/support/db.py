@@ -12,6 +12,7 @@ from workflows.org import load_org
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_ORG = REPO / "examples" / "org.yaml"
+TWO_TOWNSHIPS = REPO / "tests" / "support" / "org_two_townships.yaml"  # for tests of scope
 
 
 def load_county(engine: Engine, path: Path = EXAMPLE_ORG) -> None:
