@@ -6,12 +6,19 @@ drop the second copy; e-mail and chat channels cannot be deduplicated by us.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
+import re
+import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import structlog
 from sqlalchemy import Engine
@@ -28,7 +35,7 @@ from workflows.messaging.texts import linked, render
 from workflows.org import supervising_unit
 from workflows.runs import SweepResult
 
-__all__ = ["DeliveryResult", "Sender", "apprise_send", "apprise_url", "deliver"]
+__all__ = ["DeliveryResult", "Sender", "apprise_send", "apprise_url", "deliver", "robot_send"]
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +46,16 @@ UNCONFIGURED_WAIT = timedelta(hours=1)
 BATCH = 100
 # Announcements of a new task go out even once the task is done: they say it was given.
 _ANNOUNCEMENTS = (MessageKind.assigned, MessageKind.escalated)
+# Chat robots answer a refusal (a wrong signature, a missing keyword, over 20 messages a
+# minute) with HTTP 200 and an error code in the JSON, which Apprise 1.13 does not read, and
+# Apprise encodes DingTalk's signature twice: Fengqiao posts to these robots itself.
+_ROBOTS = {
+    "dingtalk": "https://oapi.dingtalk.com/robot/send?access_token={token}",
+    "wecombot": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={token}",
+    "feishu": "https://open.feishu.cn/open-apis/bot/v2/hook/{token}",
+}
+_ROBOT_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
+ROBOT_TIMEOUT = 10.0  # seconds
 
 
 def apprise_url(channel: str, address: str, *, key: str, smtp: str | None) -> str | None:
@@ -57,7 +74,10 @@ def apprise_url(channel: str, address: str, *, key: str, smtp: str | None) -> st
 
 
 def apprise_send(url: str, title: str, body: str) -> bool:
-    """Send through Apprise; False on any failure (the sender retries)."""
+    """Send through Apprise, or to a chat robot itself; False on any failure (the sender
+    retries)."""
+    if urlsplit(url).scheme in _ROBOTS:
+        return robot_send(url, title, body)
     import apprise
 
     notifier = apprise.Apprise()
@@ -67,6 +87,53 @@ def apprise_send(url: str, title: str, body: str) -> bool:
         return bool(notifier.notify(title=title, body=body))
     except Exception:  # a channel library failing is a failed delivery, retried later
         return False
+
+
+def robot_send(url: str, title: str, body: str, *, clock: Callable[[], float] = time.time) -> bool:
+    """Post to the DingTalk, WeCom or Feishu robot of an Apprise URL
+    (``dingtalk://[secret@]token[/mobile…]``, ``wecombot://key``, ``feishu://token``); True
+    only if the robot answers that it took the message. ``clock`` dates DingTalk's signature:
+    the real clock, since DingTalk refuses one an hour off its own."""
+    request = _robot_request(url, f"{title}\n{body}", now=clock())
+    if request is None:
+        return False
+    try:
+        with urllib.request.urlopen(request, timeout=ROBOT_TIMEOUT) as response:
+            answer = json.loads(response.read())
+    except (OSError, ValueError):  # unreachable, an HTTP error status, or not JSON
+        return False
+    fields = ("errcode", "code", "StatusCode")  # DingTalk and WeCom; Feishu, new and old
+    return isinstance(answer, dict) and all(answer.get(f, 0) == 0 for f in fields)
+
+
+def _robot_request(url: str, text: str, *, now: float) -> urllib.request.Request | None:
+    """The robot's request for an Apprise URL, or None if the URL is not one."""
+    parts = urlsplit(url)
+    secret, _, token = (unquote(p) for p in parts.netloc.rpartition("@"))
+    if parts.scheme not in _ROBOTS or not _ROBOT_TOKEN.fullmatch(token):
+        return None
+    endpoint = _ROBOTS[parts.scheme].format(token=token)
+    payload: dict[str, Any]
+    if parts.scheme == "dingtalk":
+        mobiles = [unquote(m) for m in parts.path.split("/") if m]
+        content = text + "".join(f" @{m}" for m in mobiles)  # @ shows only if in the text
+        payload = {"msgtype": "text", "text": {"content": content}}
+        payload["at"] = {"atMobiles": mobiles, "isAtAll": False}
+        if secret:  # 加签: base64 of HMAC-SHA256 of "timestamp\nsecret", URL-encoded once
+            timestamp = str(round(now * 1000))
+            mac = hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(), hashlib.sha256)
+            sign = quote(base64.b64encode(mac.digest()), safe="")
+            endpoint += f"&timestamp={timestamp}&sign={sign}"
+    elif parts.scheme == "wecombot":
+        payload = {"msgtype": "text", "text": {"content": text}}
+    else:
+        payload = {"msg_type": "text", "content": {"text": text}}
+    return urllib.request.Request(
+        endpoint,
+        data=json.dumps(payload, ensure_ascii=False).encode(),
+        headers={"Content-Type": "application/json; charset=utf-8"},
+        method="POST",
+    )
 
 
 @dataclass
