@@ -6,9 +6,18 @@ import types
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.fields import FieldInfo
 
 from models.values import EventKind, Risk
@@ -32,8 +41,23 @@ class _Data(BaseModel):
         return value
 
 
+def _plausible_time(value: datetime, info: ValidationInfo) -> datetime:
+    if not 2000 <= value.year <= 2100:
+        raise ValueError(f"the {info.field_name or 'time'} must fall in the years 2000-2100")
+    return value
+
+
+Time = Annotated[AwareDatetime, AfterValidator(_plausible_time)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class _Report(_Data):
     risk: Risk
+    # where the dispute came from; court_delegated (委派) and court_entrusted (委托) owe
+    # their result to the court
+    source: str | None = Field(default=None, min_length=1, max_length=64)
+    court: Name | None = None
+    court_deadline: Time | None = None
 
 
 class _Assign(_Data):
@@ -63,6 +87,32 @@ class _Reopen(_Data):
 
 class _Refer(_Data):
     to: Literal["court", "arbitration", "police", "petition"]
+    body: Name  # the receiving body: which court, police station, office
+
+
+class _ReferralResult(_Data):
+    # handled: accepted and handled there; resolved: resolved there; returned: sent back
+    result: Literal["handled", "resolved", "returned"]
+
+
+class _CourtResult(_Data):
+    outcome: Literal["agreement", "no_agreement"]
+
+
+class _ConfirmationApply(_Data):
+    court: Name
+
+
+class _ConfirmationResult(_Data):
+    result: Literal["confirmed", "refused"]
+
+
+class _Extend(_Data):
+    until: Time  # the new time limit both parties agreed to
+
+
+class _Handback(_Data):
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
 
 
 class _Pause(_Data):
@@ -74,15 +124,10 @@ class _Escalate(_Data):
 
 
 class _Supervise(_Data):
-    deadline: AwareDatetime
+    deadline: Time
     rule: str | None = None
-
-    @field_validator("deadline")
-    @classmethod
-    def _plausible(cls, value: datetime) -> datetime:
-        if not 2000 <= value.year <= 2100:
-            raise ValueError("the deadline must fall in the years 2000-2100")
-        return value
+    grade: str | None = Field(default=None, min_length=1, max_length=64)
+    unit: str | None = Field(default=None, min_length=1, max_length=64)  # who lists it
 
 
 class _Note(_Data):
@@ -102,6 +147,12 @@ _MODELS: dict[EventKind, type[_Data]] = {
     EventKind.escalate: _Escalate,
     EventKind.supervise: _Supervise,
     EventKind.note: _Note,
+    EventKind.referral_result: _ReferralResult,
+    EventKind.court_result: _CourtResult,
+    EventKind.confirmation_apply: _ConfirmationApply,
+    EventKind.confirmation_result: _ConfirmationResult,
+    EventKind.extend: _Extend,
+    EventKind.handback: _Handback,
 }
 
 
@@ -148,8 +199,10 @@ class EventData:
                 problems.append(f"{where}: {message}")
             raise InvalidEventData(f"{kind} data: {'; '.join(problems)}") from None
         data = parsed.model_dump(mode="json", exclude_none=True)
-        if isinstance(getattr(parsed, "deadline", None), datetime):
-            data["deadline"] = parsed.deadline.isoformat()  # type: ignore[attr-defined]
+        for name in ("deadline", "until", "court_deadline"):
+            moment = getattr(parsed, name, None)
+            if isinstance(moment, datetime):
+                data[name] = moment.isoformat()  # as given, offset included
         return data
 
     @staticmethod
@@ -169,7 +222,12 @@ def _field(name: str, info: FieldInfo) -> DataField:
     annotation = info.annotation
     if get_origin(annotation) in (Union, types.UnionType):
         annotation = next(a for a in get_args(annotation) if a is not type(None))
-    longest = next((m.max_length for m in info.metadata if hasattr(m, "max_length")), None)
+    metadata = list(info.metadata)
+    if get_origin(annotation) is Annotated:
+        annotation, *more = get_args(annotation)
+        for item in more:
+            metadata.extend(item.metadata if isinstance(item, FieldInfo) else [item])
+    longest = next((m.max_length for m in metadata if hasattr(m, "max_length")), None)
     required = info.is_required()
     if get_origin(annotation) is Literal:
         return DataField(name, "choice", required, tuple(str(a) for a in get_args(annotation)))
@@ -182,6 +240,8 @@ def _field(name: str, info: FieldInfo) -> DataField:
 
 
 def _type_name(annotation: Any) -> str:
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
     origin = get_origin(annotation)
     if origin is Literal:
         return "/".join(str(a) for a in get_args(annotation))

@@ -57,6 +57,8 @@ class DisputeState:
     paused: bool = False
     supervised: bool = False
     supervision_deadline: datetime | None = None
+    supervision_grade: str | None = None
+    listing_unit: str | None = None  # the unit that listed it, when it says so
 
     @property
     def unit(self) -> str:
@@ -121,6 +123,34 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t(K.supervise, (*OPEN_STATUSES, S.resolved), while_paused=True),
     _t(K.note, ANY_STATUS, while_paused=True),
     _t(K.withdraw, OPEN_STATUSES, S.withdrawn, while_paused=True),
+    # What others decide arrives whether or not the dispute is paused.
+    _t(
+        K.referral_result, (S.referred,), S.closed, "result: handled or resolved", while_paused=True
+    ),
+    _t(
+        K.referral_result,
+        (S.referred,),
+        S.mediating,
+        "result: returned (at the level it left)",
+        while_paused=True,
+    ),
+    _t(K.court_result, (*OPEN_STATUSES, S.resolved, S.closed), while_paused=True),
+    _t(K.confirmation_notice, (S.resolved, S.closed), while_paused=True),
+    _t(
+        K.confirmation_apply,
+        (S.resolved, S.closed),
+        condition="a written agreement",
+        while_paused=True,
+    ),
+    _t(K.confirmation_result, (S.resolved, S.closed), None, "result: confirmed", while_paused=True),
+    _t(
+        K.confirmation_result,
+        (S.resolved, S.closed),
+        S.mediating,
+        "result: refused",
+        while_paused=True,
+    ),
+    _t(K.extend, OPEN_STATUSES, while_paused=True),
 )
 
 _BY_KIND: dict[EventKind, list[Transition]] = {}
@@ -132,9 +162,10 @@ def apply(state: DisputeState, event: Event) -> DisputeState:
     """The state after ``event``; raise :class:`TransitionNotAllowed` if it is not allowed."""
     candidates = [t for t in _BY_KIND.get(event.kind, []) if state.status in t.sources]
     if not candidates:
-        allowed = sorted({t.kind.value for t in TRANSITIONS if state.status in t.sources})
+        allowed = allowed_now(state.status, paused=state.paused, level=state.level)
         raise TransitionNotAllowed(
-            f"cannot {event.kind} a {state.status} dispute; allowed now: {', '.join(allowed)}"
+            f"cannot {event.kind} a {state.status} dispute; allowed now: "
+            f"{', '.join(sorted(allowed))}"
         )
     transition = candidates[0]
     if state.paused and not transition.while_paused:
@@ -177,8 +208,30 @@ def _assess(state: DisputeState, event: Event, _: Transition) -> DisputeState:
 
 def _visit(state: DisputeState, event: Event, _: Transition) -> DisputeState:
     if event.data["outcome"] == "stable":
-        return replace(state, status=Status.closed, supervised=False, supervision_deadline=None)
+        return replace(_unlisted(state), status=Status.closed)
     return replace(state, status=Status.mediating, risk=state.risk.higher, level_since=event.at)
+
+
+def _unlisted(state: DisputeState) -> DisputeState:
+    return replace(
+        state,
+        supervised=False,
+        supervision_deadline=None,
+        supervision_grade=None,
+        listing_unit=None,
+    )
+
+
+def _referral_result(state: DisputeState, event: Event, _: Transition) -> DisputeState:
+    if event.data["result"] == "returned":
+        return replace(state, status=Status.mediating, level_since=event.at)
+    return replace(state, status=Status.closed)
+
+
+def _confirmation_result(state: DisputeState, event: Event, _: Transition) -> DisputeState:
+    if event.data["result"] == "refused":
+        return replace(state, status=Status.mediating, level_since=event.at)
+    return state
 
 
 def _reopen(state: DisputeState, event: Event, _: Transition) -> DisputeState:
@@ -188,9 +241,7 @@ def _reopen(state: DisputeState, event: Event, _: Transition) -> DisputeState:
 
 def _ending(target: Status) -> Callable[[DisputeState, Event, Transition], DisputeState]:
     def handler(state: DisputeState, event: Event, _: Transition) -> DisputeState:
-        return replace(
-            state, status=target, paused=False, supervised=False, supervision_deadline=None
-        )
+        return replace(_unlisted(state), status=target, paused=False)
 
     return handler
 
@@ -227,6 +278,8 @@ def _supervise(state: DisputeState, event: Event, _: Transition) -> DisputeState
         state,
         supervised=True,
         supervision_deadline=datetime.fromisoformat(deadline) if deadline else None,
+        supervision_grade=event.data.get("grade"),
+        listing_unit=event.data.get("unit", state.listing_unit),
     )
 
 
@@ -243,6 +296,8 @@ _HANDLERS: dict[EventKind, Callable[[DisputeState, Event, Transition], DisputeSt
     K.escalate: _escalate,
     K.handback: _handback,
     K.supervise: _supervise,
+    K.referral_result: _referral_result,
+    K.confirmation_result: _confirmation_result,
 }
 
 

@@ -11,7 +11,7 @@ from models.values import Level, Role, UnitPath
 
 __all__ = ["Owner", "Target", "answered_by", "one_level_up", "owner", "responsible"]
 
-Owner = Literal["responsible", "township", "county"]
+Owner = Literal["responsible", "township", "county", "listing"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +61,19 @@ def responsible(*, level: Level, assignee: str | None, reported_unit: str, unit:
 
 
 def owner(
-    who: Owner, *, level: Level, assignee: str | None, reported_unit: str, path: UnitPath
+    who: Owner,
+    *,
+    level: Level,
+    assignee: str | None,
+    reported_unit: str,
+    path: UnitPath,
+    listing_unit: str | None = None,
 ) -> Target:
     """Who owes an obligation: the responsible person or unit, or the dispute's township or
-    county (the half-month review is the township's, the monthly inspection the county's)."""
+    county (the half-month review is the township's, the monthly inspection the county's),
+    or the unit that listed it for supervision (its deadline; the county if none is known)."""
+    if who == "listing":
+        return Target.of_unit(listing_unit or path.county)
     if who == "township":
         return Target.of_unit(path.township)
     if who == "county":

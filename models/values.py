@@ -117,8 +117,9 @@ class Status(StrEnum):
 
 # Tuples, not sets: the transition table lists them in this order.
 OPEN_STATUSES: tuple[Status, ...] = (Status.reported, Status.mediating)
-# Disputes whose obligations can still change: not closed, withdrawn or referred.
-LIVE_STATUSES: tuple[Status, ...] = (*OPEN_STATUSES, Status.resolved)
+# Disputes whose obligations can still change: not closed or withdrawn (a referred dispute
+# owes the referral's feedback).
+LIVE_STATUSES: tuple[Status, ...] = (*OPEN_STATUSES, Status.resolved, Status.referred)
 
 
 class Role(StrEnum):
@@ -150,6 +151,16 @@ class EventKind(StrEnum):
     supervise = "supervise"
     note = "note"
     withdraw = "withdraw"
+    # 诉调对接: the answer of the body a dispute was referred to
+    referral_result = "referral_result"
+    # a dispute delegated or entrusted by a court (委派/委托调解): its result sent back
+    court_result = "court_result"
+    # 司法确认: the parties told of it, their application, the court's decision
+    confirmation_notice = "confirmation_notice"
+    confirmation_apply = "confirmation_apply"
+    confirmation_result = "confirmation_result"
+    # the mediation time limit extended with both parties' agreement
+    extend = "extend"
 
 
 class TaskState(StrEnum):
@@ -198,6 +209,8 @@ class MessageKind(StrEnum):
 
     assigned = "assigned"  # a new acknowledgement task: an assignment
     escalated = "escalated"  # a new acknowledgement task: an escalation
+    listed = "listed"  # a new acknowledgement task: a listing (挂牌督办) made or graded up
+    unit_task = "unit_task"  # a unit's own task opened (the county's monthly inspection)
     reminder = "reminder"  # a task falls due soon
     due = "due"  # a task fell due
     unacknowledged = "unacknowledged"  # passed to the supervisors one level up

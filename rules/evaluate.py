@@ -22,11 +22,11 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Literal
 
-from models.lifecycle import DisputeState, Event, apply
+from models.lifecycle import DisputeState, Event, TransitionNotAllowed, apply
 from models.values import EventKind, Level, Risk, Status, UnitPath
 from rules.durations import Duration
 from rules.policy import Policy
-from rules.schema import ObligationRule
+from rules.schema import DueByData, ObligationRule
 
 __all__ = [
     "Decision",
@@ -89,11 +89,19 @@ class Decision:
     to_level: Level
     reason: str
     deadline: datetime | None = None
+    grade: str | None = None  # of a listing
+    unit: str | None = None  # the listing unit
+    # a listing's time to its deadline, counted again if the listing comes late
+    allowed: Duration | None = field(default=None, repr=False, compare=False)
 
     def as_event(self) -> Event:
         data: dict[str, str] = {"rule": self.rule}
         if self.deadline is not None:
             data["deadline"] = self.deadline.isoformat()
+        if self.grade is not None:
+            data["grade"] = self.grade
+        if self.unit is not None:
+            data["unit"] = self.unit
         return Event(kind=EventKind(self.kind), at=self.effective_at, data=MappingProxyType(data))
 
 
@@ -124,6 +132,8 @@ class _FoldState:
     since: dict[str, datetime] = field(default_factory=dict)
     pauses: list[tuple[datetime, datetime | None]] = field(default_factory=list)
     level_changes: list[LevelChange] = field(default_factory=list)
+    # What events said that the rules read (``kind.field``: its latest value, and when).
+    seen: dict[str, tuple[Any, datetime]] = field(default_factory=dict)
     # A threshold cannot be crossed before the fold got here: when an event makes a dispute
     # liable (its risk rises, say) after the threshold's time, it is crossed at that event.
     position: datetime = datetime.min.replace(tzinfo=UTC)
@@ -132,7 +142,10 @@ class _FoldState:
 
     def record(self, event: Event) -> None:
         before = self.state
+        if event.kind is EventKind.confirmation_apply:
+            self._check_confirmation(event)
         self.state = apply(before, event)
+        self.note(event)
         self.position = max(self.position, event.at)
         if event.kind in LEVEL_CHANGES and (self.chain_end is None or event.at > self.chain_end):
             self.chain_end = event.at
@@ -149,10 +162,48 @@ class _FoldState:
             self.pauses[-1] = (start, event.at)
         level_clock_restarted = self.state.level_since != before.level_since
         for name, rule in self.policy.rules.obligations.items():
-            if not _applies(rule, self.state):
+            if not self.applies(rule):
                 self.since.pop(name, None)
-            elif level_clock_restarted or name not in self.since:
+            elif name not in self.since or (level_clock_restarted and rule.schedule != "once"):
                 self.since[name] = event.at
+
+    def note(self, event: Event) -> None:
+        """Keep what ``event`` says that the rules read."""
+        for key in _kept_fields(self.policy).get(event.kind, ()):
+            value = event.data.get(key.partition(".")[2])
+            if value is not None:
+                self.seen[key] = (value, event.at)
+
+    def applies(self, rule: ObligationRule) -> bool:
+        """Whether the dispute owes ``rule`` as it stands."""
+        state, scope = self.state, rule.applies_to
+        if state.risk not in scope.risks:
+            return False
+        if scope.supervised is not None and state.supervised is not scope.supervised:
+            return False
+        for key, values in scope.when.items():
+            said = self.seen.get(key)
+            if said is None or str(said[0]) not in values:
+                return False
+        return any(_in_group(group, state) for group in scope.statuses)
+
+    def _check_confirmation(self, event: Event) -> None:
+        """司法确认 is applied for on a written agreement, within the rules' time of it."""
+        agreement = self.seen.get("resolve.agreement")
+        if agreement is None or agreement[0] != "written":
+            raise TransitionNotAllowed(
+                "judicial confirmation is applied for on a written agreement; "
+                "this dispute was not resolved with one"
+            )
+        window = self.policy.rules.judicial_confirmation
+        if window is None:
+            return
+        end = self.policy.due_after(agreement[1], window.within, risk=self.state.risk)
+        if event.at > end:
+            raise TransitionNotAllowed(
+                f"the parties apply for judicial confirmation within {window.within} of the "
+                f"agreement, by {end.isoformat()}"
+            )
 
     def dump(self, seq: int) -> str:
         """The fold as compact JSON; the dispute's units and assignee are its row's."""
@@ -170,12 +221,15 @@ class _FoldState:
                 "paused": state.paused,
                 "supervised": state.supervised,
                 "deadline": _us_or_none(state.supervision_deadline),
+                "grade": state.supervision_grade,
+                "listing_unit": _unit_as_level(state.listing_unit, state.path),
                 "last": {kind.value: _us(at) for kind, at in self.last.items()},
                 "first": {kind.value: _us(at) for kind, at in self.first.items()},
                 "since": {name: _us(at) for name, at in self.since.items()},
                 "pauses": [[_us(start), _us_or_none(end)] for start, end in self.pauses],
                 "position": _us(self.position),
                 "chain_end": _us_or_none(self.chain_end),
+                "seen": {key: [value, _us(at)] for key, (value, at) in self.seen.items()},
             },
             separators=(",", ":"),
         )
@@ -199,32 +253,51 @@ class _FoldState:
             since = self.since.get(name)
             if since is None:
                 continue
+            if rule.schedule == "once":
+                done = self.last.get(rule.fulfilled_by)
+                if done is not None and done >= since:
+                    continue
+            due = self._due(rule, since)
+            if due is None:
+                continue
             owed.append(
                 DueObligation(
                     name=name,
                     label=rule.label_in("en"),  # as the command line says it
-                    due_at=self._due(rule, since),
+                    due_at=due,
                     fulfilled_by=rule.fulfilled_by,
                     rule=f"obligations.{name}",
                 )
             )
         return sorted(owed, key=lambda o: (o.due_at, o.name))
 
-    def _due(self, rule: ObligationRule, since: datetime) -> datetime:
+    def _due(self, rule: ObligationRule, since: datetime) -> datetime | None:
+        """When ``rule`` falls due, owed since ``since``; None if nothing says when (a
+        duration chosen by a value that has none, and no ``otherwise``)."""
         risk = self.state.risk
         anchor = max([since, *(self.last[k] for k in rule.after if k in self.last)])
         if rule.schedule == "first_working_day_of_next_month":
             return self.shifted(self.policy.first_working_day_of_next_month(anchor), anchor)
-        assert rule.due is not None  # the schema requires it for the other schedules
-        if rule.schedule == "after_last":
-            return self.shifted(self.policy.due_after(anchor, rule.due, risk=risk), anchor)
+        if rule.due_at is not None:
+            given = self.seen.get(rule.due_at)
+            if given is not None and given[1] >= since:
+                return self.shifted(datetime.fromisoformat(str(given[0])), anchor)
+        if isinstance(rule.due, DueByData):
+            said = self.seen.get(rule.due.by)
+            length = rule.due.pick(said[0] if said is not None else None)
+        else:
+            length = rule.due
+        if length is None:
+            return None
+        if rule.schedule in ("after_last", "once"):
+            return self.shifted(self.policy.due_after(anchor, length, risk=risk), anchor)
         origin = min([since, *(self.first[k] for k in rule.after if k in self.first)])
         fulfilled = self.last.get(rule.fulfilled_by)
         if fulfilled is not None and fulfilled < since:
             fulfilled = None
         for period in range(1, _MAX_PERIODS):
-            length = Duration(rule.due.amount * period, rule.due.unit)
-            due = self.shifted(self.policy.due_after(origin, length, risk=risk), origin)
+            span = Duration(length.amount * period, length.unit)
+            due = self.shifted(self.policy.due_after(origin, span, risk=risk), origin)
             if fulfilled is not None:
                 if fulfilled <= due:
                     fulfilled = None  # this period is covered, and so is every one before
@@ -275,23 +348,63 @@ class _FoldState:
                 at = self.shifted(threshold, start)
                 deadline = policy.due_after(at, srule.deadline, risk=state.risk)
                 reason = f"not resolved {srule.after} after reaching {state.level}"
+                grades = policy.rules.supervision_grades
                 decision = Decision(
-                    "supervise", srule.id, at, state.level, state.level, reason, deadline
+                    "supervise",
+                    srule.id,
+                    at,
+                    state.level,
+                    state.level,
+                    reason,
+                    deadline,
+                    grade=grades[0].name if grades else None,
+                    unit=state.path.at(srule.level),
+                    allowed=srule.deadline,
                 )
                 candidates.append((at, offset + index, decision))
+        else:
+            regrade = self._next_grade()
+            if regrade is not None:
+                candidates.append((regrade.effective_at, len(candidates), regrade))
         if not candidates:
             return None
         crossed, _, decision = min(candidates, key=lambda c: (c[0], c[1]))
         if crossed >= self.position:
             return decision
-        if decision.kind == "supervise":
-            listing = next(r for r in policy.rules.supervision if r.id == decision.rule)
-            moved = policy.due_after(self.position, listing.deadline, risk=state.risk)
+        if decision.allowed is not None:
+            moved = policy.due_after(self.position, decision.allowed, risk=state.risk)
             return replace(decision, effective_at=self.position, deadline=moved)
         return replace(decision, effective_at=self.position)
 
+    def _next_grade(self) -> Decision | None:
+        """The listing's next grade, taken when its deadline passes with the dispute still
+        open (a listing without a grade is at the first)."""
+        state, grades = self.state, self.policy.rules.supervision_grades
+        if state.supervision_deadline is None or not grades:
+            return None
+        names = [grade.name for grade in grades]
+        current = names.index(state.supervision_grade) if state.supervision_grade in names else 0
+        if current + 1 >= len(grades):
+            return None
+        grade = grades[current + 1]
+        listed = self.last.get(EventKind.supervise, state.supervision_deadline)
+        at = self.shifted(state.supervision_deadline, listed)
+        deadline = self.policy.due_after(at, grade.deadline, risk=state.risk)
+        return Decision(
+            "supervise",
+            f"supervision_grades.{grade.name}",
+            at,
+            state.level,
+            state.level,
+            f"listing deadline passed unresolved: {grade.label_in('en')}",
+            deadline,
+            grade=grade.name,
+            unit=state.listing_unit,
+            allowed=grade.deadline,
+        )
 
-_FOLD_FORMAT = 1
+
+_FOLD_FORMAT = 2
 _FOLD_KEYS = frozenset(
     [
         "status",
@@ -308,6 +421,9 @@ _FOLD_KEYS = frozenset(
         "pauses",
         "position",
         "chain_end",
+        "grade",
+        "listing_unit",
+        "seen",
     ]
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -369,6 +485,8 @@ class Fold:
             paused=data["paused"],
             supervised=data["supervised"],
             supervision_deadline=_at_or_none(data["deadline"]),
+            supervision_grade=data["grade"],
+            listing_unit=_level_as_unit(data["listing_unit"], self.path),
         )
         return _FoldState(
             policy=self.policy,
@@ -379,6 +497,7 @@ class Fold:
             pauses=[(_at(start), _at_or_none(end)) for start, end in data["pauses"]],
             position=_at(data["position"]),
             chain_end=_at_or_none(data["chain_end"]),
+            seen={key: (value, _at(at)) for key, (value, at) in data["seen"].items()},
         )
 
 
@@ -406,15 +525,46 @@ def load_fold(
     return Fold(policy=policy, path=path, assignee=assignee, data=data)
 
 
-def _applies(rule: ObligationRule, state: DisputeState) -> bool:
-    if state.risk not in rule.applies_to.risks:
-        return False
-    group = rule.applies_to.status
+def _unit_as_level(unit: str | None, path: UnitPath) -> str | None:
+    """A unit of the dispute's path as its level (the fold keeps no unit codes)."""
+    return next((level.value for level in Level if path.at(level) == unit), unit)
+
+
+def _level_as_unit(stored: str | None, path: UnitPath) -> str | None:
+    if stored is not None and stored in Level.__members__:
+        return path.at(Level(stored))
+    return stored
+
+
+def _in_group(group: str, state: DisputeState) -> bool:
     if group == "open":
         return state.is_open
     if group == "resolved":
         return state.status is Status.resolved
+    if group == "referred":
+        return state.status is Status.referred
     return state.supervised
+
+
+# The data fields the fold keeps besides those the rules read: what 司法确认 needs.
+_ALWAYS_KEPT = ("resolve.agreement",)
+
+
+def _kept_fields(policy: Policy) -> dict[EventKind, tuple[str, ...]]:
+    """The ``kind.field`` names the fold keeps, by event kind (worked out once per rules)."""
+    found = policy._days.get(("kept-fields",))
+    if found is None:
+        keys = set(_ALWAYS_KEPT)
+        for rule in policy.rules.obligations.values():
+            keys.update(ref for _, ref in rule.fields_read())
+        by_kind: dict[EventKind, list[str]] = {}
+        for key in sorted(keys):
+            kind = key.partition(".")[0]
+            if kind in EventKind.__members__:
+                by_kind.setdefault(EventKind(kind), []).append(key)
+        found = {kind: tuple(names) for kind, names in by_kind.items()}
+        policy._days[("kept-fields",)] = found
+    return found  # type: ignore[return-value]
 
 
 LEVEL_CHANGES = frozenset({EventKind.escalate, EventKind.handback, EventKind.supervise})
@@ -446,10 +596,14 @@ def evaluate(
     if settled is None:
         settled = settled_until(history)
     fold_state = _FoldState(policy=policy, state=initial, position=initial.reported_at)
-    report = Event(EventKind.report, initial.reported_at)
+    reported = next((e for e in history if e.kind is EventKind.report), None)
+    report = Event(
+        EventKind.report, initial.reported_at, reported.data if reported is not None else {}
+    )
     fold_state.last[EventKind.report] = fold_state.first[EventKind.report] = report.at
+    fold_state.note(report)
     for name, rule in policy.rules.obligations.items():
-        if _applies(rule, initial):
+        if fold_state.applies(rule):
             fold_state.since[name] = initial.reported_at
     return _fold(fold_state, history, settled=settled, now=now)
 

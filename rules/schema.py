@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from models.events import EventData
 from models.values import EventKind, Level, Risk
 from rules.durations import Duration, parse_duration
 
@@ -36,7 +37,11 @@ __all__ = [
     "Problem",
     "RuleSet",
     "SensitivePeriod",
+    "SupervisionGrade",
+    "UnitObligationRule",
     "SupervisionRule",
+    "JudicialConfirmation",
+    "DueByData",
     "consistency_problems",
 ]
 
@@ -115,9 +120,36 @@ class SensitivePeriod(Model):
         return self.start <= day <= self.end and risk in self.risks
 
 
+StatusGroup = Literal["open", "resolved", "referred", "supervised"]
+
+
 class AppliesTo(Model):
-    status: Literal["open", "resolved", "supervised"]
+    """Which disputes owe an obligation: by status (open: reported or mediating; supervised:
+    under supervised listing, whatever the status), risk, listing, and what their events
+    said (``when: {report.source: [court_delegated]}``: the latest such event's field had
+    one of these values)."""
+
+    status: StatusGroup | list[StatusGroup]
     risks: list[Risk] = [Risk.high, Risk.medium, Risk.low]
+    supervised: bool | None = None
+    when: dict[str, list[str]] = {}
+
+    @property
+    def statuses(self) -> tuple[StatusGroup, ...]:
+        return (self.status,) if isinstance(self.status, str) else tuple(self.status)
+
+
+class DueByData(Model):
+    """A due time chosen by what an event said: ``{by: refer.to, values: {police: 15d},
+    otherwise: 30d}``."""
+
+    by: str
+    values: dict[str, DurationField]
+    otherwise: DurationField | None = None
+
+    def pick(self, value: object) -> Duration | None:
+        found = self.values.get(str(value)) if value is not None else None
+        return found if found is not None else self.otherwise
 
 
 Language = Literal["zh", "en"]
@@ -134,9 +166,15 @@ class ObligationRule(Model):
     applies_to: AppliesTo
     fulfilled_by: EventKind
     after: list[EventKind] = [EventKind.report]
-    schedule: Literal["after_last", "every", "first_working_day_of_next_month"] = "after_last"
-    due: DurationField | None = None
-    owner: Literal["responsible", "township", "county"] = "responsible"
+    # after_last: due after the latest of `after`, again after each fulfilment; once: owed
+    # until fulfilled, its clock not restarted by a change of level; every: each period
+    schedule: Literal["after_last", "once", "every", "first_working_day_of_next_month"] = (
+        "after_last"
+    )
+    due: DurationField | DueByData | None = None
+    # a time an event gave (`supervise.deadline`, `extend.until`): it replaces `due`
+    due_at: str | None = None
+    owner: Literal["responsible", "township", "county", "listing"] = "responsible"
 
     def label_in(self, language: Language) -> str:
         """The label in ``language``, else in English, else the one given."""
@@ -147,11 +185,27 @@ class ObligationRule(Model):
     @model_validator(mode="after")
     def _due_matches_schedule(self) -> ObligationRule:
         if self.schedule == "first_working_day_of_next_month":
-            if self.due is not None:
-                raise ValueError("'due' is not used with schedule first_working_day_of_next_month")
-        elif self.due is None:
-            raise ValueError(f"'due' is required with schedule {self.schedule}")
+            if self.due is not None or self.due_at is not None:
+                raise ValueError(
+                    "'due' and 'due_at' are not used with schedule first_working_day_of_next_month"
+                )
+        elif self.schedule == "every":
+            if not isinstance(self.due, Duration) or self.due_at is not None:
+                raise ValueError("schedule every needs 'due', a duration such as 15d")
+        elif self.due is None and self.due_at is None:
+            raise ValueError(f"'due' or 'due_at' is required with schedule {self.schedule}")
         return self
+
+    def fields_read(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """The event fields (``kind.field``) this rule reads, with where it names them."""
+        read: list[tuple[tuple[str | int, ...], str]] = [
+            (("applies_to", "when", key), key) for key in self.applies_to.when
+        ]
+        if isinstance(self.due, DueByData):
+            read.append((("due", "by"), self.due.by))
+        if self.due_at is not None:
+            read.append((("due_at",), self.due_at))
+        return read
 
 
 class EscalationRule(Model):
@@ -193,6 +247,69 @@ class SupervisionRule(Model):
     deadline: DurationField
 
 
+class UnitObligationRule(Model):
+    """What a unit's supervisors owe for the unit as a whole (the county's monthly inspection,
+    月督查): a task for every unit of ``level``, opened each time the cadence flow
+    ``opened_by`` runs and due at the end of that local day (or ``due`` after its start);
+    done when one of them records ``fulfilled_by`` for the unit."""
+
+    label: (
+        Annotated[str, Field(min_length=1)]
+        | Annotated[dict[Language, Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    )
+    level: Literal["township", "county"]
+    opened_by: str
+    fulfilled_by: EventKind = EventKind.inspect
+    due: DurationField | None = None
+
+    def label_in(self, language: Language) -> str:
+        if isinstance(self.label, str):
+            return self.label
+        return self.label.get(language) or self.label.get("en") or next(iter(self.label.values()))
+
+
+class SupervisionGrade(Model):
+    """A grade of supervised listing (黄牌, 红牌…): when a listing's deadline passes with the
+    dispute unresolved, the next grade applies, with a new deadline counted from the old."""
+
+    name: str = Field(min_length=1, max_length=64)
+    label: (
+        Annotated[str, Field(min_length=1)]
+        | Annotated[dict[Language, Annotated[str, Field(min_length=1)]], Field(min_length=1)]
+    )
+    deadline: DurationField
+
+    def label_in(self, language: Language) -> str:
+        if isinstance(self.label, str):
+            return self.label
+        return self.label.get(language) or self.label.get("en") or next(iter(self.label.values()))
+
+
+class JudicialConfirmation(Model):
+    """司法确认: the parties to a written agreement may apply jointly to a court ``within``
+    this time of it (人民调解法 art. 33); later applications are refused."""
+
+    within: DurationField
+
+
+def _quoted_time(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML reads an unquoted 8:00 as a number of minutes (sexagesimal): 480
+        hours, minutes = divmod(value, 60)
+        raise ValueError(
+            f'a time of day is written in quotes, like "{hours:02d}:{minutes:02d}": '
+            f"unquoted, YAML reads it as the number {value}"
+        )
+    return value
+
+
+LocalTime = Annotated[
+    str,
+    BeforeValidator(_quoted_time),
+    Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$"),
+]
+
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -201,7 +318,7 @@ class FlowSchedule(Model):
     """When a sweep flow runs: ``every`` few minutes, or ``at`` a local time on ``days``."""
 
     every: DurationField | None = None
-    at: str | None = Field(default=None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    at: LocalTime | None = None
     days: (
         Literal["every", "working", "first_working_day"]
         | list[Weekday]
@@ -217,9 +334,6 @@ class FlowSchedule(Model):
         if self.every is not None and self.days != "every":
             raise ValueError("'days' goes with 'at', not with 'every'")
         return self
-
-
-LocalTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 
 
 class QuietHours(Model):
@@ -266,6 +380,9 @@ class RuleSet(Model):
     obligations: dict[str, ObligationRule]
     escalations: list[EscalationRule] = []
     supervision: list[SupervisionRule] = []
+    supervision_grades: list[SupervisionGrade] = []
+    unit_obligations: dict[str, UnitObligationRule] = {}
+    judicial_confirmation: JudicialConfirmation | None = None
     sensitive_periods: list[SensitivePeriod] = []
     acknowledgement: dict[Risk, DurationField] = {}
     acknowledgement_escalation: dict[Risk, DurationField] = {}
@@ -403,11 +520,44 @@ def consistency_problems(rules: RuleSet) -> list[Problem]:
                     f"{', '.join(sorted(rules.obligations))}",
                 )
             )
+    problems.extend(_field_problems(rules))
+    for name, unit_rule in rules.unit_obligations.items():
+        if name in rules.obligations:
+            problems.append(
+                Problem(
+                    path=("unit_obligations", name),
+                    message=f"{name!r} is also an obligation of disputes: give it another name",
+                )
+            )
+        if (
+            unit_rule.opened_by not in rules.schedule
+            or unit_rule.opened_by not in rules.obligations
+        ):
+            scheduled = sorted(f for f in rules.schedule if f in rules.obligations)
+            problems.append(
+                Problem(
+                    path=("unit_obligations", name, "opened_by"),
+                    message=f"{unit_rule.opened_by!r} is not a scheduled cadence flow; "
+                    f"scheduled: {', '.join(scheduled) or 'none'}",
+                )
+            )
+    grades: set[str] = set()
+    for index, grade in enumerate(rules.supervision_grades):
+        if grade.name in grades:
+            problems.append(
+                Problem(
+                    path=("supervision_grades", index, "name"),
+                    message=f"grade {grade.name!r} is named twice",
+                )
+            )
+        grades.add(grade.name)
     fulfilling: dict[EventKind, list[str]] = {}
     for name, obligation in rules.obligations.items():
+        if obligation.schedule == "once":
+            continue  # ended by its event: two may end on the same one
         for other_name in fulfilling.get(obligation.fulfilled_by, []):
             earlier = rules.obligations[other_name].applies_to
-            if earlier.status == obligation.applies_to.status and (
+            if set(earlier.statuses) & set(obligation.applies_to.statuses) and (
                 set(earlier.risks) & set(obligation.applies_to.risks)
             ):
                 problems.append(
@@ -419,4 +569,55 @@ def consistency_problems(rules: RuleSet) -> list[Problem]:
                 )
                 break
         fulfilling.setdefault(obligation.fulfilled_by, []).append(name)
+    return problems
+
+
+def _field_problems(rules: RuleSet) -> list[Problem]:
+    """Event fields the obligations read that no event has, or values it never takes."""
+    problems: list[Problem] = []
+    for name, obligation in rules.obligations.items():
+        for where, ref in obligation.fields_read():
+            at: tuple[str | int, ...] = ("obligations", name, *where)
+            kind_name, _, field_name = ref.partition(".")
+            try:
+                kind = EventKind(kind_name)
+            except ValueError:
+                problems.append(
+                    Problem(path=at, message=f"{ref!r} names no event kind: write kind.field")
+                )
+                continue
+            fields = {f.name: f for f in EventData.fields(kind)}
+            found = fields.get(field_name)
+            if found is None:
+                known = ", ".join(sorted(fields)) or "none"
+                problems.append(
+                    Problem(
+                        path=at,
+                        message=f"{kind} events have no field {field_name!r}; fields: {known}",
+                    )
+                )
+                continue
+            if where == ("due_at",):
+                if found.kind != "time":
+                    problems.append(
+                        Problem(path=at, message=f"{ref} is not a time: due_at needs one")
+                    )
+                continue
+            if found.kind == "time":
+                problems.append(Problem(path=at, message=f"{ref} is a time, not a value to match"))
+                continue
+            values = (
+                obligation.applies_to.when[ref]
+                if where[0] == "applies_to"
+                else list(obligation.due.values)  # type: ignore[union-attr]
+            )
+            unknown = [v for v in values if found.choices and v not in found.choices]
+            if unknown:
+                problems.append(
+                    Problem(
+                        path=at,
+                        message=f"{ref} is never {', '.join(map(repr, unknown))}; "
+                        f"it is one of {', '.join(found.choices)}",
+                    )
+                )
     return problems

@@ -83,15 +83,29 @@ ACTIONS = [
     K.pause,
     K.resume,
     K.review,
+    K.refer,
+    K.referral_result,
+    K.extend,
+    K.confirmation_notice,
 ]
+# No escalation, hand-back or listing by hand: the recorded chain is settled, so a decision
+# that a later evaluation finds before one of them would not be taken (docs/rules.md), and
+# these histories do not record the decisions as a sweep would.
 STARTS = [at(2026, 11, 2, 10), at(2026, 9, 25, 16), at(2026, 2, 10, 9), at(2026, 3, 1, 20)]
 
 
-def _data(kind: EventKind, draw: st.DrawFn) -> dict[str, Any]:
+def _data(kind: EventKind, draw: st.DrawFn, moment: datetime) -> dict[str, Any]:
+    later = (moment + timedelta(days=draw(st.integers(1, 20)))).isoformat()
     if kind is K.assess:
         return {"risk": draw(st.sampled_from(list(Risk))).value}
     if kind is K.resolve:
-        return {"method": "people", "agreement": "oral"}
+        return {"method": "people", "agreement": draw(st.sampled_from(["oral", "written"]))}
+    if kind is K.refer:
+        return {"to": draw(st.sampled_from(["court", "police", "petition"])), "body": "b"}
+    if kind is K.referral_result:
+        return {"result": draw(st.sampled_from(["handled", "returned"]))}
+    if kind is K.extend:
+        return {"until": later}
     if kind is K.visit:
         return {"outcome": draw(st.sampled_from(["stable", "relapsed"]))}
     if kind is K.pause:
@@ -108,10 +122,11 @@ def histories(draw: st.DrawFn) -> tuple[Risk, datetime, list[Event]]:
     events: list[Event] = []
     for offset in offsets:
         kind = draw(st.sampled_from(ACTIONS))
+        moment = reported + timedelta(minutes=offset)
         candidate = Event(
             kind,
-            reported + timedelta(minutes=offset),
-            MappingProxyType(_data(kind, draw)),
+            moment,
+            MappingProxyType(_data(kind, draw, moment)),
             seq=len(events) + 2,
         )
         try:

@@ -107,7 +107,11 @@ def resolved_on_thursday() -> list[Event]:
 
 def test_resolved_dispute_owes_a_return_visit_ten_days_after_resolution() -> None:
     result = run(Risk.medium, MONDAY, resolved_on_thursday(), now=at(2026, 11, 5, 15))
-    assert due(result) == {"return_visit": end(2026, 11, 15)}
+    # and, the agreement being written, telling the parties of 司法确认 within 3 days
+    assert due(result) == {
+        "return_visit": end(2026, 11, 15),
+        "confirmation_notice": end(2026, 11, 8),
+    }
 
 
 def test_stable_return_visit_closes_the_dispute_and_ends_its_obligations() -> None:
@@ -332,14 +336,17 @@ def test_neglected_high_risk_dispute_climbs_to_county_and_is_listed_after_fiftee
         ("village-high-missed-check", end(2026, 11, 3)),
         ("township-high-overdue", end(2026, 11, 5)),
         ("county-high-supervised", end(2026, 11, 20)),
+        ("supervision_grades.red", end(2026, 12, 5)),
     ]
-    listing = result.decisions[-1]
+    listing = result.decisions[-2]
     assert listing.kind == "supervise"
     assert (listing.from_level, listing.to_level) == (Level.county, Level.county)
-    assert listing.deadline == end(2026, 12, 5)
+    assert (listing.deadline, listing.grade, listing.unit) == (end(2026, 12, 5), "yellow", "330100")
+    # its deadline passed unresolved: the red card, ten more days
     assert result.state.supervised
-    assert result.state.supervision_deadline == end(2026, 12, 5)
-    assert result.next_decision is None
+    assert result.state.supervision_deadline == end(2026, 12, 15)
+    assert result.state.supervision_grade == "red"
+    assert result.next_decision is None  # red is the last grade
 
 
 def test_nothing_escalates_beyond_county() -> None:
@@ -357,7 +364,10 @@ def test_high_risk_dispute_at_county_is_listed_for_supervision_fifteen_days_afte
     result = run(Risk.high, MONDAY, events, now=at(2026, 11, 17, 23, 59))
     assert result.decisions == ()
     result = run(Risk.high, MONDAY, events)
-    assert chain(result) == [("county-high-supervised", end(2026, 11, 17))]
+    assert chain(result) == [
+        ("county-high-supervised", end(2026, 11, 17)),
+        ("supervision_grades.red", end(2026, 12, 2)),
+    ]
     assert result.decisions[0].deadline == end(2026, 12, 2)
     assert due(result)["monthly_inspection"] == end(2026, 12, 1)
 
@@ -375,7 +385,9 @@ def test_a_dispute_supervised_by_hand_is_not_listed_again() -> None:
         ev(K.supervise, at(2026, 11, 3, 10), deadline=end(2026, 11, 30).isoformat()),
     ]
     result = run(Risk.high, MONDAY, events)
-    assert result.decisions == () and result.next_decision is None
+    # only its grade changes: a listing by hand starts at the first grade
+    assert chain(result) == [("supervision_grades.red", end(2026, 11, 30))]
+    assert result.next_decision is None
 
 
 # --- pauses -------------------------------------------------------------------------------
@@ -395,13 +407,17 @@ def test_paused_time_is_added_to_every_open_obligation() -> None:
         "daily_check": end(2026, 11, 5),
         "weekly_assessment": end(2026, 11, 11),
         "half_month_review": end(2026, 11, 19),
+        "mediation_time_limit": end(2026, 12, 4),
     }
 
 
 def test_paused_time_is_added_to_the_return_visit() -> None:
     events = [*resolved_on_thursday(), *paused_two_days(at(2026, 11, 6, 10))]
     result = run(Risk.medium, MONDAY, events, now=at(2026, 11, 8, 11))
-    assert due(result) == {"return_visit": end(2026, 11, 17)}
+    assert due(result) == {
+        "return_visit": end(2026, 11, 17),
+        "confirmation_notice": end(2026, 11, 10),
+    }
 
 
 def test_paused_time_is_added_to_the_monthly_inspection() -> None:
@@ -556,11 +572,11 @@ def sweep_daily(
 
 def test_a_late_evaluation_gives_the_same_decisions_at_the_same_times_as_on_time_sweeps() -> None:
     events = [ev(K.assess, at(2026, 11, 3, 9), risk="high")]
-    log = sweep_daily(Risk.medium, MONDAY, events, until=at(2026, 11, 30, 12))
+    log = sweep_daily(Risk.medium, MONDAY, events, until=at(2026, 12, 28, 12))
     recorded = [(e.data["rule"], e.at) for e in log if e.kind in (K.escalate, K.supervise)]
     late = run(Risk.medium, MONDAY, events, now=at(2026, 12, 28, 12))
     assert chain(late) == recorded
-    assert len(recorded) == 3
+    assert len(recorded) == 4
 
 
 def test_evaluating_weeks_late_gives_the_same_chain_as_evaluating_at_each_step() -> None:
@@ -571,7 +587,7 @@ def test_evaluating_weeks_late_gives_the_same_chain_as_evaluating_at_each_step()
 
 
 def test_recorded_escalations_are_not_decided_again() -> None:
-    log = sweep_daily(Risk.high, MONDAY, [], until=at(2026, 11, 30, 12))
+    log = sweep_daily(Risk.high, MONDAY, [], until=at(2026, 12, 28, 12))
     initial = DisputeState.reported(path=PATH, risk=Risk.high, at=MONDAY)
     result = evaluate(initial, log, policy=POLICY, now=at(2026, 12, 28, 12))
     assert result.decisions == ()

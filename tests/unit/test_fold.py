@@ -90,7 +90,7 @@ def test_a_fold_read_back_and_stored_again_is_the_same_text(
 def test_a_fold_is_a_few_hundred_bytes_of_json_without_the_units_or_the_people() -> None:
     events = numbered([*checks((2026, 11, 3), (2026, 11, 4))])
     _, text, _ = stored(Risk.high, MONDAY, events, at(2026, 11, 20, 9))
-    assert len(text) < 600
+    assert len(text) < 700  # the clocks of eight obligations
     assert PATH.village not in text and PATH.county not in text
     assert json.loads(text)["rules"] == POLICY.version
 
@@ -149,3 +149,46 @@ def test_a_decision_recorded_from_the_fold_is_dated_when_its_threshold_was_cross
         ("village-high-missed-check", at(2026, 11, 3) + timedelta(days=1))
     ]
     assert result.decisions[0].kind == EventKind.escalate
+
+
+def test_a_fold_keeps_what_events_said_and_the_listing_and_goes_on_as_a_replay_would() -> None:
+    report = Event(
+        K.report,
+        MONDAY,
+        MappingProxyType({"risk": "high", "source": "court_entrusted", "court": "某县人民法院"}),
+        seq=1,
+    )
+    events = numbered(
+        [
+            Event(K.escalate, at(2026, 11, 2, 11), MappingProxyType({})),
+            Event(K.escalate, at(2026, 11, 2, 12), MappingProxyType({})),
+            Event(
+                K.supervise,
+                at(2026, 11, 3, 10),
+                MappingProxyType({"deadline": at(2026, 11, 10).isoformat(), "unit": "330101"}),
+            ),
+        ]
+    )
+    past, text, before = stored(Risk.high, MONDAY, [report, *events], at(2026, 11, 4, 9))
+    assert json.loads(text)["seen"]["report.source"][0] == "court_entrusted"
+    assert json.loads(text)["listing_unit"] == "township"  # a level: the fold keeps no codes
+    seq = max(e.seq for e in past)
+    fresh = [
+        Event(
+            K.extend,
+            at(2026, 11, 5, 9),
+            MappingProxyType({"until": at(2026, 12, 20).isoformat()}),
+            seq=seq + 1,
+        )
+    ]
+    fold = load_fold(text, seq=seq, path=PATH, assignee=None, policy=POLICY)
+    assert fold is not None
+    later = at(2026, 11, 12, 9)  # past the listing's deadline: graded up
+    resumed = resume(fold, fresh, now=later)
+    initial = DisputeState.reported(path=PATH, risk=Risk.high, at=MONDAY)
+    replayed = evaluate(
+        initial, [*past, *fresh], policy=POLICY, now=later, settled=settled_until(past)
+    )
+    same(replayed, resumed, fresh)
+    assert resumed.state.listing_unit == "330101" and resumed.state.supervision_grade == "red"
+    assert {o.name for o in resumed.obligations} >= {"court_result", "mediation_time_limit"}

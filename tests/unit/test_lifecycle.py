@@ -32,7 +32,10 @@ DATA: dict[EventKind, dict[str, Any]] = {
     K.assess: {"risk": "high"},
     K.mediate: {"method": "people"},
     K.resolve: {"method": "people", "agreement": "written"},
-    K.refer: {"to": "court"},
+    K.refer: {"to": "court", "body": "某县人民法院"},
+    K.court_result: {"outcome": "agreement"},
+    K.confirmation_apply: {"court": "某县人民法院"},
+    K.extend: {"until": DEADLINE.isoformat()},
     K.pause: {"reason": "a party is in hospital"},
     K.supervise: {"deadline": DEADLINE.isoformat(), "rule": "county-high-supervised"},
     K.note: {"text": "called both parties"},
@@ -63,6 +66,10 @@ def event(kind: EventKind, data: dict[str, Any] | None = None, *, at: datetime =
 def data_for(transition: Transition) -> dict[str, Any] | None:
     if transition.kind is K.visit:
         return {"outcome": "stable" if "stable" in transition.condition else "relapsed"}
+    if transition.kind is K.referral_result:
+        return {"result": "returned" if "returned" in transition.condition else "handled"}
+    if transition.kind is K.confirmation_result:
+        return {"result": "refused" if "refused" in transition.condition else "confirmed"}
     return DATA.get(transition.kind)
 
 
@@ -74,7 +81,8 @@ def source_state(transition: Transition, status: Status) -> DisputeState:
 
 def transition_id(transition: Transition, source: Status) -> str:
     data = data_for(transition) or {}
-    return "-".join(str(part) for part in (transition.kind, source, data.get("outcome")) if part)
+    outcome = data.get("outcome") or data.get("result")
+    return "-".join(str(part) for part in (transition.kind, source, outcome) if part)
 
 
 ALLOWED = [pytest.param(t, s, id=transition_id(t, s)) for t in TRANSITIONS for s in t.sources]
@@ -327,7 +335,14 @@ def test_what_is_allowed_now_follows_the_table_and_its_conditions() -> None:
     paused = allowed_now(Status.mediating, paused=True, level=Level.county)
     assert K.resume in paused and K.pause not in paused and K.check not in paused
     assert K.escalate not in paused and K.handback in paused  # at county: down, not up
-    assert allowed_now(Status.closed, paused=False, level=Level.village) == [K.reopen, K.note]
+    assert allowed_now(Status.closed, paused=False, level=Level.village) == [
+        K.reopen,
+        K.note,
+        K.court_result,
+        K.confirmation_notice,
+        K.confirmation_apply,
+        K.confirmation_result,
+    ]
 
 
 def test_every_kind_allowed_now_is_taken_by_apply() -> None:
@@ -338,7 +353,12 @@ def test_every_kind_allowed_now_is_taken_by_apply() -> None:
         K.assess: {"risk": "low"},
         K.resolve: {"method": "people", "agreement": "oral"},
         K.visit: {"outcome": "stable"},
-        K.refer: {"to": "court"},
+        K.refer: {"to": "court", "body": "某县人民法院"},
+        K.court_result: {"outcome": "agreement"},
+        K.confirmation_apply: {"court": "某县人民法院"},
+        K.confirmation_result: {"result": "confirmed"},
+        K.referral_result: {"result": "handled"},
+        K.extend: {"until": DEADLINE.isoformat()},
         K.pause: {"reason": "r"},
         K.supervise: {"deadline": "2026-12-01T00:00:00+08:00"},
         K.note: {"text": "t"},
@@ -378,3 +398,12 @@ def test_the_fields_of_each_kind_are_those_its_data_takes() -> None:
             for f in EventData.fields(kind)
         }
         assert set(EventData.validate(kind, filled)) == set(filled)
+
+
+def test_a_refusal_lists_only_what_the_dispute_takes_now_not_resume_or_handback() -> None:
+    # a village dispute that is not paused can be neither resumed nor handed back
+    with pytest.raises(TransitionNotAllowed) as refused:
+        apply(state(Status.mediating), event(K.visit, {"outcome": "stable"}))
+    allowed = str(refused.value).split("allowed now: ")[1].split(", ")
+    assert "resume" not in allowed and "handback" not in allowed
+    assert "escalate" in allowed and "pause" in allowed

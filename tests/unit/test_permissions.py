@@ -7,7 +7,22 @@ import pytest
 from models.values import EventKind, Role, UnitLevel
 from workflows.access import Action, allowed, matrix_markdown, refusal
 
-MEDIATOR_WORK = {"report", "acknowledge", "check", "assess", "mediate", "resolve", "visit", "note"}
+MEDIATOR_WORK = {
+    "report",
+    "acknowledge",
+    "check",
+    "assess",
+    "mediate",
+    "resolve",
+    "visit",
+    "note",
+    "referral_result",
+    "court_result",
+    "confirmation_notice",
+    "confirmation_apply",
+    "confirmation_result",
+    "extend",
+}
 
 
 @pytest.mark.parametrize("level", [UnitLevel.village, UnitLevel.grid])

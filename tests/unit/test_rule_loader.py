@@ -399,3 +399,55 @@ def test_default_rules_path_is_the_shipped_yaml() -> None:
     path = default_rules_path()
     assert path.name == "default.yaml"
     assert path.is_file()
+
+
+def test_an_unquoted_time_of_day_says_it_must_be_quoted(tmp_path: Path) -> None:
+    text = OBLIGATIONS + "reminders:\n  digest_at: 8:00\n"
+    assert problems(tmp_path, text) == [
+        '9:14: reminders.digest_at: a time of day is written in quotes, like "08:00": '
+        "unquoted, YAML reads it as the number 480"
+    ]
+
+
+def referral_rule(*lines: str) -> str:
+    return (
+        OBLIGATIONS
+        + "  referral_feedback:\n    label: referral feedback\n    applies_to: {status: referred}\n"
+        + "    fulfilled_by: referral_result\n    schedule: once\n"
+        + "".join(f"    {line}\n" for line in lines)
+    )
+
+
+def test_a_due_time_chosen_by_an_event_field_loads(tmp_path: Path) -> None:
+    text = referral_rule("due: {by: refer.to, values: {police: 15d}, otherwise: 30d}")
+    rules = load_ruleset(write(tmp_path, text))
+    assert str(rules.obligations["referral_feedback"].due.pick("court")) == "30d"  # type: ignore[union-attr]
+
+
+def test_an_obligation_reading_a_field_no_event_has_is_refused(tmp_path: Path) -> None:
+    text = referral_rule("due: {by: refer.destination, values: {police: 15d}}")
+    assert problems(tmp_path, text) == [
+        "13:15: obligations.referral_feedback.due.by: refer events have no field "
+        "'destination'; fields: body, note, to"
+    ]
+
+
+def test_an_obligation_matching_a_value_the_field_never_takes_is_refused(tmp_path: Path) -> None:
+    text = referral_rule("due: {by: refer.to, values: {polic: 15d}}")
+    assert problems(tmp_path, text) == [
+        "13:15: obligations.referral_feedback.due.by: refer.to is never 'polic'; "
+        "it is one of court, arbitration, police, petition"
+    ]
+
+
+def test_due_at_must_name_a_time(tmp_path: Path) -> None:
+    text = referral_rule("due_at: refer.to")
+    assert problems(tmp_path, text) == [
+        "13:13: obligations.referral_feedback.due_at: refer.to is not a time: due_at needs one"
+    ]
+
+
+def test_an_obligation_without_any_due_time_is_refused(tmp_path: Path) -> None:
+    assert problems(tmp_path, referral_rule()) == [
+        "9:5: obligations.referral_feedback: 'due' or 'due_at' is required with schedule once"
+    ]

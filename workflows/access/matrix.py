@@ -42,6 +42,12 @@ class Action(StrEnum):
     supervise = "supervise"
     note = "note"
     withdraw = "withdraw"
+    referral_result = "referral_result"
+    court_result = "court_result"
+    confirmation_notice = "confirmation_notice"
+    confirmation_apply = "confirmation_apply"
+    confirmation_result = "confirmation_result"
+    extend = "extend"
     org = "org"
     rules = "rules"
 
@@ -61,6 +67,14 @@ _WORK = (
     Action.resolve,
     Action.visit,
     Action.note,
+    # what the village follows up: the answer of a referral, the court's own cases, 司法确认,
+    # a time limit the parties agreed to extend
+    Action.referral_result,
+    Action.court_result,
+    Action.confirmation_notice,
+    Action.confirmation_apply,
+    Action.confirmation_result,
+    Action.extend,
 )
 
 
