@@ -6,7 +6,7 @@ same way; they come back timezone-aware.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -45,6 +45,7 @@ __all__ = [
     "Task",
     "UTCDateTime",
     "Unit",
+    "UnitTask",
     "WebSession",
 ]
 
@@ -91,8 +92,8 @@ class Person(SQLModel, table=True):
     contacts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
-# The disputes a queue lists: not closed, withdrawn or referred.
-LIVE = text("status IN ('reported', 'mediating', 'resolved')")
+# The disputes a queue lists: not closed or withdrawn (a referred one owes its feedback).
+LIVE = text("status IN ('reported', 'mediating', 'resolved', 'referred')")
 
 
 def _queue(name: str, scope: str) -> Index:
@@ -248,6 +249,31 @@ class Task(SQLModel, table=True):
     next_reminder_at: datetime | None = _time(index=True, nullable=True)
     reminders_sent: int = 0
     escalated_at: datetime | None = _time(nullable=True)
+
+
+class UnitTask(SQLModel, table=True):
+    """Something a unit's supervisors owe for the unit as a whole, not for one dispute: the
+    county's monthly inspection (月督查). ``kind`` is a unit obligation's name; one per unit,
+    kind and ``opened_on`` (the local day it was opened)."""
+
+    __tablename__ = "unit_tasks"
+    __table_args__ = (
+        UniqueConstraint("unit_code", "kind", "opened_on", name="uq_unit_tasks_once"),
+        Index("ix_unit_tasks_unit_state", "unit_code", "state"),
+    )
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    unit_code: str = Field(foreign_key="units.code", max_length=32)
+    kind: str = Field(max_length=32)
+    opened_on: date
+    due_at: datetime = _time()
+    state: str = Field(default=TaskState.open, max_length=16)
+    created_at: datetime = _time()
+    closed_at: datetime | None = _time(nullable=True)
+    closed_by: str | None = Field(default=None, max_length=64)
+    note: str | None = Field(default=None, max_length=2000)
+    rules_version: str = Field(max_length=64)
 
 
 class RuleSetRecord(SQLModel, table=True):

@@ -31,7 +31,7 @@ from workflows.access import Forbidden
 from workflows.errors import BadInput, NotFound, first_line
 from workflows.recording import NewDispute, NewEvent, Refusals, record_event, report_dispute
 from workflows.settings import parse_time
-from workflows.tasks import acknowledge_task
+from workflows.tasks import acknowledge_dispute, acknowledge_task
 from workflows.views import (
     LONGEST_PAGE,
     QueueFilters,
@@ -209,6 +209,9 @@ def api_app(web: Web) -> FastAPI:
                 people_involved=body.people_involved,
                 parties=body.parties,
                 location=body.location,
+                source=body.source,
+                court=body.court,
+                court_deadline=_time(body.court_deadline, web, "court_deadline"),
             ),
         )
         return dispute_view(
@@ -223,7 +226,9 @@ def api_app(web: Web) -> FastAPI:
     )
     def new_event(signed: Writer, dispute_id: Id, body: NewEventIn) -> dict[str, Any]:
         policy, now = web.rules(), web.clock()
-        record_event(
+        # An acknowledgement that gives none owed is refused, saying whose it is.
+        record = acknowledge_dispute if body.kind == "acknowledge" else record_event
+        record(
             engine=web.engine,
             policy=policy,
             now=now,

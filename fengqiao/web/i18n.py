@@ -65,11 +65,18 @@ class Words:
         return str(locale(language)["language"])
 
     def task(self, kind: str) -> str:
-        """A task's name: an obligation's label from the rule file, or 签收."""
+        """A task's name: an obligation's (or a unit obligation's) label from the rule file,
+        or 签收."""
         if kind == ACKNOWLEDGEMENT:
             return self.of("event", "acknowledge")
-        obligation = self._policy.rules.obligations.get(kind)
+        rules = self._policy.rules
+        obligation = rules.obligations.get(kind) or rules.unit_obligations.get(kind)
         return obligation.label_in(cast(Language, self.language)) if obligation else kind
+
+    def grade(self, name: str) -> str:
+        """A listing's grade as the rule file labels it (黄牌, 红牌…)."""
+        grade = next((g for g in self._policy.rules.supervision_grades if g.name == name), None)
+        return grade.label_in(cast(Language, self.language)) if grade else name
 
     def span(self, delta: timedelta) -> str:
         """A length of time, coarsely: ``2 天 4 小时``, ``3 小时``, ``20 分钟``."""

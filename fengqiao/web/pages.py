@@ -38,6 +38,7 @@ from fengqiao.web.present import local_path, next_decision_text, row_state, spen
 from models.events import EventData
 from models.lifecycle import allowed_now
 from models.values import Actor, EventKind, Level, Risk, Role, Status, UnitLevel
+from rules.policy import Policy
 from workflows.access import Action, permit
 from workflows.accounts import SignInRefused, SignInThrottled, sign_in, sign_out
 from workflows.db import reading
@@ -45,10 +46,11 @@ from workflows.errors import BadInput, NotFound, first_line
 from workflows.recording import NewDispute, NewEvent, Refusals, record_event, record_on_many
 from workflows.recording import report_dispute as report
 from workflows.settings import parse_time
-from workflows.tasks import acknowledge_disputes, acknowledge_task
+from workflows.tasks import acknowledge_disputes, acknowledge_task, fulfil_unit_tasks
 from workflows.views import (
     LONGEST_PAGE,
     QueueFilters,
+    answering_view,
     dispute_view,
     escalations_view,
     explain_view,
@@ -56,6 +58,7 @@ from workflows.views import (
     queue_view,
     tasks_view,
     unit_names,
+    unit_tasks_view,
 )
 
 __all__ = ["pages_app"]
@@ -175,6 +178,10 @@ def pages_app(web: Web) -> FastAPI:
                 "here": _here(request),
                 "fulfils": {
                     name: rule.fulfilled_by.value for name, rule in policy.rules.obligations.items()
+                },
+                "unit_fulfils": {
+                    name: rule.fulfilled_by.value
+                    for name, rule in policy.rules.unit_obligations.items()
                 },
                 "categories": CATEGORIES,
                 "unit": lambda code: names.get(code, code),
@@ -317,8 +324,37 @@ def pages_app(web: Web) -> FastAPI:
             person=signed.viewer.person,
             viewer=signed.viewer,
         )
-        names = unit_names(engine=web.engine, codes=[r["target"].split(":", 1)[1] for r in rows])
-        return render(request, "tasks.html", signed, tasks=rows, mine=_mine(signed), names=names)
+        own = unit_tasks_view(
+            engine=web.engine, now=web.clock(), zone=web.zone, person=signed.viewer.person
+        )
+        codes = [r["target"].split(":", 1)[1] for r in rows] + [u["unit"] for u in own]
+        names = unit_names(engine=web.engine, codes=codes)
+        return render(
+            request,
+            "tasks.html",
+            signed,
+            tasks=rows,
+            unit_tasks=own,
+            mine=_mine(signed, web),
+            names=names,
+        )
+
+    @app.post("/units/{code}/record")
+    def record_unit_task(code: str, signed: Changing, form: Form) -> Response:
+        """A unit's own task done: the county's monthly inspection recorded, with a note."""
+        kind = _field(form, "kind")
+        if kind not in {r.fulfilled_by.value for r in web.rules().rules.unit_obligations.values()}:
+            raise BadInput(f"kind: {kind!r} fulfils no task of a unit")
+        fulfil_unit_tasks(
+            engine=web.engine,
+            policy=web.rules(),
+            now=web.clock(),
+            actor=_actor(signed),
+            unit=code,
+            kind=kind,
+            note=_field(form, "note") or None,
+        )
+        return RedirectResponse("/tasks", status_code=303)
 
     @app.post("/tasks/{task_id}/ack")
     def ack(request: Request, task_id: int, signed: Changing, form: Form) -> Response:
@@ -363,7 +399,7 @@ def pages_app(web: Web) -> FastAPI:
             zone=web.zone,
             viewer=viewer,
         )
-        kinds = _actions(signed, dispute)
+        kinds = _actions(signed, dispute, policy)
         t = Words(_language(request), policy)
         staff = (
             org.staff(viewer) if EventKind.assign in kinds or open_kind == EventKind.assign else []
@@ -405,7 +441,7 @@ def pages_app(web: Web) -> FastAPI:
             values=values or {},
             error=error,
             staff=staff,
-            mine=_mine(signed),
+            mine=_mine(signed, web),
             recorded=request.query_params.get("recorded"),
             names=names,
         )
@@ -703,10 +739,10 @@ def _here(request: Request) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
-def _mine(signed: Signed) -> set[str]:
-    """The task targets that are the viewer's: their own, and their unit's."""
-    viewer = signed.viewer
-    return {f"person:{viewer.person}", f"unit:{viewer.unit}"}
+def _mine(signed: Signed, web: Web) -> set[str]:
+    """The task targets that are the viewer's: their own, their unit's, and those of the
+    grids without a worker that their village covers."""
+    return answering_view(engine=web.engine, person=signed.viewer.person)
 
 
 def _kind(text_kind: str) -> EventKind:
@@ -719,13 +755,35 @@ def _kind(text_kind: str) -> EventKind:
     return kind
 
 
-def _actions(signed: Signed, dispute: dict[str, Any]) -> list[EventKind]:
+# Follow-ups offered only where they follow something: the court's result on a dispute that
+# owes it, 司法确认 once the parties were told of it (or applied).
+_FOLLOW_UPS = {
+    EventKind.court_result: (),
+    EventKind.confirmation_notice: (),
+    EventKind.confirmation_apply: (EventKind.confirmation_notice,),
+    EventKind.confirmation_result: (EventKind.confirmation_apply,),
+}
+
+
+def _actions(signed: Signed, dispute: dict[str, Any], policy: Policy) -> list[EventKind]:
     """The events the viewer may record on ``dispute`` now: what their role allows and
-    what the dispute's state takes."""
+    what the dispute's state takes (a follow-up only where it follows something)."""
     now_allowed = allowed_now(
         Status(dispute["status"]), paused=dispute["paused"], level=Level(dispute["level"])
     )
-    return [k for k in now_allowed if k in _ON_PAGE and signed.viewer.may(Action.of_event(k))]
+    owed = {
+        policy.rules.obligations[o["kind"]].fulfilled_by
+        for o in dispute["obligations"]
+        if o["kind"] in policy.rules.obligations
+    }
+    happened = {EventKind(e["kind"]) for e in dispute["events"]}
+    return [
+        k
+        for k in now_allowed
+        if k in _ON_PAGE
+        and signed.viewer.may(Action.of_event(k))
+        and (k not in _FOLLOW_UPS or k in owed or bool(set(_FOLLOW_UPS[k]) & happened))
+    ]
 
 
 def _local_time(value: str, web: Web, what: str) -> datetime | None:

@@ -83,6 +83,10 @@ class DisputeOut(_Out):
     paused: bool
     supervised: bool
     supervision_deadline: str | None
+    supervision_grade: str | None  # of the listing, when the rules grade listings
+    listing_unit: str | None  # the unit that listed it, told when its deadline passes
+    source: str | None  # where the dispute came from (a court's delegation, …)
+    court: str | None  # the court that delegated or entrusted it
     category: str
     title: str
     reported_unit: str
@@ -207,6 +211,16 @@ class NewDisputeIn(_In):
     people_involved: int = Field(default=1, ge=1, le=1_000_000)
     parties: list[dict[str, Any]] = Field(default_factory=list, max_length=1000)
     location: str | None = Field(default=None, max_length=500)
+    source: str | None = Field(
+        default=None,
+        max_length=64,
+        description="where it came from; court_delegated (委派) or court_entrusted (委托) owes "
+        "the court its result",
+    )
+    court: str | None = Field(default=None, max_length=200, description="the court that sent it")
+    court_deadline: str | None = Field(
+        default=None, description="the court's deadline, ISO 8601; default the rules'"
+    )
 
 
 class NewEventIn(_In):

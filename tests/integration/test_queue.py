@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, text
 
+from models.tables import LIVE
 from models.values import Level, Risk
 from rules.policy import Policy
 from tests.support.db import TWO_TOWNSHIPS, load_county
@@ -158,8 +159,7 @@ def test_a_cursor_the_server_did_not_give_is_refused(county: Engine, policy: Pol
 @pytest.mark.parametrize("scope", ["county_code", "township_code", "village_code", "reported_unit"])
 def test_a_queue_page_reads_off_its_index_without_sorting(county: Engine, scope: str) -> None:
     query = (
-        f"SELECT id FROM disputes WHERE {scope} = :unit "
-        "AND status IN ('reported', 'mediating', 'resolved') "
+        f"SELECT id FROM disputes WHERE {scope} = :unit AND {LIVE.text} "
         "AND (risk_rank, attention_at, id) > (:r, :a, :i) "
         "ORDER BY risk_rank, attention_at, id LIMIT 50"
     )

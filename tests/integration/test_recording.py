@@ -4,18 +4,20 @@ the escalations that fell due, and refusals that change nothing."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from models.tables import Dispute, DisputeEvent, Escalation, Obligation
-from models.values import Actor
+from models.values import OPERATOR, Actor
 from rules.policy import Policy
 from tests.support.db import dump
 from tests.support.recording import MONDAY, SHANGHAI, escalation_chain, record, report
 from workflows.db import reading
 from workflows.errors import BadInput
+from workflows.org import load_org
 from workflows.recording import NewEvent, record_event
 from workflows.sweeps import sweep_disputes
 
@@ -107,6 +109,27 @@ def test_text_with_a_nul_character_is_refused_before_either_database_sees_it(
                 actor=Actor("wang"),
                 dispute=NewDispute(**(fields | given)),  # type: ignore[arg-type]
             )
+    assert dump(org_engine) == before
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        'units:\n  - {code: "99", name: "a\\0b", level: county}\n',
+        'people:\n  - {id: zhao, name: 赵, role: mediator, unit: "33010101",'
+        ' contacts: {email: "z\\0@example.org"}}\n',
+    ],
+)
+def test_an_org_file_with_a_nul_character_is_refused_at_its_line_on_either_database(
+    org_engine: Engine, tmp_path: Path, entry: str
+) -> None:
+    path = tmp_path / "org.yaml"
+    path.write_text(entry, encoding="utf-8")
+    before = dump(org_engine)
+    with pytest.raises(
+        BadInput, match=r"org.yaml:2: (units|people)\[0\]\.\w+: may not contain a NUL"
+    ):
+        load_org(engine=org_engine, actor=OPERATOR, path=path)
     assert dump(org_engine) == before
 
 

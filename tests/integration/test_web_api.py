@@ -82,6 +82,7 @@ def test_a_refused_transition_or_bad_data_is_one_line_and_changes_nothing(site: 
         ({"kind": "check", "at": "yesterday"}, 400, "at 'yesterday' is not an ISO 8601 time"),
         ({"kind": "check", "at": "2027-01-01T00:00+08:00"}, 400, "is in the future"),
         ({"kind": "note", "data": {"text": "a\u0000b"}}, 400, "NUL character"),
+        ({"kind": "acknowledge"}, 400, f"nothing to acknowledge on dispute {dispute}"),
         ({"kind": "check", "extra": 1}, 422, "body.extra: Extra inputs are not permitted"),
         ({}, 422, "body.kind: Field required"),
     ]

@@ -94,9 +94,11 @@ def test_each_kind_has_a_form_with_exactly_its_fields(site: Site) -> None:
 
 def test_the_buttons_are_what_the_role_allows_and_the_state_takes(site: Site) -> None:
     dispute = report(site.engine, site.policy, unit="33010101", risk="high")
-    kinds = re.compile(r'href="/disputes/\d+/record/([a-z]+)#event-form"')
+    kinds = re.compile(r'href="/disputes/\d+/record/([a-z_]+)#event-form"')
     wang = set(kinds.findall(site.signed_in("wang").get(f"/disputes/{dispute}").text))
-    assert wang == {"check", "assess", "mediate", "resolve", "note"}
+    # extend: the time limit, when both parties agree; no court's result on a dispute the
+    # court did not send
+    assert wang == {"check", "assess", "mediate", "resolve", "note", "extend"}
     li = set(kinds.findall(site.signed_in("li").get(f"/disputes/{dispute}").text))
     assert {"assign", "escalate", "review", "pause", "withdraw"} <= li
     assert not {"handback", "resume", "visit", "inspect"} & li
@@ -248,3 +250,38 @@ def test_the_pages_are_in_english_as_an_option(site: Site) -> None:
     assert "fq_lang=en" in english.headers["set-cookie"]
     assert "High risk first" in li.get("/queue").text  # kept by the cookie
     assert "纠纷队列" in li.get("/queue?lang=zh").text
+
+
+def test_a_county_supervisor_records_the_monthly_inspection_from_the_tasks_page(
+    site: Site,
+) -> None:
+    from tests.support.recording import sweep
+
+    first_working_day = MONDAY.replace(month=12, day=1, hour=10)
+    sweep(site.engine, site.policy, first_working_day)
+    site.now = first_working_day + timedelta(hours=1)
+    chen = site.signed_in("chen")
+    page = chen.get("/tasks").text
+    assert "县级月度督查" in page and 'action="/units/330100/record"' in page
+    assert "县级月度督查" not in site.signed_in("li").get("/tasks").text  # the county's own
+    done = chen.post("/units/330100/record", {"kind": "inspect", "note": "抽查12件"})
+    assert done.status_code == 303 and done.headers["location"] == "/tasks"
+    assert "县级月度督查" not in chen.get("/tasks").text
+    refused = chen.post("/units/330100/record", {"kind": "inspect"})
+    assert refused.status_code == 404 and "owes nothing done by inspect" in refused.text
+
+
+def test_a_listed_dispute_shows_its_grade_and_deadline_and_the_listing_unit_owes_the_deadline(
+    site: Site,
+) -> None:
+    from tests.support.recording import sweep
+
+    dispute = report(site.engine, site.policy, unit="33010101", risk="high")
+    record(site.engine, site.policy, dispute, "escalate", MONDAY + timedelta(minutes=5), by="li")
+    record(site.engine, site.policy, dispute, "escalate", MONDAY + timedelta(minutes=10), by="chen")
+    site.now = MONDAY + timedelta(days=16)
+    sweep(site.engine, site.policy, site.now)
+    chen = site.signed_in("chen")
+    page = chen.get(f"/disputes/{dispute}").text
+    assert "挂牌督办 · 黄牌 · 督办期限" in page
+    assert "督办期限" in chen.get("/tasks").text

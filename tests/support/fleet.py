@@ -249,16 +249,19 @@ def duplicates(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
             " LEFT JOIN dispute_events e ON e.dispute_id = s.dispute_id AND e.seq = s.event_seq"
             " WHERE e.id IS NULL OR e.kind <> 'escalate'"
         ),
-        "live acknowledgements per (dispute, target)": (
-            "SELECT dispute_id, target, count(*) FROM tasks"
+        # A unit may owe several at once (an escalation to the county, then its listing and
+        # the listing's next grade), each due at its own time.
+        "live acknowledgements per (dispute, target, due)": (
+            "SELECT dispute_id, target, due_at, count(*) FROM tasks"
             " WHERE kind = 'acknowledge' AND state = 'open'"
-            " GROUP BY dispute_id, target HAVING count(*) > 1"
+            " GROUP BY dispute_id, target, due_at HAVING count(*) > 1"
         ),
+        # The county also acknowledges each listing it makes or grades up (at other times).
         "acknowledgement tasks per escalation (dispute, unit reached)": (
             "SELECT s.dispute_id, s.to_unit, count(t.id) FROM escalations s"
             " JOIN tasks t ON t.dispute_id = s.dispute_id AND t.kind = 'acknowledge'"
             " AND t.target = 'unit:' || s.to_unit"
-            " GROUP BY s.id, s.dispute_id, s.to_unit HAVING count(t.id) > 1"
+            " GROUP BY s.id, s.dispute_id, s.to_unit, t.due_at HAVING count(t.id) > 1"
         ),
         "open tasks per obligation (dispute, kind)": (
             "SELECT dispute_id, kind, count(*) FROM tasks"

@@ -175,6 +175,7 @@ def plan_dispute(
     plan.events = [_event_row(dispute.id, event, event.seq, now, policy) for event in fresh]
     seq = dispute.last_seq + len(fresh)
     fresh_seqs = {event.seq for event in fresh}
+    listed: list[tuple[datetime, str]] = []  # listings to announce: when, and the unit
     escalated: list[tuple[LevelChange, str]] = [
         (change, "manual")
         for change in evaluation.level_changes
@@ -193,6 +194,8 @@ def plan_dispute(
                 decision.to_level,
             )
             escalated.append((change, decision.rule))
+        elif decision.unit is not None:
+            listed.append((decision.effective_at, decision.unit))
     plan.escalations = [
         _escalation_row(dispute.id, change, rule, state.path, policy=policy, now=now)
         for change, rule in escalated
@@ -206,7 +209,7 @@ def plan_dispute(
     for task in tasks:
         (waiting if task.kind == ACKNOWLEDGEMENT else following).append(task)
     closed_before = len(plan.tasks_closed)
-    if fresh or escalated:
+    if fresh or escalated or listed:
         waiting.sort(key=lambda task: task.id)
         _plan_acknowledgements(
             plan,
@@ -214,6 +217,7 @@ def plan_dispute(
             evaluation,
             fresh=fresh,
             escalated=[change for change, _ in escalated],
+            listed=listed,
             waiting=waiting,
             people=people or {},
             policy=policy,
@@ -270,6 +274,7 @@ def _owners(
                     assignee=state.assignee,
                     reported_unit=dispute.reported_unit,
                     path=state.path,
+                    listing_unit=state.listing_unit,
                 )
             )
         targets[name] = by_owner[who]
@@ -474,6 +479,7 @@ def _plan_acknowledgements(
     *,
     fresh: Sequence[Event],
     escalated: Sequence[LevelChange],
+    listed: Sequence[tuple[datetime, str]] = (),
     waiting: Sequence[StoredTask],
     people: Mapping[str, Staff],
     policy: Policy,
@@ -499,6 +505,7 @@ def _plan_acknowledgements(
     turns.extend(
         (change.at, "escalate", state.path.at(Level(change.to_level))) for change in escalated
     )
+    turns.extend((at, "listing", unit) for at, unit in listed)
     ordered = sorted(turns, key=lambda turn: turn[0])
     if not ordered:
         return
@@ -538,7 +545,9 @@ def _plan_acknowledgements(
         )
         if row is None:
             continue
-        announce = MessageKind.assigned if kind == "assign" else MessageKind.escalated
+        announce = {"assign": MessageKind.assigned, "listing": MessageKind.listed}.get(
+            kind, MessageKind.escalated
+        )
         new = NewAcknowledgement(
             row=row,
             target=target,

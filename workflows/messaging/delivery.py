@@ -45,7 +45,7 @@ BACKOFF_CAP = timedelta(hours=1)
 UNCONFIGURED_WAIT = timedelta(hours=1)
 BATCH = 100
 # Announcements of a new task go out even once the task is done: they say it was given.
-_ANNOUNCEMENTS = (MessageKind.assigned, MessageKind.escalated)
+_ANNOUNCEMENTS = (MessageKind.assigned, MessageKind.escalated, MessageKind.listed)
 # Chat robots answer a refusal (a wrong signature, a missing keyword, over 20 messages a
 # minute) with HTTP 200 and an error code in the JSON, which Apprise 1.13 does not read, and
 # Apprise encodes DingTalk's signature twice: Fengqiao posts to these robots itself.

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from models.tables import OutboxMessage, Person, Unit
 from models.targets import Target
-from models.values import Actor, Channel, MessageKind, OutboxState, UnitLevel
+from models.values import Actor, Channel, MessageKind, OutboxState, Role, UnitLevel
 from workflows.access import Forbidden
 from workflows.db import dialect_insert, insert_ignoring_duplicates, transaction
 
@@ -72,6 +72,21 @@ def addresses_of(
         for person in session.exec(query):
             if person.role == UnitLevel(units[person.unit_code].level).staff:
                 staff.setdefault(person.unit_code, []).append(person)
+        # A grid with no worker of its own is covered by its village's mediators.
+        bare = {
+            code: unit.parent_code
+            for code, unit in units.items()
+            if unit.level == UnitLevel.grid and code not in staff and unit.parent_code
+        }
+        if bare:
+            villages = select(Person).where(
+                col(Person.unit_code).in_(set(bare.values())), Person.role == Role.mediator
+            )
+            covering: dict[str, list[Person]] = {}
+            for person in session.exec(villages.order_by(col(Person.id))):
+                covering.setdefault(person.unit_code, []).append(person)
+            for grid, village in bare.items():
+                staff[grid] = covering.get(village, [])
     found: dict[Target, list[Address]] = {}
     for target in targets:
         holders: list[tuple[Target, dict[str, Any]]] = []

@@ -13,9 +13,16 @@ import structlog
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from models.tables import Dispute, Task
+from models.tables import Dispute, Task, UnitTask
 from models.targets import Target, one_level_up
-from models.values import ACKNOWLEDGEMENT, LIVE_TASK_STATES, MessageKind, Risk, UnitPath
+from models.values import (
+    ACKNOWLEDGEMENT,
+    LIVE_TASK_STATES,
+    MessageKind,
+    Risk,
+    TaskState,
+    UnitPath,
+)
 from rules.policy import Policy
 from rules.reminders import after_quiet_hours, digest_time, next_reminder, reminders_due
 from workflows.db import transaction
@@ -23,10 +30,12 @@ from workflows.messaging.outbox import addresses, enqueue
 from workflows.messaging.texts import (
     TASKS_PAGE,
     Notice,
+    acted,
     digest_line,
     digest_more,
     render,
     task_notice,
+    texts,
 )
 from workflows.runs import SweepResult, claim_run, finish_run
 
@@ -127,7 +136,7 @@ def _send(
         dispute_id=task.dispute_id,
         task_id=task.id,
         risk=task.risk,
-        act=notice.act,
+        act=acted(kind, notice, policy=policy),
         link=notice.link,
     )
 
@@ -195,6 +204,38 @@ def _acknowledgement(
     log.info("acknowledgement_escalated", task_id=task.id, dispute_id=task.dispute_id, to=str(up))
 
 
+def _unit_task_lines(
+    session: Session,
+    lines: dict[str, list[str]],
+    reached: dict[str, list[str]],
+    *,
+    horizon: datetime,
+    policy: Policy,
+    now: datetime,
+) -> None:
+    """The open tasks of units as a whole (a county's monthly inspection) in the digest of
+    the unit's supervisors."""
+    words = texts(policy.rules.reminders.language).digest
+    for task in session.exec(
+        select(UnitTask)
+        .where(UnitTask.state == TaskState.open, col(UnitTask.due_at) <= horizon)
+        .order_by(col(UnitTask.due_at), col(UnitTask.id))
+    ):
+        rule = policy.rules.unit_obligations.get(task.kind)
+        target = str(Target.of_unit(task.unit_code))
+        if target not in reached:
+            found = addresses(session, Target.of_unit(task.unit_code))
+            reached[target] = sorted({a.recipient for a in found})
+        line = words["unit_line"].format(
+            unit=task.unit_code,
+            task=rule.label_in(policy.rules.reminders.language) if rule else task.kind,
+            due=task.due_at.astimezone(policy.zone).strftime("%Y-%m-%d %H:%M"),
+            late=words["late"] if task.due_at < now else "",
+        )
+        for recipient in reached[target]:
+            lines[recipient].append(line)
+
+
 def digests(*, engine: Engine, policy: Policy, now: datetime) -> int:
     """Once a day, one message per person (and per unit address) listing the open tasks
     they are reached for, due by the next digest; return how many were queued."""
@@ -223,6 +264,7 @@ def digests(*, engine: Engine, policy: Policy, now: datetime) -> int:
             )
             for recipient in reached[task.target]:
                 lines[recipient].append(line)
+        _unit_task_lines(session, lines, reached, horizon=horizon, policy=policy, now=now)
     queued = 0
     for recipient, items in sorted(lines.items()):
         shown = items[:DIGEST_LINES]

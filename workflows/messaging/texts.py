@@ -18,6 +18,7 @@ from rules.schema import Language
 
 __all__ = [
     "LANGUAGES",
+    "acted",
     "Notice",
     "Texts",
     "digest_line",
@@ -66,6 +67,8 @@ class Notice:
     due: datetime
     act: str  # what to do, as a command line
     link: str | None = None  # the web app's page where it is done (a path)
+    task_id: int | None = None
+    target: Target | None = None  # whom the task is for
 
 
 def _language(policy: Policy, language: Language | None) -> Language:
@@ -101,8 +104,21 @@ def render(
             due=notice.due.astimezone(policy.zone).strftime("%Y-%m-%d %H:%M"),
             act=notice.act,
         )
+        if kind == MessageKind.unacknowledged:  # to the supervisors above whoever it is for
+            values.update(_for_supervisors(notice, language))
     template = texts(language).messages[str(kind)]
     return template["title"].format(**values), template["body"].format(**values)
+
+
+def _for_supervisors(notice: Notice, language: Language) -> dict[str, object]:
+    """What a supervisor told of a missed acknowledgement can do: have the person (or unit)
+    it was for acknowledge it, or acknowledge it themselves, in their own name (the page of
+    the dispute, once the web app's address is known: see :func:`linked`)."""
+    act = texts(language).act
+    who = notice.target.ref if notice.target else act["anyone"]
+    if notice.task_id is None:
+        return {"who": who}
+    return {"who": who, "act": act["acknowledge"].format(task_id=notice.task_id, who=act["anyone"])}
 
 
 def digest_line(notice: Notice, *, late: bool, policy: Policy) -> str:
@@ -146,7 +162,15 @@ def task_notice(
         text = act["event"].format(dispute=dispute_id, event=event)
         link = f"/disputes/{dispute_id}/record/{event}"
     return Notice(
-        dispute=dispute_id, category=category, risk=risk, task=kind, due=due, act=text, link=link
+        dispute=dispute_id,
+        category=category,
+        risk=risk,
+        task=kind,
+        due=due,
+        act=text,
+        link=link,
+        task_id=task_id,
+        target=target,
     )
 
 
@@ -164,3 +188,14 @@ def linked(body: str, *, act: str | None, link: str | None, base_url: str | None
         head, _, tail = body.rpartition(act)
         return head + url + tail
     return f"{body}\n{url}"
+
+
+def acted(
+    kind: MessageKind | str, notice: Notice, *, policy: Policy, language: Language | None = None
+) -> str:
+    """The command a message of ``kind`` about ``notice`` ends with (what its outbox row
+    keeps, for :func:`linked`): the supervisor's own, for an acknowledgement passed up."""
+    if kind == MessageKind.unacknowledged:
+        found = _for_supervisors(notice, _language(policy, language)).get("act")
+        return str(found) if found is not None else notice.act
+    return notice.act

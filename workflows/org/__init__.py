@@ -3,17 +3,21 @@
 from workflows.org.loading import OrgSummary, load_org
 from workflows.org.tree import (
     ancestors,
+    answers_for,
     people_below,
     subtree,
     supervising_unit,
     unit_in_scope,
     unit_path,
+    unstaffed_grids,
 )
 
 __all__ = [
     "OrgSummary",
     "ancestors",
+    "answers_for",
     "load_org",
+    "unstaffed_grids",
     "people_below",
     "subtree",
     "supervising_unit",

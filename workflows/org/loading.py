@@ -9,7 +9,14 @@ from typing import Annotated, Any
 
 import structlog
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -46,8 +53,31 @@ def _contacts(value: dict[str, str | list[str]]) -> dict[str, list[str]]:
 Contacts = Annotated[dict[str, str | list[str]], AfterValidator(_contacts)]
 
 
-class _UnitIn(BaseModel):
+def _nul_in(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_nul_in(k) or _nul_in(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_nul_in(v) for v in value)
+    return False
+
+
+class _Entry(BaseModel):
+    """An entry of the org file. NUL characters are refused here, with the entry's line, as
+    every database would refuse them (PostgreSQL does; SQLite would keep them)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _nul_in(value):
+            raise ValueError("may not contain a NUL character")
+        return value
+
+
+class _UnitIn(_Entry):
     code: str = Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z_-]+$")
     name: str = Field(min_length=1, max_length=200)
     level: UnitLevel
@@ -55,8 +85,7 @@ class _UnitIn(BaseModel):
     contacts: Contacts = {}
 
 
-class _PersonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _PersonIn(_Entry):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_.-]+$")
     name: str = Field(min_length=1, max_length=200)
     role: Role

@@ -9,12 +9,14 @@ from sqlmodel import Session, col, select
 
 from models.tables import Person, Unit
 from models.targets import Target
-from models.values import UnitLevel, UnitPath
+from models.values import Role, UnitLevel, UnitPath
 from workflows.access import Viewer
 from workflows.errors import BadInput, NotFound
 
 __all__ = [
     "ancestors",
+    "answers_for",
+    "unstaffed_grids",
     "people_below",
     "subtree",
     "supervising_unit",
@@ -102,3 +104,33 @@ def supervising_unit(session: Session, target: Target) -> str | None:
         if unit.level in (UnitLevel.township, UnitLevel.county):
             return unit.code
     return None
+
+
+def unstaffed_grids(session: Session, village: str) -> list[str]:
+    """The grids of ``village`` with no mediator (grid worker) of their own: the village's
+    mediators answer for them, their tasks and their messages."""
+    grids = list(
+        session.exec(
+            select(Unit.code).where(Unit.parent_code == village, Unit.level == UnitLevel.grid)
+        )
+    )
+    if not grids:
+        return []
+    staffed = set(
+        session.exec(
+            select(Person.unit_code).where(
+                col(Person.unit_code).in_(grids), Person.role == Role.mediator
+            )
+        )
+    )
+    return [grid for grid in grids if grid not in staffed]
+
+
+def answers_for(session: Session, person: Person) -> list[Target]:
+    """The targets whose tasks are ``person``'s: their own, their unit's, and for a mediator
+    of a village the grids of the village that have no worker of their own."""
+    targets = [Target.of_person(person.id), Target.of_unit(person.unit_code)]
+    unit = session.get(Unit, person.unit_code)
+    if unit is not None and unit.level == UnitLevel.village and person.role == Role.mediator:
+        targets.extend(Target.of_unit(grid) for grid in unstaffed_grids(session, unit.code))
+    return targets

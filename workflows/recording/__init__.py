@@ -17,6 +17,7 @@ from workflows.recording.validate import (
     EventRefused,
     NewDispute,
     NewEvent,
+    check_time,
 )
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "NewEvent",
     "Recorded",
     "Refusals",
+    "check_time",
     "import_events",
     "record",
     "record_event",

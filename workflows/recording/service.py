@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -13,7 +13,7 @@ from sqlalchemy import Engine, Row, insert
 from sqlmodel import Session
 
 from models.lifecycle import DisputeState, Event
-from models.values import NO_DEADLINE, Actor, EventKind, Level, Status
+from models.values import NO_DEADLINE, Actor, EventKind, Level, Role, Status
 from rules.evaluate import (
     LEVEL_CHANGES,
     Evaluation,
@@ -28,6 +28,7 @@ from workflows.access import Action, Forbidden, Viewer, in_scope, permit, viewer
 from workflows.changes import (
     DISPUTES,
     Plan,
+    Staff,
     dispute_rows,
     fold_of,
     histories,
@@ -49,6 +50,7 @@ from workflows.recording.validate import (
     NewEvent,
     check_dispute,
     named_people,
+    report_data,
     validated,
 )
 from workflows.rulesets import register_ruleset
@@ -101,6 +103,7 @@ def report_dispute(
     reported by ``actor``, in one transaction; its id."""
     at = dispute.at or now
     risk = check_dispute(dispute, now=now)
+    reported = report_data(dispute, now=now)
     with transaction(engine) as session:
         if actor.checked:
             _may_report(session, actor, dispute.unit)
@@ -136,11 +139,9 @@ def report_dispute(
             },
         ).scalar_one()
         # The report is the dispute's first event; the evaluation starts from it.
-        report = Event(
-            EventKind.report, at, MappingProxyType({"risk": risk.value}), actor.person, seq=1
-        )
+        report = Event(EventKind.report, at, MappingProxyType(reported), actor.person, seq=1)
         initial = DisputeState.reported(path=path, risk=risk, at=at)
-        evaluation = evaluate(initial, [], policy=policy, now=now)
+        evaluation = evaluate(initial, [report], policy=policy, now=now)
         plan = plan_dispute(
             _Reported(dispute_id, category, dispute.unit),
             evaluation,
@@ -250,7 +251,12 @@ def record(
             continue
         try:
             checked = [
-                _validated(new, index, row=row, now=now, actor=actor, people=people.keys())
+                _listing(
+                    _validated(new, index, row=row, now=now, actor=actor, people=people.keys()),
+                    index,
+                    people=people,
+                    policy=policy,
+                )
                 for index, new in enumerate(events)
             ]
             if viewer is not None:
@@ -346,6 +352,24 @@ def _validated(
         )
     except BadInput as exc:
         raise EventRefused(str(exc), index=index) from None
+
+
+def _listing(event: Event, index: int, *, people: Mapping[str, Staff], policy: Policy) -> Event:
+    """A listing by a person, completed: its grade (the rules' first, if they have grades)
+    and the unit listing it (the supervisor's own), which is told when its deadline passes."""
+    if event.kind is not EventKind.supervise:
+        return event
+    data = dict(event.data)
+    grades = [grade.name for grade in policy.rules.supervision_grades]
+    if "grade" in data and data["grade"] not in grades:
+        known = ", ".join(grades) or "none (the rules define no grades)"
+        raise EventRefused(f"unknown listing grade {data['grade']!r}; known: {known}", index=index)
+    if grades:
+        data.setdefault("grade", grades[0])
+    staff = people.get(event.actor) if event.actor else None
+    if staff is not None and staff.role is Role.supervisor:
+        data.setdefault("unit", staff.unit)
+    return replace(event, data=MappingProxyType(data))
 
 
 def _evaluate(

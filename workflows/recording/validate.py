@@ -23,6 +23,7 @@ __all__ = [
     "check_dispute",
     "check_time",
     "named_people",
+    "report_data",
     "validated",
 ]
 
@@ -52,6 +53,11 @@ class NewDispute:
     people_involved: int = 1
     parties: Sequence[dict[str, Any]] = ()
     location: str | None = None
+    # where it came from; a court's delegation (court_delegated, 委派) or entrustment
+    # (court_entrusted, 委托) names the court and may give the court's deadline
+    source: str | None = None
+    court: str | None = None
+    court_deadline: datetime | None = None
 
 
 class EventRefused(BadInput):
@@ -64,6 +70,26 @@ class EventRefused(BadInput):
 
 class EventForbidden(EventRefused, Forbidden):
     """An event the person's role may not record (HTTP 403, with the reason)."""
+
+
+def report_data(new: NewDispute, *, now: datetime) -> dict[str, Any]:
+    """The data of the dispute's ``report`` event; raise :class:`BadInput`."""
+    raw: dict[str, Any] = {"risk": new.risk}
+    for name in ("source", "court", "court_deadline"):
+        value = getattr(new, name)
+        if value is not None:
+            raw[name] = value.isoformat() if isinstance(value, datetime) else value
+    try:
+        data = EventData.validate(EventKind.report, raw)
+    except InvalidEventData as exc:
+        raise BadInput(str(exc).replace("report data: ", "", 1)) from None
+    at = new.at or now
+    if new.court_deadline is not None and new.court_deadline <= at:
+        raise BadInput(
+            f"the court's deadline {new.court_deadline.isoformat()} is not after the report "
+            f"({at.isoformat()})"
+        )
+    return data
 
 
 def check_dispute(new: NewDispute, *, now: datetime) -> Risk:
@@ -139,6 +165,11 @@ def validated(
             f"event time {at.isoformat()} is before the dispute was reported "
             f"({reported_at.isoformat()})"
         )
+    for name in ("deadline", "until"):  # a listing's deadline, an extended time limit
+        if name in data and datetime.fromisoformat(data[name]) <= at:
+            raise BadInput(
+                f"{kind} {name} {data[name]} is not after the event's time ({at.isoformat()})"
+            )
     for person in (by, data.get("person")):
         if person is not None and person not in people:
             raise NotFound(f"unknown person {person!r}")

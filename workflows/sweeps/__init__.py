@@ -10,6 +10,7 @@ from workflows.sweeps.escalation import (
     sweep_once,
 )
 from workflows.sweeps.reports import store_reports
+from workflows.sweeps.unit_tasks import open_unit_tasks
 
 __all__ = [
     "BATCH",
@@ -17,6 +18,7 @@ __all__ = [
     "claim_due",
     "escalation_sweep",
     "obligation_sweep",
+    "open_unit_tasks",
     "run_cadence",
     "store_reports",
     "sweep_disputes",

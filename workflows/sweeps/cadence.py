@@ -22,6 +22,7 @@ from workflows.db import transaction
 from workflows.runs import SweepResult, claim_run, finish_run, previous_window_end
 from workflows.sweeps.escalation import BATCH
 from workflows.sweeps.reports import store_reports
+from workflows.sweeps.unit_tasks import open_unit_tasks
 
 __all__ = ["REPORTS", "obligation_sweep", "run_cadence"]
 
@@ -93,6 +94,8 @@ def run_cadence(
     if run is None:
         return result
     result.merge(obligation_sweep(engine=engine, policy=policy, now=scheduled, obligation=flow))
+    with transaction(engine) as session:
+        open_unit_tasks(session, policy=policy, flow=flow, scheduled=scheduled, now=scheduled)
     if flow in REPORTS:
         kind, level = REPORTS[flow]
         # Every report missed since the last run, once each; on the very first run, the latest.

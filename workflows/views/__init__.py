@@ -3,13 +3,20 @@ prints and the web app renders. Each reads in a transaction of its own that hold
 
 from workflows.views.dispute import dispute_view, iso, shape_dispute
 from workflows.views.explain import explain_view, shape_explanation
-from workflows.views.listings import escalations_view, ladder, outbox_view, tasks_view
-from workflows.views.org import staff_view, unit_names, units_view
+from workflows.views.listings import (
+    escalations_view,
+    ladder,
+    outbox_view,
+    tasks_view,
+    unit_tasks_view,
+)
+from workflows.views.org import answering_view, staff_view, unit_names, units_view
 from workflows.views.queue import LONGEST_PAGE, QueueFilters, overdue_count, queue_view
 
 __all__ = [
     "LONGEST_PAGE",
     "QueueFilters",
+    "answering_view",
     "dispute_view",
     "escalations_view",
     "explain_view",
@@ -22,6 +29,7 @@ __all__ = [
     "shape_explanation",
     "staff_view",
     "tasks_view",
+    "unit_tasks_view",
     "unit_names",
     "units_view",
 ]

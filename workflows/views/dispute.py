@@ -71,6 +71,9 @@ def shape_dispute(
     zone: ZoneInfo,
 ) -> dict[str, Any]:
     """The JSON of a dispute (its row) and its rows, times in ``zone``, overdue as of ``now``."""
+    listing = next((e.data for e in reversed(events) if e.kind == "supervise"), None)
+    listed = listing if dispute.supervised and listing is not None else {}
+    report = next((e.data for e in events if e.kind == "report"), {})
     return {
         "id": dispute.id,
         "status": dispute.status,
@@ -81,6 +84,10 @@ def shape_dispute(
         "paused": dispute.paused,
         "supervised": dispute.supervised,
         "supervision_deadline": iso(dispute.supervision_deadline, zone),
+        "supervision_grade": listed.get("grade"),
+        "listing_unit": listed.get("unit"),
+        "source": report.get("source"),
+        "court": report.get("court"),
         "category": dispute.category,
         "title": dispute.title,
         "reported_unit": dispute.reported_unit,

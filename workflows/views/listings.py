@@ -17,16 +17,25 @@ from models.tables import (
     OutboxMessage,
     Person,
     Task,
+    UnitTask,
 )
 from models.targets import Target
-from models.values import LIVE_STATUSES, LIVE_TASK_STATES, EventKind, Level, UnitPath
+from models.values import (
+    LIVE_STATUSES,
+    LIVE_TASK_STATES,
+    EventKind,
+    Level,
+    Role,
+    TaskState,
+    UnitPath,
+)
 from workflows.access import Viewer, in_scope
 from workflows.db import reading
 from workflows.errors import BadInput, NotFound
-from workflows.org import unit_in_scope
+from workflows.org import answers_for, unit_in_scope
 from workflows.views.dispute import iso
 
-__all__ = ["escalations_view", "ladder", "outbox_view", "tasks_view"]
+__all__ = ["escalations_view", "ladder", "outbox_view", "tasks_view", "unit_tasks_view"]
 
 _SUBTREE_COLUMN = {
     "county": Dispute.county_code,
@@ -235,7 +244,7 @@ def tasks_view(
             row = session.get(Person, person)
             if row is None:
                 raise NotFound(f"unknown person {person!r}")
-            targets += [Target.of_person(person), Target.of_unit(row.unit_code)]
+            targets += answers_for(session, row)
         if unit is not None:
             unit_in_scope(session, viewer, unit)
             targets.append(Target.of_unit(unit))
@@ -265,6 +274,55 @@ def tasks_view(
             "overdue": task.state in LIVE_TASK_STATES and now > task.due_at,
         }
         for task, title, category, risk in found
+    ]
+
+
+def unit_tasks_view(
+    *,
+    engine: Engine,
+    now: datetime,
+    zone: ZoneInfo,
+    person: str | None = None,
+    unit: str | None = None,
+    include_closed: bool = False,
+    viewer: Viewer | None = None,
+) -> list[dict[str, Any]]:
+    """The tasks a unit owes as a whole (the county's monthly inspection): a supervisor's
+    unit's, or a unit's (of ``viewer``'s subtree), the earliest due first. A mediator owes
+    none."""
+    with reading(engine) as session:
+        codes: list[str] = []
+        if person is not None:
+            row = session.get(Person, person)
+            if row is None:
+                raise NotFound(f"unknown person {person!r}")
+            if row.role == Role.supervisor:
+                codes.append(row.unit_code)
+        if unit is not None:
+            unit_in_scope(session, viewer, unit)
+            codes.append(unit)
+        query = select(UnitTask).order_by(col(UnitTask.due_at), col(UnitTask.id))
+        if person is not None or unit is not None:
+            query = query.where(col(UnitTask.unit_code).in_(codes))
+        elif viewer is not None:
+            query = query.where(UnitTask.unit_code == viewer.unit)
+        if not include_closed:
+            query = query.where(UnitTask.state == TaskState.open)
+        found = session.exec(query).all()
+    return [
+        {
+            "id": task.id,
+            "unit": task.unit_code,
+            "kind": task.kind,
+            "opened_on": task.opened_on.isoformat(),
+            "due_at": iso(task.due_at, zone),
+            "state": task.state,
+            "overdue": task.state == TaskState.open and now > task.due_at,
+            "closed_at": iso(task.closed_at, zone),
+            "closed_by": task.closed_by,
+            "note": task.note,
+        }
+        for task in found
     ]
 
 

@@ -9,13 +9,21 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from models.tables import Unit
+from models.tables import Person, Unit
 from models.values import Role, UnitLevel
 from workflows.access import Viewer
 from workflows.db import reading
-from workflows.org import people_below, subtree
+from workflows.org import answers_for, people_below, subtree
 
-__all__ = ["staff_view", "unit_names", "units_view"]
+__all__ = ["answering_view", "staff_view", "unit_names", "units_view"]
+
+
+def answering_view(*, engine: Engine, person: str) -> set[str]:
+    """The task targets that are ``person``'s (stored form): their own, their unit's, and
+    the grids without a worker that their village covers."""
+    with reading(engine) as session:
+        row = session.get(Person, person)
+        return {str(t) for t in answers_for(session, row)} if row is not None else set()
 
 
 def units_view(

@@ -13,13 +13,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from models.tables import LIVE, UTCDateTime
+from models.tables import UTCDateTime
 from models.values import NO_DEADLINE
 
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
+
+# The live disputes as they were then (0009 adds the referred ones).
+LIVE = sa.text("status IN ('reported', 'mediating', 'resolved')")
 
 _SCOPES = {
     "ix_disputes_queue_county": "county_code",
