@@ -8,6 +8,8 @@ Each command's handler is in ``commands.py``; what it needs (rules, clock, datab
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,9 +21,11 @@ from sqlalchemy.exc import DataError, OperationalError
 from fengqiao import commands as c
 from fengqiao.context import Context
 from fengqiao.logs import configure_logging
+from models.events import DataField, EventData
 from rules.evaluate import HistoryError
 from rules.loader import RulesError
 from workflows.errors import BadInput, ProblemList, first_line
+from workflows.recording import RECORDABLE
 from workflows.settings import load_settings
 
 __all__ = ["build_parser", "main"]
@@ -31,14 +35,41 @@ log = structlog.get_logger("fengqiao.cli")
 Handler = Callable[[Context, argparse.Namespace], int]
 
 
-def _dispute_id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a dispute id") from None
-    if not 1 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a dispute id")
-    return value
+def _an_id(what: str) -> Callable[[str], int]:
+    """The argument type of a ``what`` id: a number the database can hold."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {what} id") from None
+        if not 1 <= value < 2**63:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {what} id")
+        return value
+
+    return parse
+
+
+_dispute_id, _task_id = _an_id("dispute"), _an_id("task")
+
+
+def _event_kinds() -> str:
+    """Every kind ``dispute event`` records, with its data, from the models themselves."""
+    lines = [
+        "kinds, and the fields of their --data (* required); every kind also takes a note,",
+        "and acknowledge needs --by, the person acknowledging (签收):",
+    ]
+    width = max(len(kind) for kind in RECORDABLE)
+    for kind in RECORDABLE:
+        fields = [f for f in EventData.fields(kind) if f.name != "note" or kind == "note"]
+        lines.append(f"  {kind:<{width}}  {', '.join(map(_data_field, fields)) or '-'}")
+    return "\n".join(lines)
+
+
+def _data_field(field: DataField) -> str:
+    shown = {"time": "a time with offset", "text": "text", "long_text": "text"}
+    what = "/".join(field.choices) if field.choices else shown[field.kind]
+    return f"{field.name}{'*' if field.required else ''}: {what}"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,10 +85,15 @@ def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
 
 
 def _command(
-    subparsers: Any, name: str, handler: Handler, help_text: str
+    subparsers: Any, name: str, handler: Handler, help_text: str, epilog: str | None = None
 ) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        name, help=help_text, description=help_text
+        name,
+        help=help_text,
+        description=help_text,
+        epilog=epilog,
+        # an epilog is a table, kept as it is written
+        formatter_class=argparse.RawDescriptionHelpFormatter if epilog else argparse.HelpFormatter,
     )
     _global_options(parser, top=False)
     parser.set_defaults(handler=handler)
@@ -97,11 +133,22 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--people", type=int, default=1, help="number of people involved")
     new.add_argument("--location")
     new.add_argument("--parties", help='JSON list, e.g. [{"name": "…", "phone": "…"}]')
+    new.add_argument(
+        "--source",
+        help="where it came from; court_delegated (委派) or court_entrusted (委托) owes the "
+        "court its result",
+    )
+    new.add_argument("--court", help="the court that delegated or entrusted it")
+    new.add_argument(
+        "--court-deadline", help="the court's deadline for the result (default: the rules')"
+    )
     new.add_argument("--json", action="store_true", help="print the dispute as JSON")
 
-    event = _command(dispute, "event", c.dispute_event, "record an event on a dispute")
+    event = _command(
+        dispute, "event", c.dispute_event, "record an event on a dispute", _event_kinds()
+    )
     event.add_argument("id", type=_dispute_id)
-    event.add_argument("kind")
+    event.add_argument("kind", help="what happened: one of the kinds below")
     event.add_argument("--at", help="when it happened (default: now)")
     event.add_argument("--by", help="who did it")
     event.add_argument("--data", help="the event's data as a JSON object")
@@ -158,7 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--revoke", action="store_true", help="revoke the person's tokens instead")
 
     sweep = _command(
-        top, "sweep", c.sweep, "run the escalation sweep and every cadence flow due at --now, once"
+        top,
+        "sweep",
+        c.sweep,
+        "run once what is due at --now: the escalation sweep, the cadence flows, "
+        "the reminders and the outbox delivery",
     )
     sweep.add_argument("--json", action="store_true")
 
@@ -181,12 +232,40 @@ def build_parser() -> argparse.ArgumentParser:
         "open tasks of a person (and their unit) or a unit; `tasks ack ID` to acknowledge one",
     )
     tasks.add_argument("action", nargs="?", choices=["ack"], help="acknowledge the task ID")
-    tasks.add_argument("task", nargs="?", type=_dispute_id, help="the task to acknowledge")
-    tasks.add_argument("--by", help="who acknowledges (default: the task's person)")
-    tasks.add_argument("--person")
-    tasks.add_argument("--unit")
+    tasks.add_argument("task", nargs="?", type=_task_id, help="the task to acknowledge")
+    tasks.add_argument(
+        "--by",
+        help="who acknowledges (default: the person the task is for; a unit's task needs --by)",
+    )
+    tasks.add_argument("--person", help="a person's tasks, theirs and their unit's")
+    tasks.add_argument("--unit", help="a unit's tasks")
     tasks.add_argument("--all", action="store_true", help="include done and cancelled tasks")
     tasks.add_argument("--json", action="store_true")
+
+    unit = top.add_parser("unit", help="what a unit owes as a whole").add_subparsers(
+        dest="unit_command", required=True, parser_class=_Parser
+    )
+    unit_tasks = _command(
+        unit,
+        "tasks",
+        c.unit_tasks,
+        "open tasks of a unit as a whole (the county's monthly inspection): a supervisor's "
+        "unit's, or a unit's",
+    )
+    unit_tasks.add_argument("--person", help="a supervisor: their unit's tasks")
+    unit_tasks.add_argument("--unit", help="a unit's tasks")
+    unit_tasks.add_argument("--all", action="store_true", help="include done tasks")
+    unit_tasks.add_argument("--json", action="store_true")
+    inspect = _command(
+        unit,
+        "inspect",
+        c.unit_inspect,
+        "record a unit's monthly inspection (月督查) done, closing its open task",
+    )
+    inspect.add_argument("code", help="the county (or unit) inspected")
+    inspect.add_argument("--by", required=True, help="the supervisor of the unit who did it")
+    inspect.add_argument("--at", help="when it was done (default: now)")
+    inspect.add_argument("--note", help="what was inspected, in brief")
 
     outbox = _command(
         top,
@@ -255,7 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print the deployments, contact no server"
     )
 
-    demo = _command(top, "demo", c.demo, "a small county on the embedded default, end to end")
+    demo = _command(
+        top, "demo", c.demo, "a county in a month of fast-forward, on the embedded SQLite default"
+    )
     demo.add_argument(
         "--database",
         type=Path,
@@ -266,6 +347,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit code. A reader that stops reading (``| head``) ends it
+    quietly, as it ends Unix tools: exit 128 + SIGPIPE, no traceback."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # inside the try: the reader may have gone before the last lines
+    except BrokenPipeError:
+        # What is still buffered goes nowhere, instead of failing again at exit
+        # (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + getattr(signal, "SIGPIPE", 13)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()  # the defaults, until the settings are known to be valid
     try:

@@ -18,6 +18,7 @@ from fengqiao.render import (
     outbox_lines,
     sweep_lines,
     task_lines,
+    unit_task_lines,
 )
 from rules.loader import coverage_warnings, default_rules_path, load_ruleset
 from workflows.accounts import disable_account, issue_token, revoke_tokens, set_password
@@ -28,8 +29,15 @@ from workflows.messaging import deliver, retry_dead
 from workflows.org import load_org
 from workflows.recording import NewDispute, NewEvent, import_events, record_event, report_dispute
 from workflows.rollout import apply_rules
-from workflows.tasks import acknowledge_task
-from workflows.views import dispute_view, escalations_view, explain_view, outbox_view, tasks_view
+from workflows.tasks import acknowledge_dispute, acknowledge_task, fulfil_unit_tasks
+from workflows.views import (
+    dispute_view,
+    escalations_view,
+    explain_view,
+    outbox_view,
+    tasks_view,
+    unit_tasks_view,
+)
 
 
 def _print(lines: Iterable[str]) -> None:
@@ -83,6 +91,9 @@ def dispute_new(ctx: Context, args: argparse.Namespace) -> int:
             people_involved=args.people,
             parties=parties,
             location=args.location,
+            source=args.source,
+            court=args.court,
+            court_deadline=ctx.time(args.court_deadline, "--court-deadline"),
         ),
     )
     if args.json:
@@ -96,7 +107,9 @@ def dispute_event(ctx: Context, args: argparse.Namespace) -> int:
     data = _parse_json(args.data, "--data")
     if data is not None and not isinstance(data, dict):
         raise BadInput("--data must be a JSON object")
-    recorded = record_event(
+    # An acknowledgement that would close none owed is refused, not recorded in vain.
+    record = acknowledge_dispute if args.kind == "acknowledge" else record_event
+    recorded = record(
         engine=ctx.engine,
         policy=ctx.policy,
         now=ctx.now,
@@ -267,7 +280,13 @@ def tasks(ctx: Context, args: argparse.Namespace) -> int:
             actor=ctx.actor(args.by),
             task_id=args.task,
         )
-        print(f"task {task.id} ({task.kind}, dispute {task.dispute_id}): {task.state}")
+        what = f"task {task.id} ({task.kind}, dispute {task.dispute_id})"
+        if not task.already:
+            print(f"{what}: {task.state}")
+            return 0
+        by = f" by {task.by}" if task.by else ""
+        at = f" at {task.at.astimezone(ctx.zone).isoformat()}" if task.at else ""
+        print(f"{what}: already acknowledged{by}{at}; nothing changed")
         return 0
     rows = tasks_view(
         engine=ctx.engine,
@@ -399,3 +418,36 @@ def demo(ctx: Context, args: argparse.Namespace) -> int:
     from fengqiao.demo import run_demo
 
     return run_demo(ctx, database=args.database)
+
+
+def unit_tasks(ctx: Context, args: argparse.Namespace) -> int:
+    rows = unit_tasks_view(
+        engine=ctx.engine,
+        now=ctx.now,
+        zone=ctx.zone,
+        person=args.person,
+        unit=args.unit,
+        include_closed=args.all,
+    )
+    if args.json:
+        _json(rows)
+    else:
+        _print(unit_task_lines(rows))
+    return 0
+
+
+def unit_inspect(ctx: Context, args: argparse.Namespace) -> int:
+    done = fulfil_unit_tasks(
+        engine=ctx.engine,
+        policy=ctx.policy,
+        now=ctx.now,
+        actor=ctx.actor(args.by),
+        unit=args.code,
+        kind="inspect",
+        at=ctx.time(args.at, "--at"),
+        note=args.note,
+    )
+    for task in done:
+        late = ", late" if task.late else ""
+        print(f"{args.code}: {task.kind} of {task.opened_on} done{late}")
+    return 0

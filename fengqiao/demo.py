@@ -15,7 +15,8 @@ import sys
 import tempfile
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import partial
@@ -23,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import structlog
 import yaml
 from sqlalchemy import case as sql_case
 from sqlmodel import col, func, select
@@ -40,7 +42,7 @@ from workflows.views import dispute_view, escalations_view
 if TYPE_CHECKING:
     from fengqiao.context import Context
 
-__all__ = ["run_demo"]
+__all__ = ["noted_warnings", "run_demo"]
 
 START = date(2026, 11, 2)  # a Monday
 DAYS = 30
@@ -277,7 +279,59 @@ class Simulation:
 
 
 def run_demo(ctx: Context, *, database: Path) -> int:
-    """Build the demo county afresh in ``database`` and drive it through a month."""
+    """Build the demo county afresh in ``database`` and drive it through a month; the
+    warnings logged meanwhile are said once each, in words, after the progress bar."""
+    with noted_warnings() as notes:
+        said: set[str] = set()
+        code = _run(ctx, database=database, say=lambda: _say(notes, said))
+    _say(notes, said)
+    return code
+
+
+def _say(notes: list[str], said: set[str]) -> None:
+    """Print the notes not yet said, once each, and a blank line after them."""
+    fresh = [note for note in dict.fromkeys(notes) if note not in said]
+    for note in fresh:
+        print(f"Note: {note}.")
+    said.update(fresh)
+    if fresh:
+        print()
+
+
+@contextmanager
+def noted_warnings() -> Iterator[list[str]]:
+    """Collect the warnings logged inside the block, as sentences, instead of printing
+    them as log lines into the demo's progress bar; the logging set-up is kept otherwise."""
+    notes: list[str] = []
+
+    def note(_: object, method: str, event: structlog.typing.EventDict) -> Any:
+        if method in ("warning", "error", "critical", "exception"):
+            notes.append(_sentence(dict(event)))
+            raise structlog.DropEvent
+        return event
+
+    before = structlog.get_config()
+    structlog.configure(processors=[note, *before["processors"]])
+    try:
+        yield notes
+    finally:
+        structlog.configure(processors=before["processors"])
+
+
+def _sentence(event: dict[str, Any]) -> str:
+    """A warning of the log as the demo says it."""
+    name = event.pop("event", "warning")
+    if name == "calendar_year_unknown":
+        return (
+            f"the official working-day calendar does not cover {event.get('year')} yet: "
+            "working days there are counted as Monday to Friday until its holidays are added "
+            "to the rule file (calendar.years)"
+        )
+    event.pop("timestamp", None)
+    return f"{name} " + " ".join(f"{key}={value}" for key, value in event.items())
+
+
+def _run(ctx: Context, *, database: Path, say: Callable[[], None]) -> int:
     sim = Simulation(ctx, database)
     hook = DemoWebhook()
     with tempfile.TemporaryDirectory() as workdir:
@@ -310,6 +364,7 @@ def run_demo(ctx: Context, *, database: Path) -> int:
         _progress(day + 1)
     sim.sweep(sim.at(DAYS, 0))
     print(file=sys.stderr)
+    say()  # what was logged meanwhile, under the progress bar, not inside it
     hook.stop()
     _summary(sim)
     _messages(hook)

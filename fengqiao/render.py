@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from workflows.runs import SweepResult
@@ -15,7 +16,10 @@ __all__ = [
     "json_text",
     "outbox_lines",
     "sweep_lines",
+    "table",
     "task_lines",
+    "unit_task_lines",
+    "width",
 ]
 
 
@@ -36,25 +40,76 @@ def dispute_lines(view: dict[str, Any]) -> Iterable[str]:
     yield f"  reported {view['reported_at']} at {view['reported_unit']}"
     if view["obligations"]:
         yield "  owes:"
-        for o in view["obligations"]:
-            yield f"    {o['kind']:<20} due {o['due_at']}{'  OVERDUE' if o['overdue'] else ''}"
+        yield from table(
+            [[o["kind"], f"due {o['due_at']}", _late(o)] for o in view["obligations"]],
+            indent="    ",
+        )
     if view["escalations"]:
         yield "  escalations:"
-        for e in view["escalations"]:
-            yield (
-                f"    {e['from_level']} -> {e['to_level']} ({e['unit']}) at {e['effective_at']}"
-                f"  [{e['rule']}]"
-            )
+        yield from table(
+            [
+                [
+                    f"{e['from_level']} -> {e['to_level']}",
+                    f"({e['unit']})",
+                    f"at {e['effective_at']}",
+                    f"[{e['rule']}]",
+                ]
+                for e in view["escalations"]
+            ],
+            indent="    ",
+        )
     open_tasks = [t for t in view["tasks"] if t["state"] == "open"]
     if open_tasks:
         yield "  open tasks:"
-        for t in open_tasks:
-            late = "  OVERDUE" if t["overdue"] else ""
-            yield f"    {t['kind']:<12} {t['target']:<20} due {t['due_at']}{late}"
+        yield from table(
+            [[t["kind"], t["target"], f"due {t['due_at']}", _late(t)] for t in open_tasks],
+            indent="    ",
+        )
     yield "  events:"
-    for e in view["events"]:
-        by = f"  by {e['by']}" if e["by"] else ""
-        yield f"    #{e['seq']:<3} {e['kind']:<12} {e['at']}{by}"
+    yield from table(
+        [
+            [f"#{e['seq']}", e["kind"], e["at"], f"by {e['by']}" if e["by"] else ""]
+            for e in view["events"]
+        ],
+        indent="    ",
+    )
+
+
+def _late(item: dict[str, Any]) -> str:
+    return "OVERDUE" if item["overdue"] else ""
+
+
+def width(text: str) -> int:
+    """How many columns ``text`` takes on a terminal: East Asian wide and full-width
+    characters (汉字) two, combining marks none, the rest one."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
+def table(
+    rows: Sequence[Sequence[str]],
+    *,
+    header: Sequence[str] | None = None,
+    right: Collection[int] = (),
+    indent: str = "",
+) -> list[str]:
+    """Rows as lines whose columns line up, each as wide as its widest value (a header's
+    included), two spaces apart; the columns ``right`` aligned right."""
+    lines = [list(header)] if header else []
+    lines += [list(row) for row in rows]
+    if not lines:
+        return []
+    widths = [max(width(line[i]) for line in lines) for i in range(len(lines[0]))]
+    out = []
+    for line in lines:
+        cells = []
+        for i, cell in enumerate(line):
+            pad = " " * (widths[i] - width(cell))
+            cells.append(pad + cell if i in right else cell + pad)
+        out.append((indent + "  ".join(cells)).rstrip())
+    return out
 
 
 def explanation_lines(result: dict[str, Any]) -> Iterable[str]:
@@ -97,42 +152,76 @@ def sweep_lines(results: Iterable[SweepResult]) -> Iterable[str]:
 
 
 def escalation_lines(rows: list[dict[str, Any]]) -> Iterable[str]:
-    """``fengqiao escalations`` without ``--json``."""
+    """``fengqiao escalations`` without ``--json``: a header, then a line per dispute."""
     if not rows:
         yield "no escalated or overdue disputes"
+        return
+    cells = []
     for row in rows:
         last = row["last_escalation"]
-        moved = (
-            f"{last['from_level']}->{last['to_level']} {last['effective_at']}"
-            if last
-            else "not escalated"
-        )
+        moved = f"{last['from_level']}->{last['to_level']} {last['effective_at']}" if last else "-"
         late = ", ".join(o["kind"] for o in row["overdue"]) or "-"
-        flag = " supervised" if row["supervised"] else ""
-        yield (
-            f"{row['id']:>6}  {row['risk']:<6} {row['status']:<9} {row['level']:<8} "
-            f"{row['unit']:<10} {moved}  overdue: {late}{flag}"
-        )
+        status = f"{row['status']}, supervised" if row["supervised"] else row["status"]
+        cells.append([str(row["id"]), row["risk"], status, row["level"], row["unit"], moved, late])
+    header = ["id", "risk", "status", "level", "unit", "escalated", "overdue"]
+    yield from table(cells, header=header, right={0})
 
 
 def task_lines(rows: list[dict[str, Any]]) -> Iterable[str]:
-    """``fengqiao tasks`` without ``--json``."""
+    """``fengqiao tasks`` without ``--json``: a header, then a line per task."""
     if not rows:
         yield "no open tasks"
-    for row in rows:
-        late = "  OVERDUE" if row["overdue"] else ""
-        yield (
-            f"{row['id']:>6}  dispute {row['dispute']:<6} {row['kind']:<20} {row['target']:<22} "
-            f"due {row['due_at']}  {row['state']}{late}"
-        )
+        return
+    cells = [
+        [
+            str(row["id"]),
+            str(row["dispute"]),
+            row["kind"],
+            row["target"],
+            row["due_at"],
+            f"{row['state']}, OVERDUE" if row["overdue"] else row["state"],
+        ]
+        for row in rows
+    ]
+    header = ["id", "dispute", "kind", "target", "due", "state"]
+    yield from table(cells, header=header, right={0, 1})
+
+
+def unit_task_lines(rows: list[dict[str, Any]]) -> Iterable[str]:
+    """``fengqiao unit tasks`` without ``--json``: a header, then a line per task."""
+    if not rows:
+        yield "no open tasks of a unit"
+        return
+    cells = [
+        [
+            str(row["id"]),
+            row["unit"],
+            row["kind"],
+            row["opened_on"],
+            row["due_at"],
+            f"{row['state']}, OVERDUE" if row["overdue"] else row["state"],
+        ]
+        for row in rows
+    ]
+    header = ["id", "unit", "kind", "opened", "due", "state"]
+    yield from table(cells, header=header, right={0})
 
 
 def outbox_lines(rows: list[dict[str, Any]]) -> Iterable[str]:
-    """``fengqiao outbox`` without ``--json``."""
+    """``fengqiao outbox`` without ``--json``: a header, then a line per message."""
     if not rows:
         yield "the outbox is empty"
-    for row in rows:
-        yield (
-            f"{row['id']:>6}  {row['state']:<8} {row['channel']:<9} {row['recipient']:<22} "
-            f"attempts {row['attempts']}  {row['title']}"
-        )
+        return
+    cells = [
+        [
+            str(row["id"]),
+            row["state"],
+            row["channel"],
+            row["recipient"],
+            str(row["attempts"]),
+            row["title"],
+        ]
+        for row in rows
+    ]
+    header = ["id", "state", "channel", "recipient", "attempts", "title"]
+    yield from table(cells, header=header, right={0, 4})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from datetime import datetime, time
 from pathlib import Path
 from typing import Literal
@@ -95,7 +97,8 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings with the given options taking precedence; one clear line if invalid."""
+    """Settings with the given options taking precedence; one clear line if invalid, naming
+    what was set: the option, the environment variable, or the variable in ``.env``."""
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
         return Settings(**given)  # type: ignore[arg-type]
@@ -103,4 +106,15 @@ def load_settings(**overrides: object) -> Settings:
         error = exc.errors()[0]
         name = str(error["loc"][0]) if error["loc"] else "settings"
         message = error["msg"].removeprefix("Value error, ")
-        raise BadInput(f"setting {name} (--{name} or FENGQIAO_{name.upper()}): {message}") from None
+        raise BadInput(f"setting {name} ({_set_as(name, options=given)}): {message}") from None
+
+
+def _set_as(name: str, *, options: Mapping[str, object]) -> str:
+    """How the user set the setting ``name``: by its option (named with its variable, as
+    the help names them), by its variable, or by the variable in ``.env``."""
+    variable = f"{Settings.model_config.get('env_prefix', '')}{name}".upper()
+    if name in options:
+        return f"--{name} or {variable}"
+    if variable in (key.upper() for key in os.environ):
+        return variable
+    return f"{variable} in {Settings.model_config.get('env_file')}"
