@@ -760,7 +760,7 @@ def _org_rows(captured: _Captured, chains: list[Org]) -> dict[str, list[tuple[An
 # ----------------------------------------------------------------------------- writers
 
 # Every table the generator fills, and those that refer to them, checked empty first.
-_REFERRING = ("rule_changes", "accounts", "api_tokens", "web_sessions")
+_REFERRING = ("rule_changes", "accounts", "api_tokens", "web_sessions", "unit_tasks")
 _LOADED = (*ORG_TABLES, *COPIED_TABLES, *DISPUTE_TABLES, *_REFERRING)
 # PostgreSQL loads on two connections at once; each truncates its own tables (the tables
 # that refer to one another by foreign keys on the same one), which lets COPY freeze them.

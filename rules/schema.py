@@ -529,16 +529,12 @@ def consistency_problems(rules: RuleSet) -> list[Problem]:
                     message=f"{name!r} is also an obligation of disputes: give it another name",
                 )
             )
-        if (
-            unit_rule.opened_by not in rules.schedule
-            or unit_rule.opened_by not in rules.obligations
-        ):
-            scheduled = sorted(f for f in rules.schedule if f in rules.obligations)
+        if unit_rule.opened_by not in rules.obligations:  # unscheduled, it opens nothing
             problems.append(
                 Problem(
                     path=("unit_obligations", name, "opened_by"),
-                    message=f"{unit_rule.opened_by!r} is not a scheduled cadence flow; "
-                    f"scheduled: {', '.join(scheduled) or 'none'}",
+                    message=f"{unit_rule.opened_by!r} is not a cadence flow; known: "
+                    f"{', '.join(sorted(rules.obligations))}",
                 )
             )
     grades: set[str] = set()

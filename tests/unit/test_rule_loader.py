@@ -451,3 +451,14 @@ def test_an_obligation_without_any_due_time_is_refused(tmp_path: Path) -> None:
     assert problems(tmp_path, referral_rule()) == [
         "9:5: obligations.referral_feedback: 'due' or 'due_at' is required with schedule once"
     ]
+
+
+def test_a_unit_obligation_opened_by_no_cadence_flow_is_refused(tmp_path: Path) -> None:
+    text = OBLIGATIONS + (
+        "unit_obligations:\n  county_inspection:\n    label: inspection\n"
+        "    level: county\n    opened_by: monthly\n"
+    )
+    assert problems(tmp_path, text) == [
+        "12:16: unit_obligations.county_inspection.opened_by: 'monthly' is not a cadence flow;"
+        " known: daily_check"
+    ]

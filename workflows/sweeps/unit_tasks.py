@@ -7,17 +7,20 @@ from __future__ import annotations
 from datetime import datetime
 
 import structlog
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from models.tables import Unit, UnitTask
 from models.targets import Target
 from models.values import MessageKind, Risk, TaskState
 from rules.policy import Policy
+from workflows.db import dialect_insert
 from workflows.messaging import enqueue, render, texts
 
 __all__ = ["open_unit_tasks"]
 
 log = structlog.get_logger(__name__)
+
+UNIT_TASKS = UnitTask.__table__  # type: ignore[attr-defined]
 
 
 def open_unit_tasks(
@@ -37,54 +40,63 @@ def open_unit_tasks(
             else policy.due_after(scheduled, rule.due, risk=Risk.low)
         )
         units = list(session.exec(select(Unit.code).where(Unit.level == rule.level)))
-        have = set(
-            session.exec(
-                select(UnitTask.unit_code).where(
-                    UnitTask.kind == name,
-                    UnitTask.opened_on == day,
-                    col(UnitTask.unit_code).in_(units),
-                )
-            )
-        )
-        for code in sorted(set(units) - have):
-            task = UnitTask(
-                unit_code=code,
-                kind=name,
-                opened_on=day,
-                due_at=due,
-                state=TaskState.open,
-                created_at=now,
-                rules_version=policy.version,
-            )
-            session.add(task)
-            session.flush()
-            label = rule.label_in(policy.rules.reminders.language)
-            _announce(session, task, label=label, policy=policy, now=now)
-            opened += 1
+        if not units:
+            continue
+        rows = [
+            {
+                "unit_code": code,
+                "kind": name,
+                "opened_on": day,
+                "due_at": due,
+                "state": TaskState.open,
+                "created_at": now,
+                "rules_version": policy.version,
+            }
+            for code in sorted(units)
+        ]
+        # Two sweeps of one day (another window, another process) open each task once: the
+        # one whose insert wins announces it.
+        new = session.execute(
+            dialect_insert(session)(UNIT_TASKS)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(UNIT_TASKS.c.id, UNIT_TASKS.c.unit_code, UNIT_TASKS.c.due_at)
+        ).all()
+        label = rule.label_in(policy.rules.reminders.language)
+        for task_id, code, due_at in sorted(new, key=lambda row: row[1]):
+            _announce(session, task_id, code, due_at, label=label, policy=policy, now=now)
+        opened += len(new)
         if opened:
             log.info("unit_tasks_opened", kind=name, day=day.isoformat(), units=opened)
     return opened
 
 
 def _announce(
-    session: Session, task: UnitTask, *, label: str, policy: Policy, now: datetime
+    session: Session,
+    task_id: int,
+    unit: str,
+    due_at: datetime,
+    *,
+    label: str,
+    policy: Policy,
+    now: datetime,
 ) -> None:
     """Tell the unit's supervisors (and its own addresses) what is due, and where it is done."""
     language = policy.rules.reminders.language
-    act = texts(language).act["inspect"].format(unit=task.unit_code)
+    act = texts(language).act["inspect"].format(unit=unit)
     title, body = render(
         MessageKind.unit_task,
         None,
         policy=policy,
         task=label,
-        due=task.due_at.astimezone(policy.zone).strftime("%Y-%m-%d %H:%M"),
+        due=due_at.astimezone(policy.zone).strftime("%Y-%m-%d %H:%M"),
         act=act,
     )
     enqueue(
         session,
-        target=Target.of_unit(task.unit_code),
+        target=Target.of_unit(unit),
         kind=MessageKind.unit_task,
-        key=f"unit-task:{task.id}",
+        key=f"unit-task:{task_id}",
         title=title,
         body=body,
         not_before=now,
