@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Literal
 
-from models.lifecycle import DisputeState, Event, TransitionNotAllowed, apply
+from models.lifecycle import DisputeState, Event, apply
 from models.values import EventKind, Level, Risk, Status, UnitPath
 from rules.durations import Duration
 from rules.policy import Policy
@@ -113,6 +113,9 @@ class Evaluation:
     next_decision: Decision | None
     level_changes: tuple[LevelChange, ...] = ()
     fold_state: _FoldState | None = field(default=None, repr=False, compare=False)
+    # Events the rules would refuse now, by number, with why (司法确认 out of time, say): the
+    # recording refuses a new one; one recorded before (under other rules) stands.
+    refusals: Mapping[int, str] = field(default_factory=dict)
 
     def folded(self, *, seq: int) -> str:
         """The fold after the history and this evaluation's decisions, recorded up to event
@@ -134,6 +137,7 @@ class _FoldState:
     level_changes: list[LevelChange] = field(default_factory=list)
     # What events said that the rules read (``kind.field``: its latest value, and when).
     seen: dict[str, tuple[Any, datetime]] = field(default_factory=dict)
+    refusals: dict[int, str] = field(default_factory=dict)
     # A threshold cannot be crossed before the fold got here: when an event makes a dispute
     # liable (its risk rises, say) after the threshold's time, it is crossed at that event.
     position: datetime = datetime.min.replace(tzinfo=UTC)
@@ -142,8 +146,10 @@ class _FoldState:
 
     def record(self, event: Event) -> None:
         before = self.state
-        if event.kind is EventKind.confirmation_apply:
-            self._check_confirmation(event)
+        if event.kind in (EventKind.confirmation_apply, EventKind.confirmation_result):
+            problem = self._confirmation_problem(event)
+            if problem is not None:
+                self.refusals[event.seq] = problem
         self.state = apply(before, event)
         self.note(event)
         self.position = max(self.position, event.at)
@@ -169,7 +175,7 @@ class _FoldState:
 
     def note(self, event: Event) -> None:
         """Keep what ``event`` says that the rules read."""
-        for key in _kept_fields(self.policy).get(event.kind, ()):
+        for key in self.policy.fields_kept.get(event.kind, ()):
             value = event.data.get(key.partition(".")[2])
             if value is not None:
                 self.seen[key] = (value, event.at)
@@ -187,23 +193,34 @@ class _FoldState:
                 return False
         return any(_in_group(group, state) for group in scope.statuses)
 
-    def _check_confirmation(self, event: Event) -> None:
-        """司法确认 is applied for on a written agreement, within the rules' time of it."""
+    def _confirmation_problem(self, event: Event) -> str | None:
+        """Why the rules refuse this 司法确认 event, if they do: an application needs a
+        written agreement and comes within the rules' time of it; a decision needs an
+        application since."""
         agreement = self.seen.get("resolve.agreement")
+        if event.kind is EventKind.confirmation_result:
+            applied = self.last.get(EventKind.confirmation_apply)
+            if applied is None or agreement is None or applied < agreement[1]:
+                return (
+                    "a court decides on judicial confirmation applied for: "
+                    "record the application first"
+                )
+            return None
         if agreement is None or agreement[0] != "written":
-            raise TransitionNotAllowed(
+            return (
                 "judicial confirmation is applied for on a written agreement; "
                 "this dispute was not resolved with one"
             )
         window = self.policy.rules.judicial_confirmation
         if window is None:
-            return
+            return None
         end = self.policy.due_after(agreement[1], window.within, risk=self.state.risk)
         if event.at > end:
-            raise TransitionNotAllowed(
+            return (
                 f"the parties apply for judicial confirmation within {window.within} of the "
-                f"agreement, by {end.isoformat()}"
+                f"agreement, by {end.astimezone(self.policy.zone).isoformat()}"
             )
+        return None
 
     def dump(self, seq: int) -> str:
         """The fold as compact JSON; the dispute's units and assignee are its row's."""
@@ -279,8 +296,11 @@ class _FoldState:
         if rule.schedule == "first_working_day_of_next_month":
             return self.shifted(self.policy.first_working_day_of_next_month(anchor), anchor)
         if rule.due_at is not None:
+            # A time given by an event that starts the clock (a listing's deadline, a court's)
+            # holds however often it is owed again; any other, only since it is owed.
             given = self.seen.get(rule.due_at)
-            if given is not None and given[1] >= since:
+            starts = EventKind(rule.due_at.partition(".")[0]) in rule.after
+            if given is not None and (starts or given[1] >= since):
                 return self.shifted(datetime.fromisoformat(str(given[0])), anchor)
         if isinstance(rule.due, DueByData):
             said = self.seen.get(rule.due.by)
@@ -324,7 +344,7 @@ class _FoldState:
             else:
                 if owed is None:
                     owed = self.obligations()
-                matching = [o for o in owed if rule.obligation in ("any", o.name)]
+                matching = [o for o in owed if rule.watches(o.name)]
                 if not matching:
                     continue
                 first = matching[0]
@@ -537,6 +557,8 @@ def _level_as_unit(stored: str | None, path: UnitPath) -> str | None:
 
 
 def _in_group(group: str, state: DisputeState) -> bool:
+    if group == "any":
+        return True
     if group == "open":
         return state.is_open
     if group == "resolved":
@@ -544,27 +566,6 @@ def _in_group(group: str, state: DisputeState) -> bool:
     if group == "referred":
         return state.status is Status.referred
     return state.supervised
-
-
-# The data fields the fold keeps besides those the rules read: what 司法确认 needs.
-_ALWAYS_KEPT = ("resolve.agreement",)
-
-
-def _kept_fields(policy: Policy) -> dict[EventKind, tuple[str, ...]]:
-    """The ``kind.field`` names the fold keeps, by event kind (worked out once per rules)."""
-    found = policy._days.get(("kept-fields",))
-    if found is None:
-        keys = set(_ALWAYS_KEPT)
-        for rule in policy.rules.obligations.values():
-            keys.update(ref for _, ref in rule.fields_read())
-        by_kind: dict[EventKind, list[str]] = {}
-        for key in sorted(keys):
-            kind = key.partition(".")[0]
-            if kind in EventKind.__members__:
-                by_kind.setdefault(EventKind(kind), []).append(key)
-        found = {kind: tuple(names) for kind, names in by_kind.items()}
-        policy._days[("kept-fields",)] = found
-    return found  # type: ignore[return-value]
 
 
 LEVEL_CHANGES = frozenset({EventKind.escalate, EventKind.handback, EventKind.supervise})
@@ -660,4 +661,5 @@ def _fold(
         next_decision=fold_state.next_decision(),
         level_changes=tuple(fold_state.level_changes),
         fold_state=fold_state,
+        refusals=dict(fold_state.refusals),
     )

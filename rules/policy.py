@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from models.values import Risk
+from models.values import EventKind, Risk
 from rules.calendar import WorkCalendar
 from rules.durations import Duration
 from rules.loader import default_rules_path, load_ruleset
@@ -40,6 +41,20 @@ class Policy:
             version=rules.version(),
             source=source,
         )
+
+    @cached_property
+    def fields_kept(self) -> dict[EventKind, tuple[str, ...]]:
+        """The event fields (``kind.field``) an evaluation keeps, by event kind: those the
+        obligations read, and the agreement's form (司法确认 is applied for on a written one)."""
+        keys = {"resolve.agreement"}
+        for rule in self.rules.obligations.values():
+            keys.update(ref for _, ref in rule.fields_read())
+        by_kind: dict[EventKind, list[str]] = {}
+        for key in sorted(keys):
+            kind = key.partition(".")[0]
+            if kind in EventKind.__members__:
+                by_kind.setdefault(EventKind(kind), []).append(key)
+        return {kind: tuple(names) for kind, names in by_kind.items()}
 
     @property
     def label(self) -> str:

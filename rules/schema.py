@@ -37,6 +37,7 @@ __all__ = [
     "Problem",
     "RuleSet",
     "SensitivePeriod",
+    "Source",
     "SupervisionGrade",
     "UnitObligationRule",
     "SupervisionRule",
@@ -120,12 +121,13 @@ class SensitivePeriod(Model):
         return self.start <= day <= self.end and risk in self.risks
 
 
-StatusGroup = Literal["open", "resolved", "referred", "supervised"]
+StatusGroup = Literal["open", "resolved", "referred", "supervised", "any"]
 
 
 class AppliesTo(Model):
     """Which disputes owe an obligation: by status (open: reported or mediating; supervised:
-    under supervised listing, whatever the status), risk, listing, and what their events
+    under supervised listing, whatever the status; any: every status, closed and withdrawn
+    included), risk, listing, and what their events
     said (``when: {report.source: [court_delegated]}``: the latest such event's field had
     one of these values)."""
 
@@ -155,14 +157,25 @@ class DueByData(Model):
 Language = Literal["zh", "en"]
 
 
-class ObligationRule(Model):
-    """One cadence obligation: who owes it, when it falls due, what fulfils it."""
+class Labelled(Model):
+    """What people call a thing of the rules: one name, or one per language of the messages
+    (zh, en)."""
 
-    # How people call it: one name, or one per language of the messages (zh, en).
     label: (
         Annotated[str, Field(min_length=1)]
         | Annotated[dict[Language, Annotated[str, Field(min_length=1)]], Field(min_length=1)]
     )
+
+    def label_in(self, language: Language) -> str:
+        """The label in ``language``, else in English, else the one given."""
+        if isinstance(self.label, str):
+            return self.label
+        return self.label.get(language) or self.label.get("en") or next(iter(self.label.values()))
+
+
+class ObligationRule(Labelled):
+    """One cadence obligation: who owes it, when it falls due, what fulfils it."""
+
     applies_to: AppliesTo
     fulfilled_by: EventKind
     after: list[EventKind] = [EventKind.report]
@@ -175,12 +188,6 @@ class ObligationRule(Model):
     # a time an event gave (`supervise.deadline`, `extend.until`): it replaces `due`
     due_at: str | None = None
     owner: Literal["responsible", "township", "county", "listing"] = "responsible"
-
-    def label_in(self, language: Language) -> str:
-        """The label in ``language``, else in English, else the one given."""
-        if isinstance(self.label, str):
-            return self.label
-        return self.label.get(language) or self.label.get("en") or next(iter(self.label.values()))
 
     @model_validator(mode="after")
     def _due_matches_schedule(self) -> ObligationRule:
@@ -217,8 +224,15 @@ class EscalationRule(Model):
     risk: Risk
     when: Literal["unresolved", "overdue"]
     after: DurationField | None = None
-    obligation: str | None = None
+    # an obligation's name, a list of them, or any
+    obligation: str | list[str] | None = None
     by: DurationField | None = None
+
+    def watches(self, obligation: str) -> bool:
+        """Whether an overdue ``obligation`` counts for this rule."""
+        if isinstance(self.obligation, list):
+            return obligation in self.obligation
+        return self.obligation in ("any", obligation)
 
     @model_validator(mode="after")
     def _fields_match_when(self) -> EscalationRule:
@@ -231,7 +245,7 @@ class EscalationRule(Model):
                 raise ValueError("'obligation' and 'by' belong to 'overdue' rules")
         else:
             if self.obligation is None:
-                raise ValueError("an 'overdue' rule needs 'obligation' (a name, or any)")
+                raise ValueError("an 'overdue' rule needs 'obligation' (a name, a list, or any)")
             if self.after is not None:
                 raise ValueError("'after' belongs to 'unresolved' rules; use 'by' for a grace time")
         return self
@@ -247,42 +261,31 @@ class SupervisionRule(Model):
     deadline: DurationField
 
 
-class UnitObligationRule(Model):
+class UnitObligationRule(Labelled):
     """What a unit's supervisors owe for the unit as a whole (the county's monthly inspection,
     月督查): a task for every unit of ``level``, opened each time the cadence flow
     ``opened_by`` runs and due at the end of that local day (or ``due`` after its start);
     done when one of them records ``fulfilled_by`` for the unit."""
 
-    label: (
-        Annotated[str, Field(min_length=1)]
-        | Annotated[dict[Language, Annotated[str, Field(min_length=1)]], Field(min_length=1)]
-    )
     level: Literal["township", "county"]
     opened_by: str
     fulfilled_by: EventKind = EventKind.inspect
     due: DurationField | None = None
 
-    def label_in(self, language: Language) -> str:
-        if isinstance(self.label, str):
-            return self.label
-        return self.label.get(language) or self.label.get("en") or next(iter(self.label.values()))
 
-
-class SupervisionGrade(Model):
+class SupervisionGrade(Labelled):
     """A grade of supervised listing (黄牌, 红牌…): when a listing's deadline passes with the
     dispute unresolved, the next grade applies, with a new deadline counted from the old."""
 
     name: str = Field(min_length=1, max_length=64)
-    label: (
-        Annotated[str, Field(min_length=1)]
-        | Annotated[dict[Language, Annotated[str, Field(min_length=1)]], Field(min_length=1)]
-    )
     deadline: DurationField
 
-    def label_in(self, language: Language) -> str:
-        if isinstance(self.label, str):
-            return self.label
-        return self.label.get(language) or self.label.get("en") or next(iter(self.label.values()))
+
+class Source(Labelled):
+    """Where disputes come from (来源): a code of the rule file's list; ``court`` when the
+    source is a court (委派, 委托), which must then be named."""
+
+    court: bool = False
 
 
 class JudicialConfirmation(Model):
@@ -383,6 +386,7 @@ class RuleSet(Model):
     supervision_grades: list[SupervisionGrade] = []
     unit_obligations: dict[str, UnitObligationRule] = {}
     judicial_confirmation: JudicialConfirmation | None = None
+    sources: dict[str, Source] = {}
     sensitive_periods: list[SensitivePeriod] = []
     acknowledgement: dict[Risk, DurationField] = {}
     acknowledgement_escalation: dict[Risk, DurationField] = {}
@@ -416,7 +420,7 @@ def consistency_problems(rules: RuleSet) -> list[Problem]:
     """Problems that no single field shows: rules that contradict or lead nowhere."""
     problems: list[Problem] = []
     seen_ids: dict[str, tuple[str | int, ...]] = {}
-    thresholds: dict[tuple[Level, Risk, str, str | None], int] = {}
+    thresholds: dict[tuple[Level, Risk, str, str | tuple[str, ...] | None], int] = {}
     for index, rule in enumerate(rules.escalations):
         at: tuple[str | int, ...] = ("escalations", index)
         if rule.id in seen_ids:
@@ -437,19 +441,23 @@ def consistency_problems(rules: RuleSet) -> list[Problem]:
                     f"{rule.from_level} escalates to {rule.from_level.up}",
                 )
             )
-        if (
-            rule.obligation is not None
-            and rule.obligation != "any"
-            and (rule.obligation not in rules.obligations)
-        ):
-            problems.append(
-                Problem(
-                    path=(*at, "obligation"),
-                    message=f"unknown obligation {rule.obligation!r}; "
-                    f"known: any, {', '.join(sorted(rules.obligations))}",
+        named = rule.obligation if isinstance(rule.obligation, list) else [rule.obligation]
+        for index_in, name in enumerate(named):
+            if name is not None and name != "any" and name not in rules.obligations:
+                where: tuple[str | int, ...] = (*at, "obligation")
+                if isinstance(rule.obligation, list):
+                    where = (*where, index_in)
+                problems.append(
+                    Problem(
+                        path=where,
+                        message=f"unknown obligation {name!r}; "
+                        f"known: any, {', '.join(sorted(rules.obligations))}",
+                    )
                 )
-            )
-        key = (rule.from_level, rule.risk, rule.when, rule.obligation)
+        watched = (
+            tuple(sorted(rule.obligation)) if isinstance(rule.obligation, list) else rule.obligation
+        )
+        key = (rule.from_level, rule.risk, rule.when, watched)
         if key in thresholds:
             other = thresholds[key]
             problems.append(
@@ -457,7 +465,7 @@ def consistency_problems(rules: RuleSet) -> list[Problem]:
                     path=at,
                     message=f"contradicts escalations[{other}]: both set when a {rule.risk}-risk "
                     f"dispute at {rule.from_level} escalates for being {rule.when}"
-                    + (f" ({rule.obligation})" if rule.obligation else ""),
+                    + (f" ({', '.join(n for n in named if n)})" if rule.obligation else ""),
                 )
             )
         else:
@@ -607,13 +615,16 @@ def _field_problems(rules: RuleSet) -> list[Problem]:
                 if where[0] == "applies_to"
                 else list(obligation.due.values)  # type: ignore[union-attr]
             )
-            unknown = [v for v in values if found.choices and v not in found.choices]
+            takes = list(found.choices)
+            if ref == "report.source" and rules.sources:
+                takes = list(rules.sources)
+            unknown = [v for v in values if takes and v not in takes]
             if unknown:
                 problems.append(
                     Problem(
                         path=at,
                         message=f"{ref} is never {', '.join(map(repr, unknown))}; "
-                        f"it is one of {', '.join(found.choices)}",
+                        f"it is one of {', '.join(takes)}",
                     )
                 )
     return problems

@@ -6,19 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import Cli
-from tests.support.db import dump
-from workflows.db import make_engine
+from tests.support.db import dump_file
 
 NOW = "2026-11-02T09:00:00+08:00"
-
-
-def _dump(tmp_path: Path) -> dict[str, list[tuple[object, ...]]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'fengqiao.db'}")
-    try:
-        return dump(engine)
-    finally:
-        engine.dispose()
 
 
 def _new(county: Cli, *more: str, unit: str = "33010101", risk: str = "medium") -> int:
@@ -59,17 +52,36 @@ def test_a_dispute_a_court_entrusted_shows_its_source_and_owes_the_court_its_res
     assert "court_result" not in {o["kind"] for o in later["obligations"]}  # type: ignore[attr-defined]
 
 
-def test_a_court_deadline_before_the_report_is_refused_and_changes_nothing(
-    county: Cli, tmp_path: Path
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (["--source", "court_delegatd"], "unknown source 'court_delegatd'; known: screening,"),
+        (["--source", "court_delegated"], "names the court: give the court"),
+        (["--source", "visit", "--court", "某县人民法院"], "go with a court's source"),
+        (
+            [
+                "--source",
+                "court_delegated",
+                "--court",
+                "某县人民法院",
+                "--court-deadline",
+                "2026-11-01",
+            ],
+            "the court's deadline 2026-11-01T00:00:00+08:00 is not after the report",
+        ),
+    ],
+)
+def test_a_source_the_rules_do_not_know_or_a_court_wrongly_named_is_refused(
+    county: Cli, tmp_path: Path, given: list[str], message: str
 ) -> None:
-    before = _dump(tmp_path)
+    before = dump_file(tmp_path)
     done = county(
         "--now", NOW, "dispute", "new", "--unit", "33010101", "--risk", "low", "--category", "c",
-        "--title", "t", "--source", "court_delegated", "--court-deadline", "2026-11-01",
+        "--title", "t", *given,
     )  # fmt: skip
-    assert done.code == 2 and "court's deadline" in done.err
+    assert done.code == 2 and message in done.err, done.err
     assert len(done.err.strip().splitlines()) == 1
-    assert _dump(tmp_path) == before
+    assert dump_file(tmp_path) == before
 
 
 def test_a_referral_returned_comes_back_to_mediating_and_its_feedback_is_owed_no_more(

@@ -12,20 +12,11 @@ import pytest
 
 from models.events import EventData
 from tests.support.cli import FENGQIAO, Cli
-from tests.support.db import dump
-from workflows.db import make_engine
+from tests.support.db import dump_file
 from workflows.recording import RECORDABLE
 
 NOW = "2026-11-02T09:00:00+08:00"
 LATER = "2026-11-02T10:00:00+08:00"
-
-
-def _dump(tmp_path: Path) -> dict[str, list[tuple[object, ...]]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'fengqiao.db'}")
-    try:
-        return dump(engine)
-    finally:
-        engine.dispose()
 
 
 def _assigned(county: Cli) -> int:
@@ -65,11 +56,11 @@ def _task(county: Cli, kind: str, target: str) -> int:
 
 def _refused(county: Cli, tmp_path: Path, *args: str) -> str:
     """Run a command that must be refused: exit 2, one line, nothing changed; its line."""
-    before = _dump(tmp_path)
+    before = dump_file(tmp_path)
     done = county("--now", LATER, *args)
     assert done.code == 2, (done.out, done.err)
     assert len(done.err.strip().splitlines()) == 1, done.err
-    assert _dump(tmp_path) == before
+    assert dump_file(tmp_path) == before
     return done.err.strip()
 
 
@@ -104,11 +95,11 @@ def test_acknowledging_a_cadence_task_twice_says_so_and_changes_nothing(
     check = _task(county, "daily_check", "person:wang")
     first = county("--now", LATER, "tasks", "ack", str(check), "--by", "wang")
     assert first.code == 0 and first.out.endswith(": acknowledged\n"), first
-    before = _dump(tmp_path)
+    before = dump_file(tmp_path)
     again = county("--now", LATER, "tasks", "ack", str(check), "--by", "wang")
     assert again.code == 0, again.err
     assert "already acknowledged" in again.out and "nothing changed" in again.out
-    assert _dump(tmp_path) == before
+    assert dump_file(tmp_path) == before
 
 
 def test_acknowledging_an_assignment_twice_says_who_already_did_and_when(
@@ -117,14 +108,14 @@ def test_acknowledging_an_assignment_twice_says_who_already_did_and_when(
     _assigned(county)
     owed = _task(county, "acknowledge", "person:wang")
     assert county("--now", LATER, "tasks", "ack", str(owed), "--by", "wang").code == 0
-    before = _dump(tmp_path)
+    before = dump_file(tmp_path)
     again = county("--now", "2026-11-02T10:30+08:00", "tasks", "ack", str(owed), "--by", "li")
     assert again.code == 0, again.err
     assert again.out == (
         f"task {owed} (acknowledge, dispute 1): already acknowledged by wang "
         "at 2026-11-02T10:00:00+08:00; nothing changed\n"
     )
-    assert _dump(tmp_path) == before
+    assert dump_file(tmp_path) == before
 
 
 def test_tasks_ack_without_by_acknowledges_as_the_person_the_task_is_for(county: Cli) -> None:

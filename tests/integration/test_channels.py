@@ -188,23 +188,6 @@ def test_dingtalk_robot_with_a_secret_signs_its_request_as_dingtalk_documents(
     assert f"sign={quote(_dingtalk_sign(SECRET, timestamp), safe='')}" in raw  # encoded once
 
 
-def test_apprise_alone_would_encode_the_dingtalk_signature_twice_so_fengqiao_signs_itself(
-    platform: Platform,
-) -> None:
-    """Apprise 1.13 is why robots do not go through it: its signature arrives still
-    URL-encoded, which DingTalk refuses (310000, with HTTP 200, which Apprise takes as sent).
-    When this fails, Apprise is fixed."""
-    import apprise
-
-    notifier = apprise.Apprise()
-    assert notifier.add(DINGTALK)
-    assert notifier.notify(title=TITLE, body=BODY)
-    (sent,) = platform.received
-    (timestamp,), (sign,) = sent.query["timestamp"], sent.query["sign"]
-    assert sign != _dingtalk_sign(SECRET, timestamp)
-    assert sign == quote(_dingtalk_sign(SECRET, timestamp), safe="")
-
-
 def test_a_wecom_robot_receives_the_title_and_text_at_its_key(platform: Platform) -> None:
     assert apprise_send(WECOM, TITLE, BODY)
     (sent,) = platform.received

@@ -129,6 +129,12 @@ def test_a_listing_by_a_supervisor_is_theirs_and_starts_at_the_first_grade(
             {"deadline": "2026-12-01T00:00:00+08:00", "grade": "green"},
             "unknown listing grade 'green'; known: yellow, red",
         ),
+        (
+            "supervise",
+            {"deadline": "2026-12-01T00:00:00+08:00", "unit": "440100"},
+            r"supervise unit '440100': a listing is made by the dispute's township or county "
+            r"\(330101 or 330100\)",
+        ),
     ],
 )
 def test_a_deadline_that_has_passed_or_a_grade_the_rules_do_not_have_is_refused(
@@ -321,3 +327,61 @@ def test_a_county_inspection_not_recorded_is_in_the_next_mornings_digest_as_over
             )
         ).all()
     assert "330100 县级月度督查 2026-12-02 00:00到期 (逾期)" in body
+
+
+def test_a_late_application_for_judicial_confirmation_is_refused_when_recorded(
+    org_engine: Engine, policy: Policy
+) -> None:
+    dispute_id = report(org_engine, policy, unit="33010101", risk="low", by="wang")
+    resolved = {"method": "people", "agreement": "written"}
+    record(org_engine, policy, dispute_id, "resolve", MONDAY + DAY, resolved, by="wang")
+    with pytest.raises(BadInput, match=f"dispute {dispute_id}: the parties apply .* within 30d"):
+        record(
+            org_engine, policy, dispute_id, "confirmation_apply", MONDAY + 32 * DAY,
+            {"court": "某县人民法院"}, by="wang",
+        )  # fmt: skip
+    record(
+        org_engine, policy, dispute_id, "confirmation_apply", MONDAY + 20 * DAY,
+        {"court": "某县人民法院"}, by="wang",
+    )  # fmt: skip
+
+
+def test_a_sweep_that_missed_a_first_working_day_opens_that_months_inspection_late(
+    org_engine: Engine, policy: Policy
+) -> None:
+    from workflows.views import unit_tasks_view
+
+    sweep(org_engine, policy, MONDAY + timedelta(hours=1))  # 2 November, the first working day
+    sweep(org_engine, policy, MONDAY.replace(month=12, day=15))  # missed 1 December
+    opened = unit_tasks_view(
+        engine=org_engine, now=MONDAY.replace(month=12, day=15), zone=SHANGHAI, person="chen"
+    )
+    assert [(t["opened_on"], t["overdue"]) for t in opened] == [
+        ("2026-11-02", True),
+        ("2026-12-01", True),
+    ]
+
+
+def test_the_monthly_circular_lists_each_listing_with_its_grade_and_deadline(
+    org_engine: Engine, policy: Policy, tmp_path: Path
+) -> None:
+    from models.tables import Report
+
+    dispute_id = at_county(org_engine, policy, tmp_path)
+    sweep(org_engine, policy, MONDAY + 16 * DAY)  # listed: yellow, due the end of 2 December
+    sweep(org_engine, policy, FIRST_WORKING_DAY)  # the November circular
+    with reading(org_engine) as session:
+        *_, content = session.exec(
+            select(Report.content)
+            .where(Report.kind == "monthly_circular")
+            .order_by(col(Report.period_start))
+        ).all()
+    assert content["listings"] == [
+        {
+            "dispute": dispute_id,
+            "grade": "yellow",
+            "unit": "330100",
+            "deadline": "2026-12-02T16:00:00+00:00",
+            "overdue": False,
+        }
+    ]

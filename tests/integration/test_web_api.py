@@ -185,3 +185,28 @@ def test_a_token_reads_as_its_person(site: Site) -> None:
     client = site.client()
     assert [i["id"] for i in bearer(client, token, "GET", "/disputes").json()["items"]] == [dispute]
     assert bearer(client, token, "GET", "/me").json()["role"] == "mediator"
+
+
+def test_a_supervisor_lists_a_dispute_in_their_own_units_name_only(site: Site) -> None:
+    dispute = report(site.engine, site.policy, unit="33010101", risk="high")
+    li = site.signed_in("li")
+    deadline = "2026-11-20T00:00:00+08:00"
+    before = dump(site.engine)
+    other = li.api(
+        "POST",
+        f"/disputes/{dispute}/events",
+        json={"kind": "supervise", "data": {"deadline": deadline, "unit": "330100"}},
+    )
+    assert other.status_code == 400
+    assert other.json()["error"].endswith("a listing is made by your own unit (330101)")
+    assert dump(site.engine) == before
+    listed = li.api(
+        "POST",
+        f"/disputes/{dispute}/events",
+        json={"kind": "supervise", "data": {"deadline": deadline}},
+    )
+    assert listed.status_code == 201
+    assert (listed.json()["listing_unit"], listed.json()["supervision_grade"]) == (
+        "330101",
+        "yellow",
+    )

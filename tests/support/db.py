@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, inspect, text
 
 from models.values import OPERATOR
+from workflows.db import make_engine
 from workflows.org import load_org
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,6 +19,15 @@ TWO_TOWNSHIPS = REPO / "tests" / "support" / "org_two_townships.yaml"  # for tes
 def load_county(engine: Engine, path: Path = EXAMPLE_ORG) -> None:
     """Load an org file (by default the example county of ``examples/org.yaml``)."""
     load_org(engine=engine, actor=OPERATOR, path=path)
+
+
+def dump_file(directory: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """:func:`dump` of the SQLite file ``fengqiao.db`` a command ran on in ``directory``."""
+    engine = make_engine(f"sqlite:///{directory / 'fengqiao.db'}")
+    try:
+        return dump(engine)
+    finally:
+        engine.dispose()
 
 
 def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:

@@ -87,6 +87,9 @@ ACTIONS = [
     K.referral_result,
     K.extend,
     K.confirmation_notice,
+    K.confirmation_apply,
+    K.confirmation_result,
+    K.court_result,
 ]
 # No escalation, hand-back or listing by hand: the recorded chain is settled, so a decision
 # that a later evaluation finds before one of them would not be taken (docs/rules.md), and
@@ -106,6 +109,12 @@ def _data(kind: EventKind, draw: st.DrawFn, moment: datetime) -> dict[str, Any]:
         return {"result": draw(st.sampled_from(["handled", "returned"]))}
     if kind is K.extend:
         return {"until": later}
+    if kind is K.confirmation_apply:
+        return {"court": "c"}
+    if kind is K.confirmation_result:
+        return {"result": draw(st.sampled_from(["confirmed", "refused"]))}
+    if kind is K.court_result:
+        return {"outcome": "agreement"}
     if kind is K.visit:
         return {"outcome": draw(st.sampled_from(["stable", "relapsed"]))}
     if kind is K.pause:
@@ -119,6 +128,9 @@ def histories(draw: st.DrawFn) -> tuple[Risk, datetime, list[Event]]:
     reported = draw(st.sampled_from(STARTS))
     offsets = sorted(draw(st.lists(st.integers(1, 40 * 24 * 60), min_size=3, max_size=15)))
     state = DisputeState.reported(path=PATH, risk=risk, at=reported)
+    source = draw(st.sampled_from([None, "court_delegated", "court_entrusted", "visit"]))
+    said = {"risk": risk.value} | ({"source": source, "court": "c"} if source else {})
+    report = Event(K.report, reported, MappingProxyType(said), seq=1)
     events: list[Event] = []
     for offset in offsets:
         kind = draw(st.sampled_from(ACTIONS))
@@ -134,4 +146,4 @@ def histories(draw: st.DrawFn) -> tuple[Risk, datetime, list[Event]]:
         except TransitionNotAllowed:
             continue  # keep the history valid: drop what the lifecycle refuses
         events.append(candidate)
-    return risk, reported, events
+    return risk, reported, [report, *events]

@@ -12,7 +12,6 @@ from datetime import timedelta
 import pytest
 
 from models.values import Level, Risk, Status
-from rules.evaluate import HistoryError
 from tests.support.histories import MONDAY, K, at, chain, due, end, ev, run
 
 REFERRED = at(2026, 11, 3, 10)
@@ -123,16 +122,27 @@ def test_an_oral_agreement_owes_no_judicial_confirmation_notice() -> None:
 
 def test_the_parties_apply_within_thirty_days_of_the_written_agreement() -> None:
     applied = ev(K.confirmation_apply, at(2026, 12, 5, 10), court="某县人民法院")
-    run(Risk.medium, MONDAY, [*resolved("written"), applied], now=at(2026, 12, 5, 11))
+    on_time = run(Risk.medium, MONDAY, [*resolved("written"), applied], now=at(2026, 12, 5, 11))
+    assert on_time.refusals == {}
     late = ev(K.confirmation_apply, at(2026, 12, 6, 10), court="某县人民法院")
-    with pytest.raises(HistoryError, match="within 30d of the agreement"):
-        run(Risk.medium, MONDAY, [*resolved("written"), late], now=at(2026, 12, 6, 11))
+    result = run(Risk.medium, MONDAY, [*resolved("written"), late], now=at(2026, 12, 6, 11))
+    # refused when recorded; had it been recorded under other rules, it would stand
+    assert result.refusals == {
+        3: "the parties apply for judicial confirmation within 30d of "
+        "the agreement, by 2026-12-06T00:00:00+08:00"
+    }
 
 
 def test_judicial_confirmation_of_an_oral_agreement_is_refused() -> None:
     applied = ev(K.confirmation_apply, at(2026, 11, 6, 10), court="某县人民法院")
-    with pytest.raises(HistoryError, match="written agreement"):
-        run(Risk.medium, MONDAY, [*resolved("oral"), applied], now=at(2026, 11, 6, 11))
+    result = run(Risk.medium, MONDAY, [*resolved("oral"), applied], now=at(2026, 11, 6, 11))
+    assert "written agreement" in result.refusals[3]
+
+
+def test_a_court_decision_without_an_application_is_refused() -> None:
+    decided = ev(K.confirmation_result, at(2026, 11, 9, 10), result="refused")
+    result = run(Risk.medium, MONDAY, [*resolved("written"), decided], now=at(2026, 11, 9, 11))
+    assert "record the application first" in result.refusals[3]
 
 
 def test_a_refused_confirmation_brings_the_dispute_back_to_mediating() -> None:
@@ -212,4 +222,46 @@ def test_a_handback_keeps_the_listing_and_its_deadline() -> None:
     ]
     result = run(Risk.medium, MONDAY, events, now=at(2026, 11, 4, 10))
     assert result.state.level is Level.township and result.state.supervised
+    assert due(result)["listing_deadline"] == end(2026, 11, 30)
+
+
+def test_a_county_hand_back_of_an_old_dispute_is_not_bounced_up_by_its_time_limit() -> None:
+    # at county from the first day, handed back 33 days later: the mediation time limit is
+    # long overdue, but only the cadence's obligations escalate it again
+    events = [
+        ev(K.escalate, at(2026, 11, 2, 11)),
+        ev(K.escalate, at(2026, 11, 2, 12)),
+        ev(K.handback, at(2026, 12, 5, 10), reason="就地化解"),
+    ]
+    result = run(Risk.high, MONDAY, events, now=at(2026, 12, 5, 11))
+    assert result.state.level is Level.township
+    assert due(result)["mediation_time_limit"] == end(2026, 12, 2)  # still owed, overdue
+    assert result.next_decision is not None
+    assert result.next_decision.effective_at == end(2026, 12, 8)
+    assert result.next_decision.reason == "daily check overdue by 1d"
+
+
+def test_the_courts_result_is_owed_once_whatever_becomes_of_the_dispute() -> None:
+    closed = [
+        *from_court("court_entrusted", court_deadline=end(2026, 11, 20).isoformat()),
+        *referred("police"),
+        ev(K.referral_result, at(2026, 11, 6, 9), result="returned"),
+        ev(K.resolve, at(2026, 11, 7, 9), method="people", agreement="oral"),
+        ev(K.visit, at(2026, 11, 8, 9), outcome="stable"),
+    ]
+    result = run(Risk.low, MONDAY, closed, now=at(2026, 11, 8, 10))
+    assert result.state.status is Status.closed
+    assert due(result) == {"court_result": end(2026, 11, 20)}  # the court's own deadline
+    sent = [*closed, ev(K.court_result, at(2026, 11, 9, 9), outcome="agreement")]
+    assert due(run(Risk.low, MONDAY, sent, now=at(2026, 11, 9, 10))) == {}
+
+
+def test_a_listed_dispute_that_relapses_owes_its_listing_deadline_again() -> None:
+    events = [
+        *listed_by_hand((2026, 11, 30), grade="red"),
+        *resolved("oral"),
+        ev(K.visit, at(2026, 11, 10, 9), outcome="relapsed"),
+    ]
+    result = run(Risk.medium, MONDAY, events, now=at(2026, 11, 10, 10))
+    assert result.state.supervised and result.state.status is Status.mediating
     assert due(result)["listing_deadline"] == end(2026, 11, 30)

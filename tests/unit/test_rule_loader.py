@@ -462,3 +462,15 @@ def test_a_unit_obligation_opened_by_no_cadence_flow_is_refused(tmp_path: Path) 
         "12:16: unit_obligations.county_inspection.opened_by: 'monthly' is not a cadence flow;"
         " known: daily_check"
     ]
+
+
+def test_an_overdue_rule_may_watch_a_list_of_obligations_each_of_them_known(
+    tmp_path: Path,
+) -> None:
+    watching = "{id: a, from: village, to: township, risk: high, when: overdue, obligation: %s}"
+    rules = load_ruleset(write(tmp_path, escalations(watching % "[daily_check]")))
+    assert rules.escalations[0].watches("daily_check")
+    assert not rules.escalations[0].watches("weekly_assessment")
+    assert problems(tmp_path, escalations(watching % "[daily_check, daily]")) == [
+        "9:95: escalations[0].obligation[1]: unknown obligation 'daily'; known: any, daily_check"
+    ]

@@ -194,8 +194,8 @@ def plan_dispute(
                 decision.to_level,
             )
             escalated.append((change, decision.rule))
-        elif decision.unit is not None:
-            listed.append((decision.effective_at, decision.unit))
+        else:  # a listing, or its next grade: its unit (the county, if none is known) is told
+            listed.append((decision.effective_at, decision.unit or state.path.county))
     plan.escalations = [
         _escalation_row(dispute.id, change, rule, state.path, policy=policy, now=now)
         for change, rule in escalated

@@ -103,7 +103,7 @@ def report_dispute(
     reported by ``actor``, in one transaction; its id."""
     at = dispute.at or now
     risk = check_dispute(dispute, now=now)
-    reported = report_data(dispute, now=now)
+    reported = report_data(dispute, now=now, sources=policy.rules.sources)
     with transaction(engine) as session:
         if actor.checked:
             _may_report(session, actor, dispute.unit)
@@ -251,16 +251,15 @@ def record(
             continue
         try:
             checked = [
-                _listing(
-                    _validated(new, index, row=row, now=now, actor=actor, people=people.keys()),
-                    index,
-                    people=people,
-                    policy=policy,
-                )
+                _validated(new, index, row=row, now=now, actor=actor, people=people.keys())
                 for index, new in enumerate(events)
             ]
             if viewer is not None:
                 _may_record(session, viewer, checked)
+            checked = [
+                _listing(event, index, row=row, actor=actor, people=people, policy=policy)
+                for index, event in enumerate(checked)
+            ]
         except EventRefused as exc:
             refused[dispute_id] = exc  # and not evaluated: its first refusal is the answer
             continue
@@ -354,21 +353,42 @@ def _validated(
         raise EventRefused(str(exc), index=index) from None
 
 
-def _listing(event: Event, index: int, *, people: Mapping[str, Staff], policy: Policy) -> Event:
-    """A listing by a person, completed: its grade (the rules' first, if they have grades)
-    and the unit listing it (the supervisor's own), which is told when its deadline passes."""
+def _listing(
+    event: Event,
+    index: int,
+    *,
+    row: Row[Any],
+    actor: Actor,
+    people: Mapping[str, Staff],
+    policy: Policy,
+) -> Event:
+    """A listing by a person, completed and checked: its grade (the rules' first, if they
+    have grades) and the unit listing it, which owes its deadline and is told when it
+    passes: the dispute's township or county, the supervisor's own unit by default (and
+    always, for a person signed in)."""
     if event.kind is not EventKind.supervise:
         return event
     data = dict(event.data)
+    above = (row.township_code, row.county_code)
+    staff = people.get(event.actor) if event.actor else None
+    own = staff.unit if staff is not None and staff.role is Role.supervisor else None
+    if "unit" in data:
+        allowed = (own,) if actor.checked else above
+        if data["unit"] not in allowed:
+            by = f"the dispute's township or county ({' or '.join(above)})"
+            if actor.checked:
+                by = f"your own unit ({own})" if own else "a supervisor's own unit"
+            raise EventRefused(
+                f"supervise unit {data['unit']!r}: a listing is made by {by}", index=index
+            )
+    elif own in above:
+        data["unit"] = own
     grades = [grade.name for grade in policy.rules.supervision_grades]
     if "grade" in data and data["grade"] not in grades:
         known = ", ".join(grades) or "none (the rules define no grades)"
         raise EventRefused(f"unknown listing grade {data['grade']!r}; known: {known}", index=index)
     if grades:
         data.setdefault("grade", grades[0])
-    staff = people.get(event.actor) if event.actor else None
-    if staff is not None and staff.role is Role.supervisor:
-        data.setdefault("unit", staff.unit)
     return replace(event, data=MappingProxyType(data))
 
 
@@ -394,9 +414,10 @@ def _evaluate(
             )
     try:
         if fold is not None:
-            return resume(fold, fresh, now=now)
-        initial = initial_state(row, past)
-        return evaluate(initial, [*past, *fresh], policy=policy, now=now, settled=settled)
+            evaluation = resume(fold, fresh, now=now)
+        else:
+            initial = initial_state(row, past)
+            evaluation = evaluate(initial, [*past, *fresh], policy=policy, now=now, settled=settled)
     except HistoryError as exc:
         index = exc.seq - row.last_seq - 1
         if 0 <= index < len(fresh):
@@ -406,6 +427,11 @@ def _evaluate(
             f"after this one: {exc}",
             index=len(fresh) - 1,
         ) from None
+    for index, event in enumerate(fresh):
+        refused = evaluation.refusals.get(event.seq)
+        if refused is not None:
+            raise EventRefused(f"dispute {row.id}: {refused}", index=index)
+    return evaluation
 
 
 def _log_recorded(recorded: Iterable[Recorded], *, policy: Policy, actor: Actor) -> None:

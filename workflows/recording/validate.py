@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -11,6 +11,7 @@ from typing import Any
 from models.events import EventData, InvalidEventData
 from models.lifecycle import Event
 from models.values import EventKind, Risk
+from rules.schema import Source
 from workflows.access import Forbidden
 from workflows.errors import BadInput, NotFound
 
@@ -72,8 +73,16 @@ class EventForbidden(EventRefused, Forbidden):
     """An event the person's role may not record (HTTP 403, with the reason)."""
 
 
-def report_data(new: NewDispute, *, now: datetime) -> dict[str, Any]:
-    """The data of the dispute's ``report`` event; raise :class:`BadInput`."""
+def report_data(new: NewDispute, *, now: datetime, sources: Mapping[str, Source]) -> dict[str, Any]:
+    """The data of the dispute's ``report`` event, its source one of ``sources`` (the rule
+    file's; any, if it has none); raise :class:`BadInput`."""
+    if new.source is not None and sources and new.source not in sources:
+        raise BadInput(f"unknown source {new.source!r}; known: {', '.join(sources)}")
+    court_source = new.source is not None and new.source in sources and sources[new.source].court
+    if court_source and not (new.court or "").strip():
+        raise BadInput(f"a dispute from a court ({new.source}) names the court: give the court")
+    if not court_source and (new.court is not None or new.court_deadline is not None):
+        raise BadInput("a court and its deadline go with a court's source (court_delegated, …)")
     raw: dict[str, Any] = {"risk": new.risk}
     for name in ("source", "court", "court_deadline"):
         value = getattr(new, name)

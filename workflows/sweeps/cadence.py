@@ -84,8 +84,9 @@ def run_cadence(
     clock: Callable[[], datetime],
 ) -> SweepResult:
     """Run one cadence flow for its scheduled time, once: notice the obligations of its kind
-    fallen due, and store the reports of every scheduled time missed since its last run.
-    A run already done, or being done by another sweep, is skipped."""
+    fallen due, and, for every scheduled time missed since its last run, store its reports
+    and open the units' tasks it opens. A run already done, or being done by another sweep,
+    is skipped."""
     schedule = policy.rules.schedule[flow]
     result = SweepResult(flow=flow, now=scheduled)
     with transaction(engine) as session:
@@ -94,13 +95,21 @@ def run_cadence(
     if run is None:
         return result
     result.merge(obligation_sweep(engine=engine, policy=policy, now=scheduled, obligation=flow))
-    with transaction(engine) as session:
-        open_unit_tasks(session, policy=policy, flow=flow, scheduled=scheduled, now=scheduled)
+    # Every scheduled time missed since the last run, once each; on the very first run, the
+    # latest: each stores its reports, and each day opens its units' tasks.
+    moments = []
+    moment = next_run(schedule, previous, policy=policy) if previous else scheduled
+    while moment <= scheduled:
+        moments.append(moment)
+        moment = next_run(schedule, moment, policy=policy)
+    days = {m.astimezone(policy.zone).date(): m for m in reversed(moments)}  # each day's first
+    if policy.rules.unit_obligations:
+        with transaction(engine) as session:
+            for first in sorted(days.values()):
+                open_unit_tasks(session, policy=policy, flow=flow, scheduled=first, now=first)
     if flow in REPORTS:
         kind, level = REPORTS[flow]
-        # Every report missed since the last run, once each; on the very first run, the latest.
-        moment = next_run(schedule, previous, policy=policy) if previous else scheduled
-        while moment <= scheduled:
+        for moment in moments:
             start, end = _period(flow, moment, policy)
             result.reports += store_reports(
                 engine=engine,
@@ -110,7 +119,6 @@ def run_cadence(
                 period_start=start,
                 period_end=end,
             )
-            moment = next_run(schedule, moment, policy=policy)
     with transaction(engine) as session:
         finish_run(session, session.merge(run), result=result, finished=clock())
     return result

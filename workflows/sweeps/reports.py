@@ -3,12 +3,15 @@ county each month."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, func
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from models.tables import Dispute, Escalation, Obligation, Report, Unit
+from models.tables import Dispute, DisputeEvent, Escalation, Obligation, Report, Unit
+from models.values import OPEN_STATUSES, EventKind
 from workflows.db import insert_ignoring_duplicates, transaction
 
 __all__ = ["store_reports"]
@@ -53,6 +56,7 @@ def store_reports(
             supervised = session.exec(
                 select(Dispute.id).where(column == code, col(Dispute.supervised).is_(True))
             ).all()
+            listings = _listings(session, [d for d in supervised if d is not None], period_end)
             units: dict[str, dict[str, int]] = {}
             for unit, count in overdue:
                 units.setdefault(unit, {"overdue_obligations": 0, "escalations": 0})[
@@ -65,6 +69,8 @@ def store_reports(
             content = {
                 "units": [{"unit": unit, **figures} for unit, figures in sorted(units.items())],
                 "supervised": sorted(d for d in supervised if d is not None),
+                # each listing's grade and deadline, and whether it passed unresolved
+                "listings": listings,
             }
             stored += insert_ignoring_duplicates(
                 session,
@@ -81,3 +87,35 @@ def store_reports(
                 ],
             )
     return stored
+
+
+def _listings(session: Session, ids: list[int], period_end: datetime) -> list[dict[str, Any]]:
+    """The listings (挂牌督办) of the disputes ``ids``: grade, listing unit, deadline, and
+    whether it had passed with the dispute still open at the period's end."""
+    if not ids:
+        return []
+    last: dict[int, Mapping[str, Any]] = {}
+    for dispute_id, data in session.exec(
+        select(DisputeEvent.dispute_id, DisputeEvent.data)
+        .where(col(DisputeEvent.dispute_id).in_(ids), DisputeEvent.kind == EventKind.supervise)
+        .order_by(col(DisputeEvent.seq))
+    ):
+        last[dispute_id] = data
+    rows = session.exec(
+        select(Dispute.id, Dispute.status, Dispute.supervision_deadline).where(
+            col(Dispute.id).in_(ids)
+        )
+    ).all()
+    found = []
+    for listed_id, status, deadline in sorted(rows, key=lambda row: row[0] or 0):
+        data = last.get(listed_id or 0, {})
+        found.append(
+            {
+                "dispute": listed_id,
+                "grade": data.get("grade"),
+                "unit": data.get("unit"),
+                "deadline": deadline.isoformat() if deadline else None,
+                "overdue": bool(deadline and deadline < period_end and status in OPEN_STATUSES),
+            }
+        )
+    return found

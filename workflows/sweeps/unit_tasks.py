@@ -66,8 +66,8 @@ def open_unit_tasks(
         for task_id, code, due_at in sorted(new, key=lambda row: row[1]):
             _announce(session, task_id, code, due_at, label=label, policy=policy, now=now)
         opened += len(new)
-        if opened:
-            log.info("unit_tasks_opened", kind=name, day=day.isoformat(), units=opened)
+        if new:
+            log.info("unit_tasks_opened", kind=name, day=day.isoformat(), units=len(new))
     return opened
 
 
