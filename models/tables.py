@@ -170,7 +170,7 @@ class DisputeEvent(SQLModel, table=True):
     )
     dispute_id: int = Field(sa_column=Column(BigId, nullable=False))
     seq: int
-    kind: str = Field(max_length=16)
+    kind: str = Field(max_length=32)
     at: datetime = _time()
     recorded_at: datetime = _time()
     actor: str | None = Field(default=None, max_length=64)

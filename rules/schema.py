@@ -529,6 +529,19 @@ def consistency_problems(rules: RuleSet) -> list[Problem]:
                 )
             )
     problems.extend(_field_problems(rules))
+    for section, names in (
+        ("obligations", rules.obligations),
+        ("unit_obligations", rules.unit_obligations),
+    ):
+        for name in names:
+            if len(name) > 32:
+                problems.append(
+                    Problem(
+                        path=(section, name),
+                        message=f"{name!r} is {len(name)} characters long; a name is at "
+                        "most 32 (it names tasks)",
+                    )
+                )
     for name, unit_rule in rules.unit_obligations.items():
         if name in rules.obligations:
             problems.append(

@@ -474,3 +474,12 @@ def test_an_overdue_rule_may_watch_a_list_of_obligations_each_of_them_known(
     assert problems(tmp_path, escalations(watching % "[daily_check, daily]")) == [
         "9:95: escalations[0].obligation[1]: unknown obligation 'daily'; known: any, daily_check"
     ]
+
+
+def test_an_obligation_name_longer_than_a_task_can_hold_is_refused(tmp_path: Path) -> None:
+    long = "a_daily_check_with_a_very_long_name"
+    text = OBLIGATIONS.replace("daily_check:", f"{long}:")
+    assert problems(tmp_path, text) == [
+        f"4:5: obligations.{long}: '{long}' is 35 characters long; a name is at most 32 "
+        "(it names tasks)"
+    ]
