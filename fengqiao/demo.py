@@ -64,6 +64,7 @@ TITLES = {  # the categories, each with the titles its disputes get
 CATEGORIES = list(TITLES)
 RISKS = ["low"] * 5 + ["medium"] * 3 + ["high"] * 2
 MISSED_CHECK = 0.08  # a mediator skips a day's check
+TELLS = 0.8  # a mediator tells the parties of 司法确认 on a given day after a written agreement
 NEGLECTED = 0.05  # nobody follows the dispute up at all
 WEB = "http://127.0.0.1:8000"  # where `fengqiao web` serves the demo: the messages link there
 PASSWORD = "fengqiao-demo"  # of the demo accounts, printed at the end: a demo, not a secret
@@ -128,6 +129,8 @@ class Case:
     resolve_on: int  # the day it will be resolved, if followed up
     neglected: bool
     relapse: bool
+    # a written agreement whose parties are still to be told of 司法确认
+    to_tell: bool = False
 
 
 class Simulation:
@@ -239,6 +242,7 @@ class Simulation:
                 if day >= case.resolve_on:
                     method = self.rng.choice(["people", "people", "administrative", "judicial"])
                     agreement = self.rng.choice(["oral", "written"])
+                    case.to_tell = agreement == "written"
                     self.record(
                         case,
                         "resolve",
@@ -253,6 +257,10 @@ class Simulation:
                     self.record(
                         case, "assess", self.at(day, 11), case.supervisor, {"risk": case.risk}
                     )
+            elif status == "resolved" and case.to_tell and self.rng.random() < TELLS:
+                # the parties told of 司法确认, mostly the day after the agreement
+                case.to_tell = False
+                self.record(case, "confirmation_notice", self.at(day, 15), case.mediator)
             elif status == "resolved" and day >= case.resolve_on + 9:
                 outcome = "relapsed" if case.relapse else "stable"
                 case.relapse, case.resolve_on = False, day + 3
