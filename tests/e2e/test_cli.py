@@ -491,6 +491,10 @@ def test_the_demo_runs_and_prints_the_same_twice(cli: Cli) -> None:
     assert "化解率" in first.out and "escalations: to township" in first.out
     assert "without the Prefect engine" in first.out
     assert "The demo webhook received" in first.out and "的日排查已于" in first.out
+    # a warning logged meanwhile (2027 not in the calendar) is said once as a sentence, not
+    # printed as a JSON log line into the progress bar
+    assert "{" not in first.err, first.err
+    assert "Note: the official working-day calendar does not cover 2027" in first.out
 
 
 def test_an_administrator_shortens_an_escalation_threshold_and_explain_shows_the_new_time(

@@ -272,10 +272,3 @@ def test_the_open_tasks_of_dispute_show_line_up_whatever_their_kind(county: Cli)
         line.index("person:") if "person:" in line else line.index("unit:") for line in tasks
     }
     assert len(targets) == 1 and len({line.index(" due ") for line in tasks}) == 1, tasks
-
-
-def test_the_demo_shows_a_calendar_warning_as_a_sentence_not_a_json_line(cli: Cli) -> None:
-    done = cli("demo")
-    assert done.code == 0, done.err
-    assert "{" not in done.err, done.err
-    assert done.out.count("2027") >= 1 and "calendar" in done.out

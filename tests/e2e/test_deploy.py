@@ -269,7 +269,11 @@ def test_two_prefect_workers_run_the_deployed_sweeps_and_record_each_escalation_
     # The server's own scheduler makes the runs, at the rules' local times.
     _wait_for(
         "scheduled runs (Prefect 3.8.8's scheduler fails on SQLAlchemy 2.1: see the server log)",
-        lambda: len(_scheduled_starts(api, "escalation-sweep/fengqiao-2")) >= 3,
+        # each deployment's in its turn: wait for the daily check's too (seen missing once)
+        lambda: (
+            len(_scheduled_starts(api, "escalation-sweep/fengqiao-2")) >= 3
+            and bool(_scheduled_starts(api, "daily-check-sweep/fengqiao"))
+        ),
         60,
         tmp_path / "server.log",
     )
