@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["BadInput", "NotFound", "ProblemList", "first_line"]
+from typing import Any
+
+__all__ = ["BadInput", "NotFound", "ProblemList", "first_line", "has_nul"]
 
 
 class BadInput(ValueError):
@@ -25,3 +27,15 @@ def first_line(error: object) -> str:
     """The first line of an error's text (a driver's or a server's), or its class's name."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def has_nul(value: Any) -> bool:
+    """True if a NUL character is anywhere in ``value``, a JSON value: input no database
+    keeps alike (PostgreSQL refuses it, SQLite stores it), refused before either sees it."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False

@@ -24,7 +24,7 @@ from models.tables import Person, Unit
 from models.values import Actor, Channel, Role, UnitLevel
 from workflows.access import Action, permit, viewer_of
 from workflows.db import transaction
-from workflows.errors import BadInput
+from workflows.errors import BadInput, has_nul
 
 __all__ = ["OrgSummary", "load_org"]
 
@@ -53,16 +53,6 @@ def _contacts(value: dict[str, str | list[str]]) -> dict[str, list[str]]:
 Contacts = Annotated[dict[str, str | list[str]], AfterValidator(_contacts)]
 
 
-def _nul_in(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_nul_in(k) or _nul_in(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_nul_in(v) for v in value)
-    return False
-
-
 class _Entry(BaseModel):
     """An entry of the org file. NUL characters are refused here, with the entry's line, as
     every database would refuse them (PostgreSQL does; SQLite would keep them)."""
@@ -72,7 +62,7 @@ class _Entry(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        if _nul_in(value):
+        if has_nul(value):
             raise ValueError("may not contain a NUL character")
         return value
 

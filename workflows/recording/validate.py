@@ -13,7 +13,7 @@ from models.lifecycle import Event
 from models.values import EventKind, Risk
 from rules.schema import Source
 from workflows.access import Forbidden
-from workflows.errors import BadInput, NotFound
+from workflows.errors import BadInput, NotFound, has_nul
 
 __all__ = [
     "RECORDABLE",
@@ -117,20 +117,9 @@ def check_dispute(new: NewDispute, *, now: datetime) -> Risk:
         raise BadInput(f"at most 1000 parties, got {len(new.parties)}")
     if "\x00" in new.unit:
         raise BadInput("unit may not contain a NUL character")
-    if _has_nul(list(new.parties)):
+    if has_nul(list(new.parties)):
         raise BadInput("parties may not contain a NUL character")
     return risk
-
-
-def _has_nul(value: Any) -> bool:
-    """True if a NUL character is anywhere in ``value``, a JSON value (no database keeps it)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 def named_people(events: Sequence[NewEvent], *, actor: str | None) -> set[str]:
