@@ -9,13 +9,16 @@ from typing import Any, NamedTuple
 
 import structlog
 from sqlalchemy import Engine
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from models.tables import OutboxMessage, Person, Unit
 from models.targets import Target
 from models.values import Actor, Channel, MessageKind, OutboxState, Role, UnitLevel
 from workflows.access import Forbidden
-from workflows.db import dialect_insert, insert_ignoring_duplicates, transaction
+from workflows.db import insert_ignoring_duplicates, transaction
+from workflows.driver import execute_many
 
 __all__ = [
     "OUTBOX",
@@ -31,6 +34,13 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+
+
+# Each dialect's insert ignoring a message already queued, compiled once (workflows.driver).
+_QUEUED = {
+    "postgresql": postgresql_insert(OUTBOX).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(OUTBOX).on_conflict_do_nothing(),
+}
 
 
 class Address(NamedTuple):
@@ -155,7 +165,7 @@ def queue_messages(session: Session, rows: list[dict[str, Any]]) -> None:
     """Queue messages, skipping any whose (key, channel, address) is already queued: the
     idempotency key is the last line of defence against a message written twice."""
     if rows:
-        session.execute(dialect_insert(session)(OUTBOX).on_conflict_do_nothing(), rows)
+        execute_many(session, _QUEUED[session.get_bind().dialect.name], rows)
 
 
 def enqueue(

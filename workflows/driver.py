@@ -1,0 +1,210 @@
+"""Statements run on the database driver itself, for the paths that run the same few
+statements thousands of times: recording an event, the sweep's and an import's writes.
+
+Through the Session each statement costs some 0.3–0.6 ms of SQLAlchemy's own work (its
+cache key, parameter and result processing, the ORM's execution events), several times
+what the database spends on it (bench/README.md). Here a Core statement is compiled once
+per dialect (and per set of columns, for an insert or an update), and its values are
+converted by the columns' own types (``UTCDateTime``, JSON, booleans), the conversions
+SQLAlchemy would apply, worked out once. The statements run on the DBAPI cursor of the
+Session's connection, inside its transaction; the driver's errors are raised as
+SQLAlchemy's own (``DataError``, ``IntegrityError`` …), without their parameters.
+
+SQLAlchemy offers nothing between its full execution path and the bare driver (its
+``exec_driver_sql`` still pays the execution context and result processing), hence this
+small module: compiling, the type processors and the error wrapping remain SQLAlchemy's.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exc
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlmodel import Session
+
+__all__ = ["execute", "execute_many", "fetch", "fetch_one", "insert_returning"]
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]  # the parameters, in the order the driver takes them
+    processors: tuple[Processor, ...]
+    defaults: Mapping[str, Any]  # values fixed in the statement (a limit, a constant list)
+    positional: bool
+    row: Any  # a named tuple of the selected columns, if the statement selects
+    results: tuple[Processor, ...]
+
+
+_COMPILED: dict[tuple[int, str, tuple[str, ...]], tuple[ClauseElement, _Compiled]] = {}
+
+
+def _compiled(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
+    """``statement`` compiled for ``dialect`` (with ``keys`` as an insert's or update's
+    columns), once. Statements are module constants: the cache holds them by identity,
+    and keeps each alive so that its identity is never reused."""
+    cache_key = (id(statement), dialect.name, keys)
+    found = _COMPILED.get(cache_key)
+    if found is not None:
+        return found[1]
+    compiled: SQLCompiler = statement.compile(  # type: ignore[assignment]
+        dialect=dialect, column_keys=list(keys) if keys else None
+    )
+    positional = bool(compiled.positional)
+    named = dict.fromkeys(compiled.bind_names.values())
+    names = tuple(compiled.positiontup or ()) if positional else tuple(named)
+    binds = compiled.binds
+    processors = tuple(
+        binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    )
+    defaults = {
+        name: bind.effective_value
+        for bind, name in compiled.bind_names.items()
+        if not bind.required and bind.effective_value is not None
+    }
+    # An insert's columns left out of ``keys`` that have a default in Python: the value
+    # SQLAlchemy would compute for them.
+    for column in compiled.insert_prefetch:
+        default: Any = column.default
+        if default is not None and default.is_scalar:
+            defaults[column.key] = default.arg
+        elif default is not None and default.is_callable:
+            defaults[column.key] = default.arg(None)
+    selected = getattr(statement, "selected_columns", None)
+    returning = getattr(statement, "_returning", ())  # an insert's RETURNING columns
+    columns = list(selected) if selected is not None else list(returning)
+    row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
+    results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
+    made = _Compiled(compiled.string, names, processors, defaults, positional, row, results)
+    _COMPILED[cache_key] = (statement, made)
+    return made
+
+
+def _values(compiled: _Compiled, params: Mapping[str, Any]) -> Any:
+    values = [
+        params[name] if name in params else compiled.defaults.get(name) for name in compiled.names
+    ]
+    converted = [
+        value if process is None or value is None else process(value)
+        for process, value in zip(compiled.processors, values, strict=True)
+    ]
+    if compiled.positional:
+        return tuple(converted)
+    return dict(zip(compiled.names, converted, strict=True))
+
+
+def _rows(compiled: _Compiled, raw: Iterable[Sequence[Any]]) -> list[Any]:
+    make, processors = compiled.row._make, compiled.results
+    if not any(processors):
+        return [make(values) for values in raw]
+    return [
+        make(
+            [
+                value if process is None or value is None else process(value)
+                for process, value in zip(processors, values, strict=True)
+            ]
+        )
+        for values in raw
+    ]
+
+
+class _Cursor:
+    """The driver's cursor of the Session's connection, its errors made SQLAlchemy's."""
+
+    def __init__(self, session: Session) -> None:
+        connection = session.connection()
+        self.dialect = connection.dialect
+        self.cursor: Any = connection.connection.cursor()
+
+    def __enter__(self) -> _Cursor:
+        return self
+
+    def __exit__(self, kind: Any, error: BaseException | None, _tb: Any) -> None:
+        self.cursor.close()
+        base = self.dialect.loaded_dbapi.Error
+        if error is not None and isinstance(error, base):
+            raise exc.DBAPIError.instance(
+                None, None, error, base, hide_parameters=True, dialect=self.dialect
+            ) from error
+
+
+def execute(
+    session: Session, statement: ClauseElement, params: Mapping[str, Any] | None = None
+) -> list[Any]:
+    """Run ``statement`` once with ``params``; the rows it returns (a select's, or an
+    insert's RETURNING), as named tuples."""
+    params = params or {}
+    with _Cursor(session) as run:
+        keys = tuple(params) if _takes_columns(statement) else ()
+        compiled = _compiled(statement, run.dialect, keys)
+        run.cursor.execute(compiled.sql, _values(compiled, params))
+        if compiled.row is None:
+            return []
+        return _rows(compiled, run.cursor.fetchall())
+
+
+def fetch(
+    session: Session, statement: ClauseElement, params: Mapping[str, Any] | None = None
+) -> list[Any]:
+    """The rows a select returns, as named tuples."""
+    return execute(session, statement, params)
+
+
+def fetch_one(
+    session: Session, statement: ClauseElement, params: Mapping[str, Any] | None = None
+) -> Any:
+    """The first row a select returns, or None."""
+    rows = execute(session, statement, params)
+    return rows[0] if rows else None
+
+
+def execute_many(
+    session: Session, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Run ``statement`` once per row (the driver's executemany; on PostgreSQL psycopg
+    pipelines them). Every row has the keys of the first."""
+    if not rows:
+        return
+    with _Cursor(session) as run:
+        keys = tuple(rows[0]) if _takes_columns(statement) else ()
+        compiled = _compiled(statement, run.dialect, keys)
+        run.cursor.executemany(compiled.sql, [_values(compiled, row) for row in rows])
+
+
+def insert_returning(
+    session: Session, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]
+) -> list[Any]:
+    """Run an insert with one RETURNING column once per row; the values returned, in the
+    rows' order. PostgreSQL takes them in one pipelined executemany; SQLite, embedded,
+    one execute each."""
+    if not rows:
+        return []
+    with _Cursor(session) as run:
+        keys = tuple(rows[0])
+        compiled = _compiled(statement, run.dialect, keys)
+        params = [_values(compiled, row) for row in rows]
+        found: list[Any] = []
+        if run.dialect.name == "postgresql":
+            run.cursor.executemany(compiled.sql, params, returning=True)
+            while True:
+                found.extend(_rows(compiled, run.cursor.fetchall()))
+                if not run.cursor.nextset():
+                    break
+        else:
+            for values in params:
+                run.cursor.execute(compiled.sql, values)
+                found.extend(_rows(compiled, run.cursor.fetchall()))
+        return [row[0] for row in found]
+
+
+def _takes_columns(statement: ClauseElement) -> bool:
+    """An insert or an update without values of its own: its columns are the row's keys."""
+    return bool(statement.is_dml) and not getattr(statement, "_values", None)
