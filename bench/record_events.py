@@ -1,7 +1,11 @@
-"""Event ingestion: one transaction per event through the recording function, and a
-JSON-lines file through `events import`. Prints a table; nothing is asserted.
+"""Event ingestion, our code (A) beside the same work written by hand (W,
+bench/same_work.py): one transaction per event, and a file through `events import`.
+Each comparison runs A and W alternately, each on a fresh copy of the same database, and
+prints the median of the runs, W's evaluation time apart, and A's time over W's. Prints a
+table; nothing is asserted.
 
-    .venv/bin/python bench/record_events.py [--disputes 200] [--events 2000] [--postgres URL]
+    .venv/bin/python bench/record_events.py [--one 1000] [--disputes 1000] [--events 10000]
+        [--runs 3] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -10,9 +14,12 @@ import argparse
 import json
 import random
 import resource
+import shutil
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,6 +27,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import same_work  # noqa: E402
 from bench.generate import fresh_postgres  # noqa: E402
 from fengqiao.logs import configure_logging  # noqa: E402
 from models.values import OPERATOR  # noqa: E402
@@ -71,38 +79,61 @@ def _setup(url: str, disputes: int) -> list[int]:
     return ids
 
 
-def _plan(ids: list[int], events: int, seed: int) -> list[tuple[int, str, datetime]]:
+Plan = list[tuple[int, str, datetime, dict[str, object] | None]]
+
+
+def _plan(ids: list[int], events: int, seed: int) -> Plan:
     rng = random.Random(seed)
     step = timedelta(hours=1) / max(1, events // len(ids))
-    return [(rng.choice(ids), rng.choice(KINDS), START + step * (i + 1)) for i in range(events)]
+    plan = []
+    for i in range(events):
+        kind = rng.choice(KINDS)
+        plan.append((rng.choice(ids), kind, START + step * (i + 1), _data(kind, rng)))
+    return plan
 
 
-def bench_one_by_one(url: str, ids: list[int], plan: list[tuple[int, str, datetime]]) -> float:
-    engine, policy, rng = make_engine(url), load_policy(), random.Random(1)
+def a_one_by_one(url: str, plan: Plan, workdir: Path) -> tuple[float, float | None]:
+    engine, policy = make_engine(url), load_policy()
     began = time.perf_counter()
-    for dispute_id, kind, at in plan:
+    for dispute_id, kind, at, data in plan:
         record_event(
             engine=engine,
             policy=policy,
             now=at,
             actor=OPERATOR,
             dispute_id=dispute_id,
-            event=NewEvent(kind, at=at, data=_data(kind, rng)),
+            event=NewEvent(kind, at=at, data=data),
         )
     elapsed = time.perf_counter() - began
     engine.dispose()
-    return elapsed
+    return elapsed, None
 
 
-def bench_import(url: str, plan: list[tuple[int, str, datetime]], workdir: Path) -> float:
-    rng = random.Random(1)
+def w_one_by_one(url: str, plan: Plan, workdir: Path) -> tuple[float, float | None]:
+    hand, policy, timing = same_work.Hand(url), load_policy(), same_work.Timing()
+    began = time.perf_counter()
+    for dispute_id, kind, at, data in plan:
+        same_work.record_one(
+            hand, dispute_id, NewEvent(kind, at=at, data=data), policy=policy, now=at, timing=timing
+        )
+    elapsed = time.perf_counter() - began
+    hand.conn.close()
+    return elapsed, timing.evaluation
+
+
+def _file(plan: Plan, workdir: Path) -> Path:
     path = workdir / "events.jsonl"
     with path.open("w", encoding="utf-8") as out:
-        for dispute_id, kind, at in plan:
-            line = {"dispute": dispute_id, "kind": kind, "at": at.isoformat()}
-            if (data := _data(kind, rng)) is not None:
+        for dispute_id, kind, at, data in plan:
+            line: dict[str, object] = {"dispute": dispute_id, "kind": kind, "at": at.isoformat()}
+            if data is not None:
                 line["data"] = data
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return path
+
+
+def a_import(url: str, plan: Plan, workdir: Path) -> tuple[float, float | None]:
+    path = _file(plan, workdir)
     engine, policy = make_engine(url), load_policy()
     began = time.perf_counter()
     import_events(
@@ -110,40 +141,110 @@ def bench_import(url: str, plan: list[tuple[int, str, datetime]], workdir: Path)
     )
     elapsed = time.perf_counter() - began
     engine.dispose()
-    return elapsed
+    return elapsed, None
+
+
+def w_import(url: str, plan: Plan, workdir: Path) -> tuple[float, float | None]:
+    path = _file(plan, workdir)
+    hand, policy, timing = same_work.Hand(url), load_policy(), same_work.Timing()
+    began = time.perf_counter()
+    changes: dict[int, list[NewEvent]] = {}
+    for raw in path.read_text(encoding="utf-8").split("\n"):
+        if raw.strip():
+            line = json.loads(raw)
+            at = datetime.fromisoformat(line["at"])
+            new = NewEvent(line["kind"], at=at, data=line.get("data"))
+            changes.setdefault(line["dispute"], []).append(new)
+    same_work.import_all(hand, changes, policy=policy, now=plan[-1][2], timing=timing)
+    elapsed = time.perf_counter() - began
+    hand.conn.close()
+    return elapsed, timing.evaluation
+
+
+Method = Callable[[str, Plan, Path], tuple[float, float | None]]
+
+
+def compare(
+    label: str,
+    path: str,
+    copy: Callable[[str], str],
+    plan: Plan,
+    workdir: Path,
+    methods: tuple[Method, Method],
+    runs: int,
+) -> None:
+    """A and W alternately, each on a fresh copy; the medians, and A's time over W's."""
+    seconds: dict[str, list[float]] = {"A": [], "W": []}
+    evaluation: list[float] = []
+    for run in range(runs):
+        for name, method in zip(("A", "W"), methods, strict=True):
+            elapsed, evaluated = method(copy(f"{name.lower()}{run}"), plan, workdir)
+            seconds[name].append(elapsed)
+            if evaluated is not None:
+                evaluation.append(evaluated)
+    a, w = statistics.median(seconds["A"]), statistics.median(seconds["W"])
+    events = len(plan)
+    spread = " ".join(f"{name} {min(v):.2f}–{max(v):.2f}s" for name, v in seconds.items())
+    print(
+        f"{label:<11} {path:<30} {events / a:>9,.0f} {events / w:>9,.0f} "
+        f"{statistics.median(evaluation) / events * 1e6:>10.0f} {a / w:>7.2f}   ({spread})"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--disputes", type=int, default=200)
-    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--one", type=int, default=1000, help="events recorded one by one")
+    parser.add_argument("--disputes", type=int, default=1000)
+    parser.add_argument("--events", type=int, default=10000, help="events in the file")
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--postgres", help="also measure on this PostgreSQL server")
     args = parser.parse_args()
     configure_logging(fmt="json", level="warning")
     print(
-        f"{args.events} events over {args.disputes} disputes (seeded), one machine, "
-        f"{sys.platform}, Python {sys.version.split()[0]}\n"
+        f"{args.one:,} events one transaction each, then {args.events:,} in one file, over "
+        f"{args.disputes:,} disputes (seeded); medians of {args.runs} runs, A and W "
+        f"alternately; {sys.platform}, Python {sys.version.split()[0]}\n"
     )
-    print(f"{'database':<11} {'path':<34} {'seconds':>8} {'events/s':>9}")
+    print(
+        f"{'database':<11} {'path':<30} {'A ev/s':>9} {'W ev/s':>9} {'W eval µs':>10} {'A / W':>7}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        targets = [("sqlite", lambda n: f"sqlite:///{workdir / n}.db")]
+        template = workdir / "template.db"
+        ids = _setup(f"sqlite:///{template}", args.disputes)
+
+        def sqlite_copy(name: str) -> str:
+            target = workdir / f"{name}.db"
+            for suffix in ("-wal", "-shm"):
+                (workdir / f"{name}.db{suffix}").unlink(missing_ok=True)
+            shutil.copyfile(template, target)
+            return f"sqlite:///{target}"
+
+        targets: list[tuple[str, Callable[[str], str]]] = [("sqlite", sqlite_copy)]
         if args.postgres:
-            targets.append(("postgresql", lambda n: fresh_postgres(args.postgres, f"bench_{n}")))
-        for label, url_for in targets:
-            for path, run in (
-                ("record_event, 1 transaction each", "one"),
-                ("events import, 1 file", "import"),
-            ):
-                url = url_for(run)
-                ids = _setup(url, args.disputes)
-                plan = _plan(ids, args.events, seed=7)
-                seconds = (
-                    bench_one_by_one(url, ids, plan)
-                    if run == "one"
-                    else bench_import(url, plan, workdir)
+            _setup(fresh_postgres(args.postgres, "bench_events_template"), args.disputes)
+
+            def postgres_copy(name: str) -> str:
+                return fresh_postgres(
+                    args.postgres, f"bench_events_{name}", template="bench_events_template"
                 )
-                print(f"{label:<11} {path:<34} {seconds:>8.2f} {args.events / seconds:>9.0f}")
+
+            targets.append(("postgresql", postgres_copy))
+        one = _plan(ids, args.one, seed=7)
+        many = _plan(ids, args.events, seed=11)
+        for label, copy in targets:
+            compare(
+                label,
+                "1 transaction each",
+                copy,
+                one,
+                workdir,
+                (a_one_by_one, w_one_by_one),
+                args.runs,
+            )
+            compare(
+                label, "events import, 1 file", copy, many, workdir, (a_import, w_import), args.runs
+            )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak memory {peak:.0f} MB")
 

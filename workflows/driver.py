@@ -17,18 +17,30 @@ small module: compiling, the type processors and the error wrapping remain SQLAl
 
 from __future__ import annotations
 
+import re
 from collections import namedtuple
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exc
+from sqlalchemy import JSON, ColumnElement, bindparam, exc, func, literal_column, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
 
-__all__ = ["execute", "execute_many", "fetch", "fetch_one", "insert_returning"]
+__all__ = [
+    "execute",
+    "execute_many",
+    "fetch",
+    "fetch_one",
+    "fetch_together",
+    "insert_returning",
+    "one_of",
+    "pipelined",
+]
 
 Processor = Callable[[Any], Any] | None
 
@@ -39,11 +51,11 @@ class _Compiled:
     names: tuple[str, ...]  # the parameters, in the order the driver takes them
     processors: tuple[Processor, ...]
     defaults: Mapping[str, Any]  # values fixed in the statement (a limit, a constant list)
-    positional: bool
     row: Any  # a named tuple of the selected columns, if the statement selects
     results: tuple[Processor, ...]
 
 
+_NAMED = re.compile(r"%\((\w+)\)s")
 _COMPILED: dict[tuple[int, str, tuple[str, ...]], tuple[ClauseElement, _Compiled]] = {}
 
 
@@ -58,9 +70,14 @@ def _compiled(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...])
     compiled: SQLCompiler = statement.compile(  # type: ignore[assignment]
         dialect=dialect, column_keys=list(keys) if keys else None
     )
-    positional = bool(compiled.positional)
-    named = dict.fromkeys(compiled.bind_names.values())
-    names = tuple(compiled.positiontup or ()) if positional else tuple(named)
+    sql = compiled.string
+    if compiled.positional:
+        names = tuple(compiled.positiontup or ())
+    else:
+        # Named ``%(name)s`` (psycopg's paramstyle) made positional ``%s``: the driver then
+        # takes a tuple, without mapping names to places on every execution.
+        names = tuple(_NAMED.findall(sql))
+        sql = _NAMED.sub("%s", sql)
     binds = compiled.binds
     processors = tuple(
         binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
@@ -83,7 +100,7 @@ def _compiled(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...])
     columns = list(selected) if selected is not None else list(returning)
     row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
     results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
-    made = _Compiled(compiled.string, names, processors, defaults, positional, row, results)
+    made = _Compiled(sql, names, processors, defaults, row, results)
     _COMPILED[cache_key] = (statement, made)
     return made
 
@@ -96,9 +113,7 @@ def _values(compiled: _Compiled, params: Mapping[str, Any]) -> Any:
         value if process is None or value is None else process(value)
         for process, value in zip(compiled.processors, values, strict=True)
     ]
-    if compiled.positional:
-        return tuple(converted)
-    return dict(zip(compiled.names, converted, strict=True))
+    return tuple(converted)
 
 
 def _rows(compiled: _Compiled, raw: Iterable[Sequence[Any]]) -> list[Any]:
@@ -116,24 +131,62 @@ def _rows(compiled: _Compiled, raw: Iterable[Sequence[Any]]) -> list[Any]:
     ]
 
 
+_CONNECTION = "fengqiao_driver_connection"
+
+
+def _connection(session: Session) -> tuple[Dialect, Any]:
+    """The dialect and the pooled DBAPI connection of the Session's transaction, found once
+    per transaction (asking the Session for its connection costs more than a statement on
+    SQLite)."""
+    transaction = session.get_transaction()
+    held = session.info.get(_CONNECTION)
+    if held is None or transaction is None or held[0] is not transaction:
+        connection = session.connection()
+        held = (session.get_transaction(), connection.dialect, connection.connection)
+        session.info[_CONNECTION] = held
+    return held[1], held[2]
+
+
 class _Cursor:
-    """The driver's cursor of the Session's connection, its errors made SQLAlchemy's."""
+    """A driver cursor of the Session's connection, its errors made SQLAlchemy's. Cursors
+    are left to the garbage collector: in a pipeline a cursor's results may come after
+    the block that made it."""
 
     def __init__(self, session: Session) -> None:
-        connection = session.connection()
-        self.dialect = connection.dialect
-        self.cursor: Any = connection.connection.cursor()
+        self.dialect, connection = _connection(session)
+        self.cursor: Any = connection.cursor()
 
     def __enter__(self) -> _Cursor:
         return self
 
     def __exit__(self, kind: Any, error: BaseException | None, _tb: Any) -> None:
-        self.cursor.close()
-        base = self.dialect.loaded_dbapi.Error
-        if error is not None and isinstance(error, base):
-            raise exc.DBAPIError.instance(
-                None, None, error, base, hide_parameters=True, dialect=self.dialect
-            ) from error
+        _reraise(self.dialect, error)
+
+
+def _reraise(dialect: Dialect, error: BaseException | None) -> None:
+    base = dialect.loaded_dbapi.Error
+    if error is not None and isinstance(error, base):
+        raise exc.DBAPIError.instance(
+            None, None, error, base, hide_parameters=True, dialect=dialect
+        ) from error
+
+
+@contextmanager
+def pipelined(session: Session) -> Iterator[None]:
+    """Send the statements of the block together (PostgreSQL's pipeline mode): the block
+    costs one round trip to the server, plus one for each result read inside it. On
+    SQLite, embedded, there is no round trip to save and nothing changes."""
+    dialect, connection = _connection(session)
+    driver = connection.driver_connection
+    if dialect.name != "postgresql" or driver._pipeline is not None:
+        yield
+        return
+    try:
+        with driver.pipeline():
+            yield
+    except Exception as error:
+        _reraise(dialect, error)
+        raise
 
 
 def execute(
@@ -141,14 +194,7 @@ def execute(
 ) -> list[Any]:
     """Run ``statement`` once with ``params``; the rows it returns (a select's, or an
     insert's RETURNING), as named tuples."""
-    params = params or {}
-    with _Cursor(session) as run:
-        keys = tuple(params) if _takes_columns(statement) else ()
-        compiled = _compiled(statement, run.dialect, keys)
-        run.cursor.execute(compiled.sql, _values(compiled, params))
-        if compiled.row is None:
-            return []
-        return _rows(compiled, run.cursor.fetchall())
+    return fetch_together(session, [(statement, params or {})])[0]
 
 
 def fetch(
@@ -166,6 +212,26 @@ def fetch_one(
     return rows[0] if rows else None
 
 
+def fetch_together(
+    session: Session, queries: Sequence[tuple[ClauseElement, Mapping[str, Any]]]
+) -> list[list[Any]]:
+    """Run several statements, in order, in one round trip to the server (all are sent
+    before any result is read); the rows of each."""
+    with pipelined(session) if len(queries) > 1 else nullcontext():
+        sent = []
+        for statement, params in queries:
+            with _Cursor(session) as run:
+                keys = tuple(params) if _takes_columns(statement) else ()
+                compiled = _compiled(statement, run.dialect, keys)
+                run.cursor.execute(compiled.sql, _values(compiled, params))
+                sent.append((run, compiled))
+        found = []
+        for run, compiled in sent:
+            with run:
+                found.append([] if compiled.row is None else _rows(compiled, run.cursor.fetchall()))
+    return found
+
+
 def execute_many(
     session: Session, statement: ClauseElement, rows: Sequence[Mapping[str, Any]]
 ) -> None:
@@ -176,7 +242,11 @@ def execute_many(
     with _Cursor(session) as run:
         keys = tuple(rows[0]) if _takes_columns(statement) else ()
         compiled = _compiled(statement, run.dialect, keys)
-        run.cursor.executemany(compiled.sql, [_values(compiled, row) for row in rows])
+        params = [_values(compiled, row) for row in rows]
+        if len(params) == 1:
+            run.cursor.execute(compiled.sql, params[0])  # no pipeline of its own for one
+        else:
+            run.cursor.executemany(compiled.sql, params)
 
 
 def insert_returning(
@@ -203,6 +273,16 @@ def insert_returning(
                 run.cursor.execute(compiled.sql, values)
                 found.extend(_rows(compiled, run.cursor.fetchall()))
         return [row[0] for row in found]
+
+
+def one_of(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
+    """``column`` is one of the list given as the parameter ``name``: one statement for one
+    value or thousands (``= ANY(array)`` on PostgreSQL, ``IN json_each(…)`` on SQLite),
+    where ``IN (…)`` would be a new statement for each length."""
+    if dialect == "postgresql":
+        return column == func.any(bindparam(name, type_=ARRAY(column.type)))
+    values: Any = func.json_each(bindparam(name, type_=JSON))
+    return column.in_(select(literal_column("value")).select_from(values))
 
 
 def _takes_columns(statement: ClauseElement) -> bool:

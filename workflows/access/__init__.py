@@ -10,6 +10,7 @@ from workflows.access.scope import (
     disputes_in_scope,
     in_scope,
     permit,
+    scope_condition,
     viewer_of,
 )
 
@@ -28,6 +29,7 @@ __all__ = [
     "matrix_markdown",
     "permit",
     "refusal",
+    "scope_condition",
     "sees_parties",
     "viewer_of",
 ]

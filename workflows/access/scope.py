@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, or_, select
+from sqlalchemy import ColumnElement, Row, Select, bindparam, or_, select
 from sqlmodel import Session
 
 from models.tables import Dispute, Person, Unit
@@ -22,6 +22,7 @@ __all__ = [
     "disputes_in_scope",
     "in_scope",
     "permit",
+    "scope_condition",
     "viewer_of",
 ]
 
@@ -58,17 +59,29 @@ def viewer_of(session: Session, person: str) -> Viewer:
     return Viewer(found[0], found[1], Role(found[2]), found[3], UnitLevel(found[4]))
 
 
+_SCOPE_COLUMNS = {
+    UnitLevel.county: DISPUTES.c.county_code,
+    UnitLevel.township: DISPUTES.c.township_code,
+    UnitLevel.village: DISPUTES.c.village_code,
+    UnitLevel.grid: DISPUTES.c.reported_unit,
+}
+
+
+def scope_condition(level: UnitLevel) -> ColumnElement[bool]:
+    """The condition on ``disputes`` rows that a viewer at ``level`` may see: those of
+    their unit's subtree (a county's, a township's or a village's, whatever the level the
+    dispute is handled at now; a grid's: those reported at it), and those assigned to them.
+    Their unit and person are the parameters ``scope_unit`` and ``scope_person``, so that a
+    statement holding it is compiled once (workflows.driver); :func:`in_scope` fills them."""
+    return or_(
+        _SCOPE_COLUMNS[level] == bindparam("scope_unit"),
+        DISPUTES.c.assignee == bindparam("scope_person"),
+    )
+
+
 def in_scope(viewer: Viewer) -> ColumnElement[bool]:
-    """The condition on ``disputes`` rows that ``viewer`` may see: those of their unit's
-    subtree (a county's, a township's or a village's, whatever the level the dispute is
-    handled at now; a grid's: those reported at it), and those assigned to them."""
-    column = {
-        UnitLevel.county: DISPUTES.c.county_code,
-        UnitLevel.township: DISPUTES.c.township_code,
-        UnitLevel.village: DISPUTES.c.village_code,
-        UnitLevel.grid: DISPUTES.c.reported_unit,
-    }[viewer.level]
-    return or_(column == viewer.unit, DISPUTES.c.assignee == viewer.person)
+    """The condition on ``disputes`` rows that ``viewer`` may see (:func:`scope_condition`)."""
+    return scope_condition(viewer.level).params(scope_unit=viewer.unit, scope_person=viewer.person)
 
 
 def disputes_in_scope(viewer: Viewer | None, *columns: Any) -> Select[Any]:

@@ -21,6 +21,7 @@ from workflows.changes.plan import (
 )
 from workflows.changes.read import (
     DISPUTES,
+    Stored,
     dispute_rows,
     fold_of,
     histories,
@@ -28,6 +29,7 @@ from workflows.changes.read import (
     initial_state,
     live_tasks,
     path_of,
+    read_stored,
     staff_of,
     stored_obligations,
 )
@@ -41,6 +43,7 @@ __all__ = [
     "Outcome",
     "Plan",
     "Staff",
+    "Stored",
     "StoredDispute",
     "StoredObligation",
     "StoredTask",
@@ -54,6 +57,7 @@ __all__ = [
     "log_decisions",
     "path_of",
     "plan_dispute",
+    "read_stored",
     "reevaluate",
     "staff_of",
     "stored_obligations",

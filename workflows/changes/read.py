@@ -1,22 +1,26 @@
 """What the planner needs of some disputes, read set-wise: a few queries however many
-disputes there are."""
+disputes there are, each a statement compiled once per dialect and run on the driver
+(workflows.driver), its list of ids one parameter."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy import and_, literal, select
 from sqlmodel import Session
 
 from models.lifecycle import DisputeState, Event
 from models.tables import Dispute, DisputeEvent, Escalation, Obligation, Person, Task
-from models.values import LIVE_TASK_STATES, EventKind, Risk, Role, UnitPath
+from models.values import LIVE_TASK_STATES, EventKind, Risk, Role, UnitLevel, UnitPath
 from rules.evaluate import Fold, load_fold
 from rules.policy import Policy
+from workflows.access import Viewer, scope_condition
 from workflows.changes.plan import Staff
+from workflows.driver import fetch, fetch_together, one_of
 
 __all__ = [
     "DISPUTES",
@@ -24,6 +28,7 @@ __all__ = [
     "EVENTS",
     "OBLIGATIONS",
     "TASKS",
+    "Stored",
     "dispute_rows",
     "fold_of",
     "histories",
@@ -31,6 +36,7 @@ __all__ = [
     "initial_state",
     "live_tasks",
     "path_of",
+    "read_stored",
     "staff_of",
     "stored_obligations",
 ]
@@ -44,48 +50,114 @@ TASKS = Task.__table__  # type: ignore[attr-defined]
 PEOPLE = Person.__table__  # type: ignore[attr-defined]
 
 
+def _dispute_rows(dialect: str, *, lock: bool, scope: UnitLevel | None) -> Any:
+    query = select(DISPUTES).where(one_of(DISPUTES.c.id, "ids", dialect)).order_by(DISPUTES.c.id)
+    if scope is not None:  # the disputes a viewer at that level may see
+        query = query.where(scope_condition(scope))
+    return query.with_for_update() if lock else query
+
+
+_DISPUTE_ROWS = {
+    (dialect, lock, scope): _dispute_rows(dialect, lock=lock, scope=scope)
+    for dialect in ("postgresql", "sqlite")
+    for lock in (False, True)
+    for scope in (None, *UnitLevel)
+}
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What is stored of some disputes, as the planner needs it."""
+
+    rows: dict[int, Any]  # the disputes' rows by id
+    obligations: dict[int, list[Any]]  # their obligations
+    tasks: dict[int, list[Any]]  # their live tasks
+
+
+def read_stored(
+    session: Session,
+    ids: Collection[int],
+    *,
+    lock: bool = False,
+    viewer: Viewer | None = None,
+    also: Sequence[tuple[Any, Mapping[str, Any]]] = (),
+) -> tuple[Stored, list[list[Any]]]:
+    """The disputes' rows (of those ``viewer`` may see, if given), their stored
+    obligations and live tasks, in one round trip, with the rows of the queries ``also``
+    (sent after them, in the same round trip). With ``lock``, each dispute is locked first
+    (``FOR UPDATE`` on PostgreSQL, in id order so that two writers cannot deadlock on
+    them; SQLite's write lock is already held), so that concurrent writers queue rather
+    than lose an update."""
+    dialect = session.get_bind().dialect.name
+    scope = viewer.level if viewer is not None else None
+    ids = list(ids)
+    params: dict[str, Any] = {"ids": ids}
+    if viewer is not None:
+        params.update(scope_unit=viewer.unit, scope_person=viewer.person)
+    rows, obligations, tasks, *others = fetch_together(
+        session,
+        [
+            (_DISPUTE_ROWS[dialect, lock, scope], params),
+            (_STORED_OBLIGATIONS[dialect], {"ids": ids}),
+            (_LIVE_TASKS[dialect], {"ids": ids}),
+            *also,
+        ],
+    )
+    found = {row.id: row for row in rows}
+    return Stored(found, _by_dispute(obligations, found), _by_dispute(tasks, found)), others
+
+
 def dispute_rows(
     session: Session,
     ids: Collection[int],
     *,
     lock: bool = False,
-    where: ColumnElement[bool] | None = None,
-) -> dict[int, Row[Any]]:
-    """The disputes' rows by id (of those that meet ``where``, if given: a scope). With
-    ``lock``, each is locked (``FOR UPDATE`` on PostgreSQL, in id order so that two writers
-    cannot deadlock on them; SQLite's write lock is already held), so that concurrent
-    writers queue rather than lose an update."""
-    query = select(DISPUTES).where(DISPUTES.c.id.in_(list(ids))).order_by(DISPUTES.c.id)
-    if where is not None:
-        query = query.where(where)
-    if lock:
-        query = query.with_for_update()
-    return {row.id: row for row in session.execute(query)}
+    viewer: Viewer | None = None,
+) -> dict[int, Any]:
+    """The disputes' rows by id (:func:`read_stored`'s ``rows``)."""
+    dialect = session.get_bind().dialect.name
+    scope = viewer.level if viewer is not None else None
+    params: dict[str, Any] = {"ids": list(ids)}
+    if viewer is not None:
+        params.update(scope_unit=viewer.unit, scope_person=viewer.person)
+    rows = fetch(session, _DISPUTE_ROWS[dialect, lock, scope], params)
+    return {row.id: row for row in rows}
 
 
-def stored_obligations(session: Session, ids: Collection[int]) -> dict[int, list[Row[Any]]]:
+_STORED_OBLIGATIONS = {
+    dialect: select(
+        OBLIGATIONS.c.dispute_id,
+        OBLIGATIONS.c.id,
+        OBLIGATIONS.c.kind,
+        OBLIGATIONS.c.due_at,
+        OBLIGATIONS.c.rules_version,
+        OBLIGATIONS.c.overdue_noted,
+    ).where(one_of(OBLIGATIONS.c.dispute_id, "ids", dialect))
+    for dialect in ("postgresql", "sqlite")
+}
+
+
+def stored_obligations(session: Session, ids: Collection[int]) -> dict[int, list[Any]]:
     """The disputes' stored obligations, as the planner compares them with what is owed."""
-    return _grouped(
-        session,
-        select(
-            OBLIGATIONS.c.dispute_id,
-            OBLIGATIONS.c.id,
-            OBLIGATIONS.c.kind,
-            OBLIGATIONS.c.due_at,
-            OBLIGATIONS.c.rules_version,
-            OBLIGATIONS.c.overdue_noted,
-        ).where(OBLIGATIONS.c.dispute_id.in_(list(ids))),
+    return _grouped(session, _STORED_OBLIGATIONS, ids)
+
+
+_LIVE_TASKS = {
+    dialect: select(
+        TASKS.c.dispute_id, TASKS.c.id, TASKS.c.kind, TASKS.c.target, TASKS.c.due_at
+    ).where(
+        and_(
+            one_of(TASKS.c.dispute_id, "ids", dialect),
+            TASKS.c.state.in_([literal(state) for state in LIVE_TASK_STATES]),
+        )
     )
+    for dialect in ("postgresql", "sqlite")
+}
 
 
-def live_tasks(session: Session, ids: Collection[int]) -> dict[int, list[Row[Any]]]:
+def live_tasks(session: Session, ids: Collection[int]) -> dict[int, list[Any]]:
     """The disputes' live tasks (open or acknowledged), of every kind."""
-    return _grouped(
-        session,
-        select(TASKS.c.dispute_id, TASKS.c.id, TASKS.c.kind, TASKS.c.target, TASKS.c.due_at).where(
-            TASKS.c.dispute_id.in_(list(ids)), TASKS.c.state.in_(LIVE_TASK_STATES)
-        ),
-    )
+    return _grouped(session, _LIVE_TASKS, ids)
 
 
 def histories(session: Session, ids: Collection[int]) -> dict[int, list[Event]]:
@@ -123,14 +195,20 @@ def history(session: Session, dispute_id: int) -> list[Event]:
     return histories(session, [dispute_id]).get(dispute_id, [])
 
 
+_STAFF = {
+    dialect: select(PEOPLE.c.id, PEOPLE.c.role, PEOPLE.c.unit_code).where(
+        one_of(PEOPLE.c.id, "ids", dialect)
+    )
+    for dialect in ("postgresql", "sqlite")
+}
+
+
 def staff_of(session: Session, people: Collection[str]) -> dict[str, Staff]:
     """The role and unit of each of ``people`` who exists."""
     if not people:
         return {}
-    query = select(PEOPLE.c.id, PEOPLE.c.role, PEOPLE.c.unit_code).where(
-        PEOPLE.c.id.in_(list(people))
-    )
-    return {row.id: Staff(Role(row.role), row.unit_code) for row in session.execute(query)}
+    rows = fetch(session, _STAFF[session.get_bind().dialect.name], {"ids": list(people)})
+    return {row.id: Staff(Role(row.role), row.unit_code) for row in rows}
 
 
 def path_of(dispute: Any) -> UnitPath:
@@ -157,9 +235,22 @@ def initial_state(dispute: Any, past: Sequence[Event]) -> DisputeState:
     return DisputeState.reported(path=path_of(dispute), risk=risk, at=dispute.reported_at)
 
 
-def _grouped(session: Session, query: Any) -> dict[int, list[Row[Any]]]:
+def _by_dispute(rows: list[Any], disputes: Collection[int]) -> dict[int, list[Any]]:
+    """Rows by their first column, the dispute id, for the disputes read (a viewer's)."""
+    groups: dict[int, list[Any]] = defaultdict(list)
+    for row in rows:
+        if row[0] in disputes:
+            groups[row[0]].append(row)
+    return groups
+
+
+def _grouped(
+    session: Session, queries: dict[str, Any], ids: Collection[int]
+) -> dict[int, list[Any]]:
     """Rows by their first column, the dispute id, in the query's order."""
-    groups: dict[int, list[Row[Any]]] = defaultdict(list)
-    for row in session.execute(query):
+    groups: dict[int, list[Any]] = defaultdict(list)
+    if not ids:
+        return groups
+    for row in fetch(session, queries[session.get_bind().dialect.name], {"ids": list(ids)}):
         groups[row[0]].append(row)
     return groups

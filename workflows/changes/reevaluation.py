@@ -13,14 +13,7 @@ from sqlmodel import Session
 from rules.evaluate import Decision, evaluate, resume
 from rules.policy import Policy
 from workflows.changes.plan import Plan, plan_dispute
-from workflows.changes.read import (
-    dispute_rows,
-    fold_of,
-    histories,
-    initial_state,
-    live_tasks,
-    stored_obligations,
-)
+from workflows.changes.read import fold_of, histories, initial_state, read_stored
 from workflows.changes.write import write_plan
 
 __all__ = ["Outcome", "log_decisions", "reevaluate"]
@@ -50,11 +43,10 @@ def reevaluate(
     (made under other rules, say) have their events read and replayed. With ``lock`` the
     disputes are locked first (the sweep has locked them already, by its claim).
     """
-    rows = dispute_rows(session, ids, lock=lock)
+    stored, _ = read_stored(session, ids, lock=lock)
+    rows = stored.rows
     folds = {dispute_id: fold_of(row, policy) for dispute_id, row in rows.items()}
     past = histories(session, [dispute_id for dispute_id, fold in folds.items() if fold is None])
-    stored = stored_obligations(session, list(rows))
-    live = live_tasks(session, list(rows))
     plan = Plan()
     for dispute_id, row in rows.items():
         fold = folds[dispute_id]
@@ -67,8 +59,8 @@ def reevaluate(
             plan_dispute(
                 row,
                 evaluation,
-                obligations=stored.get(dispute_id, ()),
-                tasks=live.get(dispute_id, ()),
+                obligations=stored.obligations.get(dispute_id, ()),
+                tasks=stored.tasks.get(dispute_id, ()),
                 policy=policy,
                 now=now,
             )

@@ -17,7 +17,7 @@ from models.values import TaskState
 from rules.policy import Policy
 from workflows.changes.plan import Plan
 from workflows.changes.read import DISPUTES, ESCALATIONS, EVENTS, OBLIGATIONS, TASKS
-from workflows.driver import execute_many, insert_returning
+from workflows.driver import execute_many, insert_returning, pipelined
 from workflows.messaging import addresses_of, announcement_rows, queue_messages
 
 __all__ = ["write_plan"]
@@ -67,19 +67,21 @@ _TASKS_OPENED = {"postgresql": _reopening(postgresql_insert), "sqlite": _reopeni
 
 
 def write_plan(session: Session, plan: Plan, *, policy: Policy, now: datetime) -> None:
-    """Write everything the plan says, in the caller's transaction."""
-    execute_many(session, _EVENTS, plan.events)
-    execute_many(session, _ESCALATIONS, plan.escalations)
-    execute_many(session, _DISPUTES, plan.disputes)
+    """Write everything the plan says, in the caller's transaction: in one round trip to
+    PostgreSQL, and a few more if the plan opens acknowledgements (the messages announcing
+    them carry their ids, and go to the addresses read then)."""
     changes = plan.obligations
-    execute_many(session, _OBLIGATIONS_GONE, [{"b_id": gone} for gone in changes.gone])
-    execute_many(session, _OBLIGATIONS_NEW, changes.new)
-    execute_many(session, _OBLIGATIONS_MOVED, changes.moved)
-    execute_many(session, _TASKS_CLOSED, plan.tasks_closed)
-    messages = _open_acknowledgements(session, plan, policy=policy, now=now)
     dialect = session.get_bind().dialect.name
-    execute_many(session, _TASKS_OPENED[dialect], plan.tasks_opened)
-    queue_messages(session, messages)
+    with pipelined(session):
+        execute_many(session, _EVENTS, plan.events)
+        execute_many(session, _ESCALATIONS, plan.escalations)
+        execute_many(session, _DISPUTES, plan.disputes)
+        execute_many(session, _OBLIGATIONS_GONE, [{"b_id": gone} for gone in changes.gone])
+        execute_many(session, _OBLIGATIONS_NEW, changes.new)
+        execute_many(session, _OBLIGATIONS_MOVED, changes.moved)
+        execute_many(session, _TASKS_CLOSED, plan.tasks_closed)
+        execute_many(session, _TASKS_OPENED[dialect], plan.tasks_opened)
+    queue_messages(session, _open_acknowledgements(session, plan, policy=policy, now=now))
 
 
 def _open_acknowledgements(

@@ -24,20 +24,18 @@ from rules.evaluate import (
     settled_until,
 )
 from rules.policy import Policy
-from workflows.access import Action, Forbidden, Viewer, in_scope, permit, viewer_of
+from workflows.access import Action, Forbidden, Viewer, permit, viewer_of
 from workflows.changes import (
     DISPUTES,
     Plan,
     Staff,
-    dispute_rows,
     fold_of,
     histories,
     initial_state,
-    live_tasks,
     log_decisions,
     plan_dispute,
+    read_stored,
     staff_of,
-    stored_obligations,
     write_plan,
 )
 from workflows.db import transaction
@@ -53,7 +51,7 @@ from workflows.recording.validate import (
     report_data,
     validated,
 )
-from workflows.rulesets import register_ruleset
+from workflows.rulesets import register_ruleset, ruleset_query
 
 __all__ = [
     "Recorded",
@@ -235,9 +233,12 @@ def record(
     history replayed, for a late event or new rules), planned, and written with the others.
     """
     viewer = viewer_of(session, actor.person) if actor.checked and actor.person else None
-    scope = in_scope(viewer) if viewer is not None else None
-    rows = dispute_rows(session, changes, lock=True, where=scope)  # outside it: unknown
-    register_ruleset(session=session, policy=policy, now=now)
+    # One round trip: the disputes (outside the viewer's scope: unknown) and the rule set.
+    stored, (ruleset,) = read_stored(
+        session, changes, lock=True, viewer=viewer, also=[ruleset_query(policy)]
+    )
+    rows = stored.rows
+    register_ruleset(session=session, policy=policy, now=now, found=ruleset[0])
     people = staff_of(
         session,
         {p for events in changes.values() for p in named_people(events, actor=actor.person)},
@@ -285,8 +286,6 @@ def record(
             refused[dispute_id] = exc
     if refused:
         raise Refusals({d: refused[d] for d in changes if d in refused})
-    stored = stored_obligations(session, list(evaluations))
-    live = live_tasks(session, list(evaluations))
     plan = Plan()
     recorded: dict[int, Recorded] = {}
     for dispute_id, evaluation in evaluations.items():
@@ -294,8 +293,8 @@ def record(
             rows[dispute_id],
             evaluation,
             fresh=fresh[dispute_id],
-            obligations=stored.get(dispute_id, ()),
-            tasks=live.get(dispute_id, ()),
+            obligations=stored.obligations.get(dispute_id, ()),
+            tasks=stored.tasks.get(dispute_id, ()),
             people=people,
             policy=policy,
             now=now,
