@@ -380,12 +380,16 @@ def import_all(
 def sweep(hand: Hand, *, policy: Policy, now: datetime, batch: int, timing: Timing) -> None:
     """W's escalation sweep: batches of due disputes claimed by due time, each read,
     evaluated at ``now`` and written in one transaction."""
+    done: set[int] = set()
     while True:
         hand.begin()
         ids = hand.claim(now, batch)
         if not ids:
             hand.conn.commit() if hand.postgres else hand.conn.execute("COMMIT")
             return
+        if done.intersection(ids):
+            raise RuntimeError("a dispute swept is still due: the plan did not move it")
+        done.update(ids)
         disputes, obligations, tasks = hand.read(ids, lock=False)
         began = time.perf_counter()
         plan = Plan()

@@ -2,19 +2,24 @@
 on the same generated data, on SQLite and on PostgreSQL:
 
     A  our escalation sweep: ``workflows.sweeps.escalation_sweep``, the flows' code path
-    B  a raw-SQL lower bound: one indexed claim-and-update statement per batch of 500
+    W  the same rows written by hand with the driver (bench/same_work.py): A's work with
+       nothing of SQLAlchemy, our evaluation and planner included and timed apart
+    B  a raw-SQL floor: one indexed claim-and-update statement per batch of 500, writing
+       one column of one row per due dispute and nothing else
     C  the same work one transaction per dispute (``sweep_disputes``)
     D  one APScheduler job per deadline in its SQLAlchemy job store (default misfire grace)
     E  one Prefect flow run per due dispute
 
     .venv/bin/python bench/sweep_side_by_side.py [--sizes county,province]
+        [--methods A,W,B,C,D,E] [--runs 3]
         [--postgres postgresql://postgres@127.0.0.1:5432/test] [--no-sqlite]
 
 Each method runs in a process of its own on a fresh copy of the generated database (a file
 copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL), so that peak memory is its
 own and every method starts from the same rows. C, D and E are slow: where a size would
 take too long they run on a sample of the due disputes and the total is extrapolated
-linearly; the table says so ("~").
+linearly; the table says so ("~"). With ``--runs N``, A and W run N times each, alternately,
+and the table gives their medians (with the range).
 """
 
 from __future__ import annotations
@@ -47,9 +52,11 @@ from workflows.db import make_engine, normalise_url  # noqa: E402
 from workflows.sweeps import escalation_sweep, sweep_disputes  # noqa: E402
 
 NOW = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)  # Monday 09:30 in Shanghai
-METHODS = ("A", "B", "C", "D", "E")
+METHODS = ("A", "W", "B", "C", "D", "E")
+REPEATED = ("A", "W")  # run --runs times, alternately
 NAMES = {
     "A": "A our sweep",
+    "W": "W same rows by hand",
     "B": "B raw SQL bound",
     "C": "C tx per dispute",
     "D": "D APScheduler job/deadline",
@@ -152,6 +159,16 @@ def run_method(method: str, url: str, due_file: Path, sample: int | None) -> dic
         figures["handled"] = result.examined
         figures["decisions"] = result.decisions
         figures["failed"] = len(result.failed)
+    elif method == "W":
+        from bench import same_work
+
+        hand, timing = same_work.Hand(url), same_work.Timing()
+        began = time.perf_counter()
+        same_work.sweep(hand, policy=policy, now=NOW, batch=500, timing=timing)
+        figures["seconds"] = time.perf_counter() - began
+        figures["handled"] = timing.disputes
+        figures["evaluation_us"] = timing.evaluation / max(1, timing.disputes) * 1e6
+        hand.conn.close()
     elif method == "B":
         began = time.perf_counter()
         figures["handled"] = raw_bound(engine)
@@ -233,6 +250,31 @@ def _in_process(method: str, url: str, due_file: Path, sample: int | None) -> di
     return figures
 
 
+def _fresh_run(
+    backend: str,
+    base: str,
+    method: str,
+    workdir: Path,
+    due_file: Path,
+    sample: int | None = None,
+) -> dict[str, Any]:
+    url = _copy(backend, base, f"fengqiao_bench_{method.lower()}", workdir)
+    try:
+        return _in_process(method, url, due_file, sample)
+    finally:
+        _drop(backend, url)
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median time, with the range of all."""
+    good = [r for r in runs if "error" in r] or sorted(runs, key=lambda r: r["seconds"])
+    chosen = dict(good[len(good) // 2])
+    if len(runs) > 1 and "error" not in chosen:
+        times = [r["seconds"] for r in runs]
+        chosen["range"] = f"median of {len(runs)} ({min(times):.2f}–{max(times):.2f} s)"
+    return chosen
+
+
 def _row(size: str, backend: str, figures: dict[str, Any], ours: float | None) -> str:
     name = NAMES[figures["method"]]
     if "error" in figures:
@@ -246,12 +288,15 @@ def _row(size: str, backend: str, figures: dict[str, Any], ours: float | None) -
     if figures.get("dropped"):
         handled += f", {figures['dropped']:,} DROPPED"
     ratio = "1" if ours is None else f"{ours / seconds:.3g}"
-    extra = (
-        f"due-set query {figures['due_set_ms']:.0f} ms "
-        f"(first in a fresh database {figures['due_set_first_ms']:.0f} ms)"
-        if "due_set_ms" in figures
-        else ""
-    )
+    notes = [figures["range"]] if "range" in figures else []
+    if "evaluation_us" in figures:
+        notes.append(f"evaluation and planning {figures['evaluation_us']:.0f} µs per due dispute")
+    if "due_set_ms" in figures:
+        notes.append(
+            f"due-set query {figures['due_set_ms']:.0f} ms "
+            f"(first in a fresh database {figures['due_set_first_ms']:.0f} ms)"
+        )
+    extra = "; ".join(notes)
     return (
         f"| {size} | {backend} | {name} | {mark}{seconds:,.2f} | {mark}{rate:,.0f} | "
         f"{handled} | {figures['peak_mb']:.0f} | {ratio} | {extra} |"
@@ -288,14 +333,19 @@ def drive(args: argparse.Namespace) -> None:
                 due_file = workdir / "due.json"
                 due_file.write_text(json.dumps(generated.due_ids))
                 results: dict[str, dict[str, Any]] = {}
-                for method in args.methods.split(","):
-                    url = _copy(backend, base, f"fengqiao_bench_{method.lower()}", workdir)
-                    try:
-                        results[method] = _in_process(
-                            method, url, due_file, SAMPLES[size].get(method)
+                methods = args.methods.split(",")
+                repeated = [m for m in methods if m in REPEATED]
+                runs: dict[str, list[dict[str, Any]]] = {m: [] for m in repeated}
+                for _ in range(args.runs):  # A and W alternately, each on a fresh copy
+                    for method in repeated:
+                        runs[method].append(_fresh_run(backend, base, method, workdir, due_file))
+                for method in methods:
+                    if method in REPEATED:
+                        results[method] = _median(runs[method])
+                    else:
+                        results[method] = _fresh_run(
+                            backend, base, method, workdir, due_file, SAMPLES[size].get(method)
                         )
-                    finally:
-                        _drop(backend, url)
                     ours = results.get("A", {}).get("seconds")
                     row = _row(size, backend, results[method], None if method == "A" else ours)
                     print(row, flush=True)
@@ -312,6 +362,7 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--postgres", help="a PostgreSQL server URL to run on as well")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--runs", type=int, default=1, help="runs of A and W, alternately")
     parser.add_argument("--run", choices=METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--due-file", type=Path, help=argparse.SUPPRESS)

@@ -82,8 +82,9 @@ class UnitPath:
     county: str
 
     def at(self, level: Level) -> str:
-        code: str = getattr(self, level.value)
-        return code
+        if level is Level.village:
+            return self.village
+        return self.township if level is Level.township else self.county
 
 
 class Risk(StrEnum):

@@ -143,8 +143,12 @@ class _FoldState:
     position: datetime = datetime.min.replace(tzinfo=UTC)
     # The last escalation, hand-back or listing folded: :func:`settled_until` of the history.
     chain_end: datetime | None = None
+    # What :meth:`obligations` found since the last event recorded: the next decision and the
+    # evaluation's result ask it again of the same state.
+    owed: tuple[DueObligation, ...] | None = field(default=None, repr=False, compare=False)
 
     def record(self, event: Event) -> None:
+        self.owed = None
         before = self.state
         if event.kind in (EventKind.confirmation_apply, EventKind.confirmation_result):
             problem = self._confirmation_problem(event)
@@ -263,6 +267,11 @@ class _FoldState:
         return due
 
     def obligations(self) -> list[DueObligation]:
+        if self.owed is None:
+            self.owed = tuple(self._obligations())
+        return list(self.owed)
+
+    def _obligations(self) -> list[DueObligation]:
         if self.state.paused:
             return []
         owed = []
@@ -547,7 +556,11 @@ def load_fold(
 
 def _unit_as_level(unit: str | None, path: UnitPath) -> str | None:
     """A unit of the dispute's path as its level (the fold keeps no unit codes)."""
-    return next((level.value for level in Level if path.at(level) == unit), unit)
+    if unit == path.village:
+        return "village"
+    if unit == path.township:
+        return "township"
+    return "county" if unit == path.county else unit
 
 
 def _level_as_unit(stored: str | None, path: UnitPath) -> str | None:
@@ -654,11 +667,12 @@ def _fold(
         except ValueError as exc:
             raise HistoryError(str(exc), seq=event.seq) from exc
         index += 1
+    # The loop's last look, at the state as it ends, is the next decision (not due by now).
     return Evaluation(
         state=fold_state.state,
         obligations=tuple(fold_state.obligations()),
         decisions=tuple(decisions),
-        next_decision=fold_state.next_decision(),
+        next_decision=decision,
         level_changes=tuple(fold_state.level_changes),
         fold_state=fold_state,
         refusals=dict(fold_state.refusals),
