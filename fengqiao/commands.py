@@ -67,8 +67,9 @@ def init(ctx: Context, args: argparse.Namespace) -> int:
 def org_load(ctx: Context, args: argparse.Namespace) -> int:
     summary = load_org(engine=ctx.engine, actor=ctx.actor(None), path=args.file)
     print(
-        f"units: {summary.units_added} added, {summary.units_updated} updated; "
-        f"people: {summary.people_added} added, {summary.people_updated} updated"
+        f"units: {summary.units_added} added, {summary.units_updated} updated, "
+        f"{summary.units_unchanged} unchanged; people: {summary.people_added} added, "
+        f"{summary.people_updated} updated, {summary.people_unchanged} unchanged"
     )
     return 0
 

@@ -24,7 +24,17 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, bindparam, exc, func, literal_column, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Table,
+    bindparam,
+    exc,
+    func,
+    insert,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
@@ -38,6 +48,7 @@ __all__ = [
     "fetch_one",
     "fetch_together",
     "insert_returning",
+    "insert_rows",
     "one_of",
     "pipelined",
 ]
@@ -247,6 +258,27 @@ def execute_many(
             run.cursor.execute(compiled.sql, params[0])  # no pipeline of its own for one
         else:
             run.cursor.executemany(compiled.sql, params)
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many rows into ``table``: PostgreSQL's COPY (one stream, no statement per
+    row), or SQLite's executemany. Every row has the keys of the first."""
+    if not rows:
+        return
+    with _Cursor(session) as run:
+        if run.dialect.name != "postgresql":
+            execute_many(session, _INSERTS.setdefault(table.name, insert(table)), rows)
+            return
+        compiled = _compiled(
+            _INSERTS.setdefault(table.name, insert(table)), run.dialect, tuple(rows[0])
+        )
+        columns = ", ".join(compiled.names)
+        with run.cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(_values(compiled, row))
+
+
+_INSERTS: dict[str, Any] = {}
 
 
 def insert_returning(

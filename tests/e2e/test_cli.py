@@ -44,7 +44,9 @@ def _new(cli: Cli, *extra: str, at: str = NOW) -> int:
 def test_a_newcomer_records_a_dispute_through_to_closed_and_reads_it_as_json(cli: Cli) -> None:
     assert cli("init").out.startswith("database ready")
     loaded = cli("org", "load", str(EXAMPLE_ORG))
-    assert loaded.out == "units: 7 added, 0 updated; people: 5 added, 0 updated\n"
+    assert loaded.out == (
+        "units: 7 added, 0 updated, 0 unchanged; people: 5 added, 0 updated, 0 unchanged\n"
+    )
     county = cli
     dispute = _new(county)
     steps = [
@@ -297,6 +299,11 @@ ORG_ERRORS = [
         'units:\n  - {code: "33010101", name: X, level: township, parent: "330100"}\n',
         "org.yaml:2: unit '33010101' is already a village under '330101'; moving a unit",
     ),
+    ("units: []\n---\npeople: []\n", "org.yaml:2:1: more than one YAML document"),
+    ('units:\n  - {code: 1, name: c, level: county}\n', "org.yaml:2: units[0].code"),
+    ("units:\n  - *nowhere\n", "org.yaml:2:5: unknown alias nowhere"),
+    ("units:\n  - " + "[" * 60 + "]" * 60 + "\n", "nested too deeply"),
+    ("- a list\n", "org.yaml: : Input should be a valid dictionary"),
 ]
 
 
@@ -311,6 +318,26 @@ def test_a_bad_org_file_is_refused_with_its_line_and_changes_nothing(
     assert message in done.err
     assert len(done.err.strip().splitlines()) == 1, done.err
     assert dump(_engine(tmp_path)) == before
+
+
+def test_loading_the_same_org_file_again_changes_nothing_and_says_so(county: Cli) -> None:
+    again = county("org", "load", str(EXAMPLE_ORG))
+    assert again.out == (
+        "units: 0 added, 0 updated, 7 unchanged; people: 0 added, 0 updated, 5 unchanged\n"
+    )
+
+
+def test_an_org_file_may_share_contacts_through_an_anchor(county: Cli, tmp_path: Path) -> None:
+    (tmp_path / "org.yaml").write_text(
+        "people:\n"
+        '  - {id: a1, name: A, role: mediator, unit: "33010101", '
+        "contacts: &office {email: office@example.org}}\n"
+        '  - {id: a2, name: B, role: mediator, unit: "33010101", contacts: *office}\n',
+        encoding="utf-8",
+    )
+    done = county("org", "load", "org.yaml")
+    assert done.code == 0, done.err
+    assert "people: 2 added" in done.out
 
 
 def test_a_command_on_an_uninitialised_database_says_to_run_init(cli: Cli) -> None:

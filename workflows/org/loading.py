@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import structlog
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -17,18 +17,23 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlalchemy import Engine, bindparam, select, update
+from sqlmodel import Session
 
 from models.tables import Person, Unit
 from models.values import Actor, Channel, Role, UnitLevel
 from workflows.access import Action, permit, viewer_of
 from workflows.db import transaction
+from workflows.driver import execute_many, fetch, insert_rows
 from workflows.errors import BadInput, has_nul
+from workflows.org.reading import entries
 
 __all__ = ["OrgSummary", "load_org"]
 
 log = structlog.get_logger(__name__)
+
+UNITS = Unit.__table__  # type: ignore[attr-defined]
+PEOPLE = Person.__table__  # type: ignore[attr-defined]
 
 
 def _contacts(value: dict[str, str | list[str]]) -> dict[str, list[str]]:
@@ -95,164 +100,198 @@ class OrgSummary:
     units_updated: int
     people_added: int
     people_updated: int
+    units_unchanged: int = 0
+    people_unchanged: int = 0
 
 
-def _entry_lines(path: Path, text: str) -> dict[tuple[str, int], int]:
-    """The 1-based line of each entry of ``units`` and ``people``."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise BadInput(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    lines: dict[tuple[str, int], int] = {}
-    if isinstance(root, yaml.MappingNode):
-        for key, value in root.value:
-            if isinstance(value, yaml.SequenceNode):
-                for index, item in enumerate(value.value):
-                    lines[(key.value, index)] = item.start_mark.line + 1
-    return lines
-
-
-def _validated(
-    path: Path,
-    lines: dict[tuple[str, int], int],
-    section: str,
-    raw: list[Any],
-    model: type[BaseModel],
-) -> list[tuple[int, Any]]:
-    parsed = []
-    for index, item in enumerate(raw):
-        line = lines.get((section, index), 0)
-        try:
-            parsed.append((line, model.model_validate(item)))
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            field = ".".join(str(p) for p in error["loc"])
-            message = (
-                "unknown field"
-                if error["type"] == "extra_forbidden"
-                else error["msg"].removeprefix("Value error, ")
-            )
-            raise BadInput(f"{path}:{line}: {section}[{index}].{field}: {message}") from None
-    return parsed
+def _problem(path: Path, line: int, section: str, index: int, exc: ValidationError) -> BadInput:
+    error = exc.errors()[0]
+    field = ".".join(str(p) for p in error["loc"])
+    message = (
+        "unknown field"
+        if error["type"] == "extra_forbidden"
+        else error["msg"].removeprefix("Value error, ")
+    )
+    return BadInput(f"{path}:{line}: {section}[{index}].{field}: {message}")
 
 
 def load_org(*, engine: Engine, actor: Actor, path: Path) -> OrgSummary:
     """Validate the whole file against itself and the database, then upsert it, in one
-    transaction: a file with a problem changes nothing."""
+    transaction: a file with a problem changes nothing. A row the file leaves as it is
+    is not written, and is counted unchanged."""
+    units, people = _read(path)  # before the transaction: a bad file holds no lock
     with transaction(engine) as session:
         if actor.checked:
             assert actor.person is not None
             permit(viewer_of(session, actor.person), Action.org)
-        summary = _load(session, path)
+        summary = _load(session, path, units, people)
     log.info("org_loaded", file=str(path), actor=actor.name, **summary.__dict__)
     return summary
 
 
-def _load(session: Session, path: Path) -> OrgSummary:
+class _UnitRow(NamedTuple):
+    line: int
+    code: str
+    name: str
+    level: UnitLevel
+    parent: str | None
+    contacts: dict[str, Any]
+
+
+class _PersonRow(NamedTuple):
+    line: int
+    id: str
+    name: str
+    role: Role
+    unit: str
+    contacts: dict[str, Any]
+
+
+def _read(path: Path) -> tuple[list[_UnitRow], list[_PersonRow]]:
+    """The file's units and people, each validated as it is read, kept as small tuples."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInput(f"{path}: cannot read: {exc.strerror}") from None
-    lines = _entry_lines(path, text)
+    except UnicodeDecodeError:
+        raise BadInput(f"{path}: not UTF-8 text") from None
+    units: list[_UnitRow] = []
+    people: list[_PersonRow] = []
+    others: dict[str, Any] = {}
+    # Millions of short-lived containers: the cyclic collector would walk the growing lists
+    # of entries again and again (most of the time of a province's file) and find nothing.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        document = _OrgIn.model_validate(yaml.safe_load(text) or {})
+        for section, index, line, value in entries(path, text):
+            if index < 0:
+                if section == "":
+                    _OrgIn.model_validate(value)  # not a mapping: refused here
+                others[section] = value
+                continue
+            try:
+                if section == "units":
+                    unit = _UnitIn.model_validate(value)
+                    units.append(
+                        _UnitRow(line, unit.code, unit.name, unit.level, unit.parent, unit.contacts)
+                    )
+                else:
+                    person = _PersonIn.model_validate(value)
+                    people.append(
+                        _PersonRow(
+                            line, person.id, person.name, person.role, person.unit, person.contacts
+                        )
+                    )
+            except ValidationError as exc:
+                raise _problem(path, line, section, index, exc) from None
+        _OrgIn.model_validate(others)  # a key other than units and people, or not lists
     except ValidationError as exc:
         error = exc.errors()[0]
         raise BadInput(f"{path}: {'.'.join(map(str, error['loc']))}: {error['msg']}") from None
-    units = _validated(path, lines, "units", document.units, _UnitIn)
-    people = _validated(path, lines, "people", document.people, _PersonIn)
+    finally:
+        if collecting:
+            gc.enable()
+    return units, people
 
-    existing = {u.code: u for u in session.exec(select(Unit)).all()}
+
+_UNITS = select(UNITS.c.code, UNITS.c.name, UNITS.c.level, UNITS.c.parent_code, UNITS.c.contacts)
+_PEOPLE = select(PEOPLE.c.id, PEOPLE.c.name, PEOPLE.c.role, PEOPLE.c.unit_code, PEOPLE.c.contacts)
+_UNIT_UPDATE = update(UNITS).where(UNITS.c.code == bindparam("b_code"))
+_PERSON_UPDATE = update(PEOPLE).where(PEOPLE.c.id == bindparam("b_id"))
+
+
+def _load(
+    session: Session, path: Path, units: list[_UnitRow], people: list[_PersonRow]
+) -> OrgSummary:
+    existing = {row.code: row for row in fetch(session, _UNITS)}
     levels = {code: UnitLevel(u.level) for code, u in existing.items()}
     parents = {code: u.parent_code for code, u in existing.items()}
     seen: dict[str, int] = {}
-    for line, unit in units:
+    for unit in units:
         if unit.code in seen:
             raise BadInput(
-                f"{path}:{line}: duplicate unit code {unit.code!r} "
+                f"{path}:{unit.line}: duplicate unit code {unit.code!r} "
                 f"(first at line {seen[unit.code]})"
             )
-        seen[unit.code] = line
+        seen[unit.code] = unit.line
         levels[unit.code] = unit.level
         parents[unit.code] = unit.parent
-    for line, unit in units:
-        _check_unit(path, line, unit, levels, parents)
+    for unit in units:
+        _check_unit(path, unit, levels, parents)
         row = existing.get(unit.code)
         if row is not None and (row.level, row.parent_code) != (unit.level, unit.parent):
             # Disputes keep the village, township and county they were reported under.
             raise BadInput(
-                f"{path}:{line}: unit {unit.code!r} is already a {row.level} under "
+                f"{path}:{unit.line}: unit {unit.code!r} is already a {row.level} under "
                 f"{row.parent_code!r}; moving a unit or changing its level is not supported"
             )
 
     seen_people: dict[str, int] = {}
-    for line, person in people:
+    for person in people:
         if person.id in seen_people:
             raise BadInput(
-                f"{path}:{line}: duplicate person id {person.id!r} "
+                f"{path}:{person.line}: duplicate person id {person.id!r} "
                 f"(first at line {seen_people[person.id]})"
             )
-        seen_people[person.id] = line
+        seen_people[person.id] = person.line
         if person.unit not in levels:
-            raise BadInput(f"{path}:{line}: person {person.id!r}: unknown unit {person.unit!r}")
+            raise BadInput(
+                f"{path}:{person.line}: person {person.id!r}: unknown unit {person.unit!r}"
+            )
 
-    added = updated = 0
-    for _, unit in sorted(units, key=lambda item: list(UnitLevel).index(item[1].level)):
+    # Parents first, so that the foreign keys hold on every database.
+    order = {level: rank for rank, level in enumerate(UnitLevel)}
+    new_units, changed_units = [], []
+    for unit in sorted(units, key=lambda u: order[u.level]):
+        values = {
+            "name": unit.name,
+            "level": unit.level.value,
+            "parent_code": unit.parent,
+            "contacts": unit.contacts,
+        }
         row = existing.get(unit.code)
         if row is None:
-            session.add(
-                Unit(
-                    code=unit.code,
-                    name=unit.name,
-                    level=unit.level,
-                    parent_code=unit.parent,
-                    contacts=unit.contacts,
-                )
-            )
-            added += 1
-        else:
-            row.name, row.level, row.parent_code = unit.name, unit.level, unit.parent
-            row.contacts = unit.contacts
-            session.add(row)
-            updated += 1
-        session.flush()  # parents first, so the foreign keys hold on every database
-    people_added = people_updated = 0
-    for _, person in people:
-        contacts = person.contacts
-        prow = session.get(Person, person.id)
+            new_units.append({"code": unit.code, **values})
+        elif (row.name, row.level, row.parent_code, row.contacts) != tuple(values.values()):
+            changed_units.append({"b_code": unit.code, **values})
+    del existing
+    insert_rows(session, UNITS, new_units)
+    execute_many(session, _UNIT_UPDATE, changed_units)
+
+    stored = {row.id: row for row in fetch(session, _PEOPLE)}
+    new_people, changed_people = [], []
+    for person in people:
+        values = {
+            "name": person.name,
+            "role": person.role.value,
+            "unit_code": person.unit,
+            "contacts": person.contacts,
+        }
+        prow = stored.get(person.id)
         if prow is None:
-            session.add(
-                Person(
-                    id=person.id,
-                    name=person.name,
-                    role=person.role,
-                    unit_code=person.unit,
-                    contacts=contacts,
-                )
-            )
-            people_added += 1
-        else:
-            prow.name, prow.role, prow.unit_code, prow.contacts = (
-                person.name,
-                person.role,
-                person.unit,
-                contacts,
-            )
-            session.add(prow)
-            people_updated += 1
-    return OrgSummary(added, updated, people_added, people_updated)
+            new_people.append({"id": person.id, **values})
+        elif (prow.name, prow.role, prow.unit_code, prow.contacts) != tuple(values.values()):
+            changed_people.append({"b_id": person.id, **values})
+    del stored
+    insert_rows(session, PEOPLE, new_people)
+    execute_many(session, _PERSON_UPDATE, changed_people)
+    return OrgSummary(
+        units_added=len(new_units),
+        units_updated=len(changed_units),
+        people_added=len(new_people),
+        people_updated=len(changed_people),
+        units_unchanged=len(units) - len(new_units) - len(changed_units),
+        people_unchanged=len(people) - len(new_people) - len(changed_people),
+    )
 
 
 def _check_unit(
     path: Path,
-    line: int,
-    unit: _UnitIn,
+    unit: _UnitRow,
     levels: dict[str, UnitLevel],
     parents: dict[str, str | None],
 ) -> None:
-    where = f"{path}:{line}: unit {unit.code!r}"
+    where = f"{path}:{unit.line}: unit {unit.code!r}"
     chain = [unit.code]
     parent = unit.parent
     while parent is not None:
