@@ -25,9 +25,13 @@ lint: $(STAMP)
 	$(BIN)/mypy models rules workflows fengqiao scheduler.py
 	$(BIN)/lint-imports --no-cache
 
+# make bench [SIZES=county,province] [POSTGRES=postgresql://postgres@127.0.0.1:5432/test]
+SIZES ?= county
+BENCH_DB := $(if $(POSTGRES),--postgres $(POSTGRES),)
 bench: $(STAMP)
-	$(BIN)/python bench/record_events.py
-	$(BIN)/python bench/sweep_side_by_side.py --sizes county
+	$(BIN)/python bench/record_events.py $(BENCH_DB)
+	$(BIN)/python bench/sweep_side_by_side.py --sizes $(SIZES) --methods A,W,B --runs 3 $(BENCH_DB)
+	$(BIN)/python bench/org_load.py $(BENCH_DB)
 
 screens: $(STAMP)
 	FENGQIAO_SCREENS=docs/screens $(BIN)/pytest -q tests/e2e/test_browser.py -k for_the_docs
