@@ -11,14 +11,14 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from models.tables import OutboxMessage, Person, Unit
 from models.targets import Target
 from models.values import Actor, Channel, MessageKind, OutboxState, Role, UnitLevel
 from workflows.access import Forbidden
 from workflows.db import insert_ignoring_duplicates, transaction
-from workflows.driver import execute_many
+from workflows.driver import execute_many, fetch, fetch_together, one_of
 
 __all__ = [
     "OUTBOX",
@@ -34,6 +34,8 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+PEOPLE = Person.__table__  # type: ignore[attr-defined]
+UNITS = Unit.__table__  # type: ignore[attr-defined]
 
 
 # Each dialect's insert ignoring a message already queued, compiled once (workflows.driver).
@@ -58,30 +60,44 @@ def addresses(session: Session, target: Target, *, own_only: bool = False) -> li
     return addresses_of(session, [target], own_only=own_only)[target]
 
 
+def _statements(dialect: str) -> dict[str, Any]:
+    return {
+        "people": select(PEOPLE.c.id, PEOPLE.c.contacts).where(one_of(PEOPLE.c.id, "ids", dialect)),
+        "units": select(UNITS.c.code, UNITS.c.level, UNITS.c.parent_code, UNITS.c.contacts).where(
+            one_of(UNITS.c.code, "ids", dialect)
+        ),
+        "staff": select(PEOPLE.c.id, PEOPLE.c.unit_code, PEOPLE.c.role, PEOPLE.c.contacts)
+        .where(one_of(PEOPLE.c.unit_code, "ids", dialect))
+        .order_by(PEOPLE.c.id),
+    }
+
+
+_ADDRESSES = {dialect: _statements(dialect) for dialect in ("postgresql", "sqlite")}
+
+
 def addresses_of(
     session: Session, targets: Collection[Target], *, own_only: bool = False
 ) -> dict[Target, list[Address]]:
-    """:func:`addresses` of each of ``targets``, in three queries however many they are."""
-    people_ids = {t.ref for t in targets if t.is_person}
-    unit_codes = {t.ref for t in targets if not t.is_person}
-    people = (
-        {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(people_ids)))}
-        if people_ids
-        else {}
+    """:func:`addresses` of each of ``targets``, in one round trip however many they are
+    (two if a grid without a worker of its own is among them)."""
+    statements = _ADDRESSES[session.get_bind().dialect.name]
+    people_ids = sorted({t.ref for t in targets if t.is_person})
+    unit_codes = sorted({t.ref for t in targets if not t.is_person})
+    found_people, found_units, found_staff = fetch_together(
+        session,
+        [
+            (statements["people"], {"ids": people_ids}),
+            (statements["units"], {"ids": unit_codes}),
+            (statements["staff"], {"ids": [] if own_only else unit_codes}),
+        ],
     )
-    units = (
-        {u.code: u for u in session.exec(select(Unit).where(col(Unit.code).in_(unit_codes)))}
-        if unit_codes
-        else {}
-    )
-    staff: dict[str, list[Person]] = {}
+    people = {p.id: p for p in found_people}
+    units = {u.code: u for u in found_units}
+    staff: dict[str, list[Any]] = {}
+    for person in found_staff:
+        if person.role == UnitLevel(units[person.unit_code].level).staff:
+            staff.setdefault(person.unit_code, []).append(person)
     if units and not own_only:
-        query = (
-            select(Person).where(col(Person.unit_code).in_(list(units))).order_by(col(Person.id))
-        )
-        for person in session.exec(query):
-            if person.role == UnitLevel(units[person.unit_code].level).staff:
-                staff.setdefault(person.unit_code, []).append(person)
         # A grid with no worker of its own is covered by its village's mediators.
         bare = {
             code: unit.parent_code
@@ -89,12 +105,11 @@ def addresses_of(
             if unit.level == UnitLevel.grid and code not in staff and unit.parent_code
         }
         if bare:
-            villages = select(Person).where(
-                col(Person.unit_code).in_(set(bare.values())), Person.role == Role.mediator
-            )
-            covering: dict[str, list[Person]] = {}
-            for person in session.exec(villages.order_by(col(Person.id))):
-                covering.setdefault(person.unit_code, []).append(person)
+            covering: dict[str, list[Any]] = {}
+            villages = sorted(set(bare.values()))
+            for person in fetch(session, statements["staff"], {"ids": villages}):
+                if person.role == Role.mediator:
+                    covering.setdefault(person.unit_code, []).append(person)
             for grid, village in bare.items():
                 staff[grid] = covering.get(village, [])
     found: dict[Target, list[Address]] = {}
