@@ -176,12 +176,18 @@ def compare(
     """A and W alternately, each on a fresh copy; the medians, and A's time over W's."""
     seconds: dict[str, list[float]] = {"A": [], "W": []}
     evaluation: list[float] = []
+    written: dict[str, dict[str, int]] = {}
     for run in range(runs):
         for name, method in zip(("A", "W"), methods, strict=True):
-            elapsed, evaluated = method(copy(f"{name.lower()}{run}"), plan, workdir)
+            url = copy(f"{name.lower()}{run}")
+            elapsed, evaluated = method(url, plan, workdir)
             seconds[name].append(elapsed)
             if evaluated is not None:
                 evaluation.append(evaluated)
+            if run == 0:
+                written[name] = _rows(url)
+    if written["A"] != written["W"]:  # W must do A's work, or its time says nothing
+        print(f"!! A and W wrote different rows: A {written['A']}, W {written['W']}")
     a, w = statistics.median(seconds["A"]), statistics.median(seconds["W"])
     events = len(plan)
     spread = " ".join(f"{name} {min(v):.2f}–{max(v):.2f}s" for name, v in seconds.items())
@@ -189,6 +195,21 @@ def compare(
         f"{label:<11} {path:<30} {events / a:>9,.0f} {events / w:>9,.0f} "
         f"{statistics.median(evaluation) / events * 1e6:>10.0f} {a / w:>7.2f}   ({spread})"
     )
+
+
+ROW_TABLES = ("dispute_events", "escalations", "obligations", "tasks", "outbox")
+
+
+def _rows(url: str) -> dict[str, int]:
+    """How many rows each table the recording writes holds."""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        counts = {
+            table: int(connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
+            for table in ROW_TABLES
+        }
+    engine.dispose()
+    return counts
 
 
 def main() -> None:
