@@ -235,9 +235,17 @@ class Hand:
         columns = list(rows[0])
         marks = ", ".join(self.mark for _ in columns)
         sql = f"INSERT INTO tasks ({', '.join(columns)}) VALUES ({marks}) RETURNING id"
+        params = [[self._value(row[c]) for c in columns] for row in rows]
         ids = []
-        for row in rows:  # one by one: executemany returns nothing on sqlite3
-            ids.append(self.conn.execute(sql, [self._value(row[c]) for c in columns]).fetchone()[0])
+        if self.postgres:  # one pipelined executemany, its results read in one sync
+            cursor = self.conn.cursor()
+            cursor.executemany(sql, params, returning=True)
+            while True:
+                ids.extend(found[0] for found in cursor.fetchall())
+                if not cursor.nextset():
+                    break
+        else:  # one by one: executemany returns nothing on sqlite3
+            ids = [self.conn.execute(sql, values).fetchone()[0] for values in params]
         found = self._addresses({new.target for new in plan.acknowledgements if new.announce})
         messages: list[dict[str, Any]] = []
         for task_id, new in zip(ids, plan.acknowledgements, strict=True):

@@ -197,8 +197,19 @@ def run_method(method: str, url: str, due_file: Path, sample: int | None) -> dic
             note=baseline.note,
         )
     figures["peak_mb"] = _peak_mb()
+    if method in REPEATED:
+        figures["rows"] = _rows(engine)
     engine.dispose()
     return figures
+
+
+def _rows(engine: Engine) -> dict[str, int]:
+    """How many rows each table the sweep writes holds: A and W must write the same."""
+    with engine.connect() as connection:
+        return {
+            table: int(connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
+            for table in ("dispute_events", "escalations", "obligations", "tasks", "outbox")
+        }
 
 
 # ---------------------------------------------------------------------------- the driver
@@ -339,6 +350,11 @@ def drive(args: argparse.Namespace) -> None:
                 for _ in range(args.runs):  # A and W alternately, each on a fresh copy
                     for method in repeated:
                         runs[method].append(_fresh_run(backend, base, method, workdir, due_file))
+                rows = {
+                    m: results_of[0].get("rows") for m, results_of in runs.items() if results_of
+                }
+                if len({str(r) for r in rows.values()}) > 1:
+                    print(f"<!-- !! A and W wrote different rows: {rows} -->", flush=True)
                 for method in methods:
                     if method in REPEATED:
                         results[method] = _median(runs[method])
