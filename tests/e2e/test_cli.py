@@ -300,7 +300,7 @@ ORG_ERRORS = [
         "org.yaml:2: unit '33010101' is already a village under '330101'; moving a unit",
     ),
     ("units: []\n---\npeople: []\n", "org.yaml:2:1: more than one YAML document"),
-    ('units:\n  - {code: 1, name: c, level: county}\n', "org.yaml:2: units[0].code"),
+    ("units:\n  - {code: 1, name: c, level: county}\n", "org.yaml:2: units[0].code"),
     ("units:\n  - *nowhere\n", "org.yaml:2:5: unknown alias nowhere"),
     ("units:\n  - " + "[" * 60 + "]" * 60 + "\n", "nested too deeply"),
     ("- a list\n", "org.yaml: : Input should be a valid dictionary"),
