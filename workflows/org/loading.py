@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
@@ -241,48 +242,71 @@ def _load(
 
     # Parents first, so that the foreign keys hold on every database.
     order = {level: rank for rank, level in enumerate(UnitLevel)}
-    new_units, changed_units = [], []
-    for unit in sorted(units, key=lambda u: order[u.level]):
-        values = {
-            "name": unit.name,
-            "level": unit.level.value,
-            "parent_code": unit.parent,
-            "contacts": unit.contacts,
-        }
-        row = existing.get(unit.code)
-        if row is None:
-            new_units.append({"code": unit.code, **values})
-        elif (row.name, row.level, row.parent_code, row.contacts) != tuple(values.values()):
-            changed_units.append({"b_code": unit.code, **values})
-    del existing
-    insert_rows(session, UNITS, new_units)
-    execute_many(session, _UNIT_UPDATE, changed_units)
-
-    stored = {row.id: row for row in fetch(session, _PEOPLE)}
-    new_people, changed_people = [], []
-    for person in people:
-        values = {
-            "name": person.name,
-            "role": person.role.value,
-            "unit_code": person.unit,
-            "contacts": person.contacts,
-        }
-        prow = stored.get(person.id)
-        if prow is None:
-            new_people.append({"id": person.id, **values})
-        elif (prow.name, prow.role, prow.unit_code, prow.contacts) != tuple(values.values()):
-            changed_people.append({"b_id": person.id, **values})
-    del stored
-    insert_rows(session, PEOPLE, new_people)
-    execute_many(session, _PERSON_UPDATE, changed_people)
-    return OrgSummary(
-        units_added=len(new_units),
-        units_updated=len(changed_units),
-        people_added=len(new_people),
-        people_updated=len(changed_people),
-        units_unchanged=len(units) - len(new_units) - len(changed_units),
-        people_unchanged=len(people) - len(new_people) - len(changed_people),
+    units_added, units_updated = _upsert(
+        session,
+        UNITS,
+        _UNIT_UPDATE,
+        "code",
+        existing,
+        (
+            (
+                u.code,
+                {
+                    "name": u.name,
+                    "level": u.level.value,
+                    "parent_code": u.parent,
+                    "contacts": u.contacts,
+                },
+            )
+            for u in sorted(units, key=lambda u: order[u.level])
+        ),
     )
+    del existing
+    people_added, people_updated = _upsert(
+        session,
+        PEOPLE,
+        _PERSON_UPDATE,
+        "id",
+        {row.id: row for row in fetch(session, _PEOPLE)},
+        (
+            (
+                p.id,
+                {"name": p.name, "role": p.role.value, "unit_code": p.unit, "contacts": p.contacts},
+            )
+            for p in people
+        ),
+    )
+    return OrgSummary(
+        units_added=units_added,
+        units_updated=units_updated,
+        people_added=people_added,
+        people_updated=people_updated,
+        units_unchanged=len(units) - units_added - units_updated,
+        people_unchanged=len(people) - people_added - people_updated,
+    )
+
+
+def _upsert(
+    session: Session,
+    table: Any,
+    changing: Any,
+    key: str,
+    stored: dict[str, Any],
+    rows: Iterable[tuple[str, dict[str, Any]]],
+) -> tuple[int, int]:
+    """Insert the rows not ``stored`` and update those that differ (``changing``, by
+    ``b_<key>``), set-wise; how many were added and updated. An unchanged row is not
+    written."""
+    added, changed = [], []
+    for code, values in rows:
+        row = stored.get(code)
+        if row is None:
+            added.append({key: code, **values})
+        elif tuple(getattr(row, column) for column in values) != tuple(values.values()):
+            changed.append({f"b_{key}": code, **values})
+    insert_rows(session, table, added)
+    execute_many(session, changing, changed)
+    return len(added), len(changed)
 
 
 def _check_unit(
