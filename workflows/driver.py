@@ -42,7 +42,6 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
 
 __all__ = [
-    "execute",
     "execute_many",
     "fetch",
     "fetch_one",
@@ -200,7 +199,7 @@ def pipelined(session: Session) -> Iterator[None]:
         raise
 
 
-def execute(
+def fetch(
     session: Session, statement: ClauseElement, params: Mapping[str, Any] | None = None
 ) -> list[Any]:
     """Run ``statement`` once with ``params``; the rows it returns (a select's, or an
@@ -208,18 +207,11 @@ def execute(
     return fetch_together(session, [(statement, params or {})])[0]
 
 
-def fetch(
-    session: Session, statement: ClauseElement, params: Mapping[str, Any] | None = None
-) -> list[Any]:
-    """The rows a select returns, as named tuples."""
-    return execute(session, statement, params)
-
-
 def fetch_one(
     session: Session, statement: ClauseElement, params: Mapping[str, Any] | None = None
 ) -> Any:
     """The first row a select returns, or None."""
-    rows = execute(session, statement, params)
+    rows = fetch(session, statement, params)
     return rows[0] if rows else None
 
 

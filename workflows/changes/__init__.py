@@ -22,16 +22,13 @@ from workflows.changes.plan import (
 from workflows.changes.read import (
     DISPUTES,
     Stored,
-    dispute_rows,
     fold_of,
     histories,
     history,
     initial_state,
-    live_tasks,
     path_of,
     read_stored,
     staff_of,
-    stored_obligations,
 )
 from workflows.changes.reevaluation import Outcome, log_decisions, reevaluate
 from workflows.changes.write import write_plan
@@ -48,18 +45,15 @@ __all__ = [
     "StoredObligation",
     "StoredTask",
     "acknowledgement_row",
-    "dispute_rows",
     "fold_of",
     "histories",
     "history",
     "initial_state",
-    "live_tasks",
     "log_decisions",
     "path_of",
     "plan_dispute",
     "read_stored",
     "reevaluate",
     "staff_of",
-    "stored_obligations",
     "write_plan",
 ]

@@ -29,16 +29,13 @@ __all__ = [
     "OBLIGATIONS",
     "TASKS",
     "Stored",
-    "dispute_rows",
     "fold_of",
     "histories",
     "history",
     "initial_state",
-    "live_tasks",
     "path_of",
     "read_stored",
     "staff_of",
-    "stored_obligations",
 ]
 
 # The tables, for the Core statements that read and write many rows at once.
@@ -107,23 +104,6 @@ def read_stored(
     return Stored(found, _by_dispute(obligations, found), _by_dispute(tasks, found)), others
 
 
-def dispute_rows(
-    session: Session,
-    ids: Collection[int],
-    *,
-    lock: bool = False,
-    viewer: Viewer | None = None,
-) -> dict[int, Any]:
-    """The disputes' rows by id (:func:`read_stored`'s ``rows``)."""
-    dialect = session.get_bind().dialect.name
-    scope = viewer.level if viewer is not None else None
-    params: dict[str, Any] = {"ids": list(ids)}
-    if viewer is not None:
-        params.update(scope_unit=viewer.unit, scope_person=viewer.person)
-    rows = fetch(session, _DISPUTE_ROWS[dialect, lock, scope], params)
-    return {row.id: row for row in rows}
-
-
 _STORED_OBLIGATIONS = {
     dialect: select(
         OBLIGATIONS.c.dispute_id,
@@ -137,11 +117,6 @@ _STORED_OBLIGATIONS = {
 }
 
 
-def stored_obligations(session: Session, ids: Collection[int]) -> dict[int, list[Any]]:
-    """The disputes' stored obligations, as the planner compares them with what is owed."""
-    return _grouped(session, _STORED_OBLIGATIONS, ids)
-
-
 _LIVE_TASKS = {
     dialect: select(
         TASKS.c.dispute_id, TASKS.c.id, TASKS.c.kind, TASKS.c.target, TASKS.c.due_at
@@ -153,11 +128,6 @@ _LIVE_TASKS = {
     )
     for dialect in ("postgresql", "sqlite")
 }
-
-
-def live_tasks(session: Session, ids: Collection[int]) -> dict[int, list[Any]]:
-    """The disputes' live tasks (open or acknowledged), of every kind."""
-    return _grouped(session, _LIVE_TASKS, ids)
 
 
 def histories(session: Session, ids: Collection[int]) -> dict[int, list[Event]]:
@@ -241,16 +211,4 @@ def _by_dispute(rows: list[Any], disputes: Collection[int]) -> dict[int, list[An
     for row in rows:
         if row[0] in disputes:
             groups[row[0]].append(row)
-    return groups
-
-
-def _grouped(
-    session: Session, queries: dict[str, Any], ids: Collection[int]
-) -> dict[int, list[Any]]:
-    """Rows by their first column, the dispute id, in the query's order."""
-    groups: dict[int, list[Any]] = defaultdict(list)
-    if not ids:
-        return groups
-    for row in fetch(session, queries[session.get_bind().dialect.name], {"ids": list(ids)}):
-        groups[row[0]].append(row)
     return groups
