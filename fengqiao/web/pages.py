@@ -76,6 +76,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 LANG_COOKIE = "fq_lang"
 QUEUE_PAGE = 50
 ESCALATIONS_SHOWN = 100
+PAGE_HISTORY = 50  # events and closed tasks a dispute's page shows before ?all=1
 PARTY_ROWS = 3
 BULK_ACTIONS = ("assign", "handback", "acknowledge")
 # Suggested when reporting (any other may be typed): the usual kinds of 民间纠纷.
@@ -388,8 +389,15 @@ def pages_app(web: Web) -> FastAPI:
         status_code: int = 200,
     ) -> Response:
         viewer, now, policy = signed.viewer, web.clock(), web.rules()
+        # A long history shows its latest rows first; ?all=1 shows all of them.
+        whole = request.query_params.get("all") == "1"
         dispute = dispute_view(
-            engine=web.engine, dispute_id=dispute_id, now=now, zone=web.zone, viewer=viewer
+            engine=web.engine,
+            dispute_id=dispute_id,
+            now=now,
+            zone=web.zone,
+            viewer=viewer,
+            latest=None if whole else PAGE_HISTORY,
         )
         explained = explain_view(
             engine=web.engine,
@@ -444,6 +452,7 @@ def pages_app(web: Web) -> FastAPI:
             mine=_mine(signed, web),
             recorded=request.query_params.get("recorded"),
             names=names,
+            totals=dispute.get("totals"),
         )
 
     @app.get("/disputes/new")
@@ -776,7 +785,7 @@ def _actions(signed: Signed, dispute: dict[str, Any], policy: Policy) -> list[Ev
         for o in dispute["obligations"]
         if o["kind"] in policy.rules.obligations
     }
-    happened = {EventKind(e["kind"]) for e in dispute["events"]}
+    happened = {EventKind(k) for k in dispute.get("kinds", [e["kind"] for e in dispute["events"]])}
     return [
         k
         for k in now_allowed

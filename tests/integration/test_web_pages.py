@@ -285,3 +285,41 @@ def test_a_listed_dispute_shows_its_grade_and_deadline_and_the_listing_unit_owes
     page = chen.get(f"/disputes/{dispute}").text
     assert "挂牌督办 · 黄牌 · 督办期限" in page
     assert "督办期限" in chen.get("/tasks").text
+
+
+def test_a_long_history_shows_its_latest_events_first_and_all_of_them_on_request(
+    site: Site,
+) -> None:
+    dispute = report(site.engine, site.policy, unit="33010101", risk="low")
+    for number in range(60):
+        record(site.engine, site.policy, dispute, "note", MONDAY, {"text": f"第{number}次"})
+    wang = site.signed_in("wang")
+    page = wang.get(f"/disputes/{dispute}").text
+    timeline = page[page.index('id="timeline"') :]
+    assert timeline.count("<li>") == 50
+    assert "第59次" in timeline and "第9次" not in timeline
+    assert f'href="/disputes/{dispute}?all=1#timeline"' in page
+    assert "显示最近 50 条，共 61 条" in page
+    whole = wang.get(f"/disputes/{dispute}?all=1").text
+    assert whole[whole.index('id="timeline"') :].count("<li>") == 61
+    assert "?all=1#timeline" not in whole
+
+
+def test_the_latest_rows_of_a_dispute_say_what_the_whole_view_says_of_it(site: Site) -> None:
+    dispute = report(site.engine, site.policy, unit="33010101", risk="high")
+    record(
+        site.engine,
+        site.policy,
+        dispute,
+        "supervise",
+        MONDAY,
+        {"deadline": "2026-11-20T00:00:00+08:00"},
+    )
+    for number in range(5):
+        record(site.engine, site.policy, dispute, "note", MONDAY, {"text": f"{number}"})
+    args = {"engine": site.engine, "dispute_id": dispute, "now": site.now, "zone": site.policy.zone}
+    whole, latest = dispute_view(**args), dispute_view(**args, latest=3)
+    assert latest["events"] == whole["events"][-3:]
+    assert latest.pop("totals") == {"events": 7, "closed_tasks": 0}
+    assert latest.pop("kinds") == ["note", "report", "supervise"]
+    assert {**latest, "events": whole["events"]} == whole  # the listing, the source, the tasks

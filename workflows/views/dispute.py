@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
-from sqlmodel import col, select
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
 
 from models.tables import DisputeEvent, Escalation, Obligation, Task
-from models.values import TaskState
+from models.values import EventKind, TaskState
 from workflows.access import Viewer, dispute_in_scope, mask_parties, sees_parties
 from workflows.db import reading
 
@@ -30,10 +30,15 @@ def dispute_view(
     now: datetime,
     zone: ZoneInfo,
     viewer: Viewer | None = None,
+    latest: int | None = None,
 ) -> dict[str, Any]:
     """The documented JSON of ``fengqiao dispute show --json``; as ``viewer`` may see it
     (NotFound outside their scope; the parties masked unless they handle disputes;
-    everything for the operator, None)."""
+    everything for the operator, None).
+
+    With ``latest``, only the latest so many events and closed tasks are read (the web's
+    page of a dispute with a long history): ``totals`` says how many there are, and
+    ``kinds`` which kinds of event it has had."""
     with reading(engine) as session:
         dispute = dispute_in_scope(session, viewer, dispute_id)
         obligations = session.exec(
@@ -46,18 +51,95 @@ def dispute_view(
             .where(Escalation.dispute_id == dispute_id)
             .order_by(col(Escalation.effective_at))
         ).all()
-        tasks = session.exec(
-            select(Task).where(Task.dispute_id == dispute_id).order_by(col(Task.id))
-        ).all()
-        events = session.exec(
-            select(DisputeEvent)
-            .where(DisputeEvent.dispute_id == dispute_id)
-            .order_by(col(DisputeEvent.seq))
-        ).all()
-    shaped = shape_dispute(dispute, obligations, escalations, tasks, events, now=now, zone=zone)
+        if latest is None:
+            tasks = session.exec(
+                select(Task).where(Task.dispute_id == dispute_id).order_by(col(Task.id))
+            ).all()
+            events = session.exec(
+                select(DisputeEvent)
+                .where(DisputeEvent.dispute_id == dispute_id)
+                .order_by(col(DisputeEvent.seq))
+            ).all()
+            shaped = shape_dispute(
+                dispute, obligations, escalations, tasks, events, now=now, zone=zone
+            )
+        else:
+            shaped = _latest(session, dispute, obligations, escalations, latest, now, zone)
     if not sees_parties(viewer):
         shaped["parties"] = mask_parties(shaped["parties"])
     return shaped
+
+
+_LIVE = (TaskState.open, TaskState.acknowledged)
+
+
+def _latest(
+    session: Session,
+    dispute: Any,
+    obligations: Sequence[Obligation],
+    escalations: Sequence[Escalation],
+    latest: int,
+    now: datetime,
+    zone: ZoneInfo,
+) -> dict[str, Any]:
+    """The dispute's JSON with its live tasks, and its latest ``latest`` events and closed
+    tasks: what a page shows first, read without the whole history."""
+    events = session.exec(
+        select(DisputeEvent)
+        .where(DisputeEvent.dispute_id == dispute.id)
+        .order_by(col(DisputeEvent.seq).desc())
+        .limit(latest)
+    ).all()[::-1]
+    live = session.exec(
+        select(Task)
+        .where(Task.dispute_id == dispute.id, col(Task.state).in_(_LIVE))
+        .order_by(col(Task.id))
+    ).all()
+    closed_filter = (Task.dispute_id == dispute.id, col(Task.state).not_in(_LIVE))
+    closed = session.exec(
+        select(Task).where(*closed_filter).order_by(col(Task.id).desc()).limit(latest)
+    ).all()[::-1]
+    closed_total = session.exec(select(func.count()).select_from(Task).where(*closed_filter))
+    report = None if events and events[0].seq == 1 else _first(session, dispute.id, "report")
+    listing = None
+    if dispute.supervised and not any(e.kind == EventKind.supervise for e in events):
+        listing = _last(session, dispute.id, EventKind.supervise)
+    shaped = shape_dispute(
+        dispute,
+        obligations,
+        escalations,
+        sorted([*closed, *live], key=lambda task: task.id or 0),
+        events,
+        now=now,
+        zone=zone,
+        report=report,
+        listing=listing,
+    )
+    shaped["totals"] = {"events": dispute.last_seq, "closed_tasks": closed_total.one()}
+    # Which kinds of event it has had at all (a follow-up is offered after its cause).
+    kinds = select(DisputeEvent.kind).where(DisputeEvent.dispute_id == dispute.id).distinct()
+    shaped["kinds"] = sorted(session.exec(kinds).all())
+    return shaped
+
+
+def _first(session: Session, dispute_id: int, kind: str) -> dict[str, Any] | None:
+    event = session.exec(
+        select(DisputeEvent)
+        .where(DisputeEvent.dispute_id == dispute_id, DisputeEvent.kind == kind)
+        .order_by(col(DisputeEvent.seq))
+        .limit(1)
+    ).first()
+    return None if event is None else dict(event.data)
+
+
+def _last(session: Session, dispute_id: int, kind: str) -> dict[str, Any] | None:
+    event = session.exec(
+        select(DisputeEvent)
+        .where(DisputeEvent.dispute_id == dispute_id, DisputeEvent.kind == kind)
+        .order_by(col(DisputeEvent.seq).desc())
+        .limit(1)
+    ).first()
+    return None if event is None else dict(event.data)
 
 
 def shape_dispute(
@@ -69,11 +151,17 @@ def shape_dispute(
     *,
     now: datetime,
     zone: ZoneInfo,
+    report: Mapping[str, Any] | None = None,
+    listing: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The JSON of a dispute (its row) and its rows, times in ``zone``, overdue as of ``now``."""
-    listing = next((e.data for e in reversed(events) if e.kind == "supervise"), None)
+    """The JSON of a dispute (its row) and its rows, times in ``zone``, overdue as of ``now``.
+    ``report`` and ``listing`` are the data of its report and its last listing when
+    ``events`` are not all of them."""
+    if listing is None:
+        listing = next((e.data for e in reversed(events) if e.kind == "supervise"), None)
     listed = listing if dispute.supervised and listing is not None else {}
-    report = next((e.data for e in events if e.kind == "report"), {})
+    if report is None:
+        report = next((e.data for e in events if e.kind == "report"), {})
     return {
         "id": dispute.id,
         "status": dispute.status,

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from models.values import UnitPath
-from rules.evaluate import Decision, Evaluation, evaluate
+from rules.evaluate import Decision, Evaluation, evaluate, resume
 from rules.policy import Policy
 from workflows.access import Viewer, dispute_in_scope
-from workflows.changes import history, initial_state
+from workflows.changes import fold_of, history, initial_state
 from workflows.db import reading
 from workflows.views.dispute import iso
 
@@ -30,11 +30,16 @@ def explain_view(
     viewer: Viewer | None = None,
 ) -> dict[str, Any]:
     """The dispute's whole history evaluated under ``policy`` at ``now`` (as ``viewer`` may
-    see it)."""
+    see it): gone on from the fold stored with the dispute when it was made under
+    ``policy`` (the same evaluation, without reading the history), else replayed."""
     with reading(engine) as session:
         dispute = dispute_in_scope(session, viewer, dispute_id)
-        past = history(session, dispute_id)
-    evaluation = evaluate(initial_state(dispute, past), past, policy=policy, now=now)
+        fold = fold_of(dispute, policy)
+        past = history(session, dispute_id) if fold is None else []
+    if fold is not None:
+        evaluation = resume(fold, [], now=now)
+    else:
+        evaluation = evaluate(initial_state(dispute, past), past, policy=policy, now=now)
     return shape_explanation(dispute_id, evaluation, policy=policy, now=now, zone=zone)
 
 
