@@ -30,7 +30,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import structlog  # noqa: E402
-from sqlalchemy import Engine  # noqa: E402
+from sqlalchemy import Engine, create_engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.generate import fresh_postgres  # noqa: E402
 from models.values import OPERATOR, Actor  # noqa: E402
@@ -40,7 +41,7 @@ from tests.support.db import load_county  # noqa: E402
 from tests.support.web import Site  # noqa: E402
 from workflows.access import dispute_in_scope  # noqa: E402
 from workflows.changes import history, initial_state  # noqa: E402
-from workflows.db import make_engine, migrate, reading  # noqa: E402
+from workflows.db import make_engine, migrate, normalise_url, reading  # noqa: E402
 from workflows.recording import NewDispute, import_events, report_dispute  # noqa: E402
 from workflows.views import explain_view  # noqa: E402
 
@@ -141,9 +142,19 @@ def main() -> None:
         workdir = Path(scratch)
         measure(f"sqlite:///{workdir / 'long.db'}", "SQLite", args, workdir)
         if args.postgres:
-            measure(
-                fresh_postgres(args.postgres, "fengqiao_bench_long"), "PostgreSQL", args, workdir
-            )
+            url = fresh_postgres(args.postgres, "fengqiao_bench_long")
+            try:
+                measure(url, "PostgreSQL", args, workdir)
+            finally:
+                _drop(url)
+
+
+def _drop(url: str) -> None:
+    server = make_url(normalise_url(url))
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{server.database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 if __name__ == "__main__":
