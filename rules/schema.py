@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -188,6 +189,14 @@ class ObligationRule(Labelled):
     # a time an event gave (`supervise.deadline`, `extend.until`): it replaces `due`
     due_at: str | None = None
     owner: Literal["responsible", "township", "county", "listing"] = "responsible"
+
+    @field_serializer("due")
+    def _due_as_written(self, due: Duration | DueByData | None) -> object:
+        """``due`` as the file writes it. Without this, pydantic serialised a DueByData in
+        this union with the Duration's ``str``, and a stored rule set could not be read back."""
+        if isinstance(due, DueByData):
+            return due.model_dump(mode="json", by_alias=True)
+        return None if due is None else str(due)
 
     @model_validator(mode="after")
     def _due_matches_schedule(self) -> ObligationRule:

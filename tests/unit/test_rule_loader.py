@@ -483,3 +483,12 @@ def test_an_obligation_name_longer_than_a_task_can_hold_is_refused(tmp_path: Pat
         f"4:5: obligations.{long}: '{long}' is 35 characters long; a name is at most 32 "
         "(it names tasks)"
     ]
+
+
+def test_a_rule_set_as_stored_reads_back_as_the_same_rules_and_version() -> None:
+    # The database keeps each rule set as this JSON; workers and `rules diff` read it back.
+    shipped = load_ruleset(default_rules_path())
+    stored = shipped.model_dump(mode="json", by_alias=True)
+    assert stored["obligations"]["referral_feedback"]["due"]["values"]["police"] == "15d"
+    again = RuleSet.model_validate(stored)
+    assert again == shipped and again.version() == shipped.version()
