@@ -26,11 +26,11 @@ from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy import Engine
 
 from models.values import ENGINE
-from rules.loader import RulesError
+from rules.loader import RulesError, default_rules_path
 from rules.policy import Policy, load_policy
 from rules.schedule import next_run
 from rules.schema import FlowSchedule
-from workflows.db import transaction
+from workflows.db import reading, transaction
 from workflows.engine import (
     Direct,
     LockHeld,
@@ -42,7 +42,7 @@ from workflows.engine import (
     run_step,
 )
 from workflows.rollout import apply_rules
-from workflows.rulesets import register_ruleset
+from workflows.rulesets import current_version, register_ruleset, stored_policy
 
 __all__ = ["EmbeddedEngine", "LockHeld", "RuleTrigger", "serve"]
 
@@ -106,7 +106,11 @@ class EmbeddedEngine:
             reload_every,
         )
         self.holder = f"{socket.gethostname()} pid {os.getpid()}"
-        self.policy = load_policy(rules_path)
+        # The file watched for changes: the one given, else the shipped default. Without a
+        # file given, the engine starts with the rules in force in the database, if any.
+        self.watched = rules_path or default_rules_path()
+        in_force = self._in_force() if rules_path is None else None
+        self.policy: Policy = in_force or load_policy(rules_path)
         self._rules_stamp = self._stamp()
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
@@ -130,10 +134,16 @@ class EmbeddedEngine:
         """The engine's time: the wall clock, or ``--now`` running on from the start."""
         return wall_clock() + self.offset
 
+    def _in_force(self) -> Policy | None:
+        with reading(self.engine) as session:
+            return stored_policy(session, version=None)
+
     def start(self) -> None:
-        acquire(self.engine, holder=self.holder, stale_after=self.stale_after)  # the DB's clock
-        with transaction(self.engine) as session:  # workers load the rules by this version
+        # Workers load the rules by this version; rules other than those in force are refused
+        # (RulesNotInForce) before the lock is taken.
+        with transaction(self.engine) as session:
             register_ruleset(session=session, policy=self.policy, now=self.clock())
+        acquire(self.engine, holder=self.holder, stale_after=self.stale_after)  # the DB's clock
         log.info(
             "scheduler_started",
             holder=self.holder,
@@ -197,25 +207,26 @@ class EmbeddedEngine:
             threading.Thread(target=self.stop, daemon=True).start()
 
     def _stamp(self) -> Any:
-        if self.rules_path is None:
-            return None
         try:
-            return self.rules_path.read_bytes()
+            return self.watched.read_bytes()
         except OSError:
             return None
 
     def _reload(self) -> None:
-        """Pick up a changed rule file after validating it; keep the last good rules if not."""
+        """Put a changed rule file in force after validating it (keeping the last good rules
+        if not); else follow the rules put in force in the database meanwhile (`rules
+        apply`), so that the engine never writes under rules no longer in force."""
         stamp = self._stamp()
         if stamp == self._rules_stamp:
+            self._follow()
             return
         self._rules_stamp = stamp
         try:
-            policy = load_policy(self.rules_path)
+            policy = load_policy(self.watched)
         except RulesError as exc:
             log.error(
                 "rules_reload_refused",
-                rules=str(self.rules_path),
+                rules=str(self.watched),
                 problems=len(exc.lines),
                 first=exc.lines[0],
                 keeping=self.policy.label,
@@ -223,15 +234,37 @@ class EmbeddedEngine:
             return
         if policy.version == self.policy.version:
             return
-        applied = apply_rules(engine=self.engine, policy=policy, now=self.clock(), actor=ENGINE)
-        self.policy = policy
-        self.runner = self._runner()
-        self._schedule_jobs()
+        applied = apply_rules(
+            engine=self.engine,
+            policy=policy,
+            now=self.clock(),
+            actor=ENGINE,
+            reason=f"the rule file {self.watched} changed (serve reloads it)",
+        )
+        self._use(policy)
         log.info(
             "rules_reloaded",
             rules_version=policy.label,
             disputes_recomputed=applied.disputes_recomputed,
         )
+
+    def _follow(self) -> None:
+        """Take the rules in force in the database if they are others than the engine's."""
+        with reading(self.engine) as session:
+            version = current_version(session)
+            if version is None or version == self.policy.version:
+                return
+            policy = stored_policy(session, version=version)
+        if policy is None:
+            log.error("rules_in_force_unreadable", version=version, keeping=self.policy.label)
+            return
+        self._use(policy)
+        log.info("rules_followed", rules_version=policy.label)
+
+    def _use(self, policy: Policy) -> None:
+        self.policy = policy
+        self.runner = self._runner()
+        self._schedule_jobs()
 
 
 def serve(embedded: EmbeddedEngine, *, ready: Callable[[], None] = lambda: None) -> int:

@@ -176,16 +176,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("id", type=_dispute_id)
     explain.add_argument("--json", action="store_true")
+    diff = _command(
+        rules,
+        "diff",
+        c.rules_diff,
+        "what a new rule file would change, dispute by dispute, against the rules in force",
+    )
+    diff.add_argument("path", type=Path, help="the new rule file")
+    diff.add_argument("--json", action="store_true")
     apply = _command(
         rules,
         "apply",
         c.rules_apply,
         "put the rules in force: recompute live disputes, log the change",
     )
-    apply.add_argument("--by", help="the administrator making the change")
+    apply.add_argument("--by", required=True, help="the administrator making the change")
+    apply.add_argument("--reason", required=True, help="why, kept in the rules' history")
     apply.add_argument(
         "--dry-run", action="store_true", help="show what would change, change nothing"
     )
+    history = _command(
+        rules, "history", c.rules_history, "the changes of the rules in force: who, when, why, what"
+    )
+    history.add_argument("--json", action="store_true")
 
     user = top.add_parser("user", help="accounts: passwords and API tokens").add_subparsers(
         dest="user_command", required=True, parser_class=_Parser

@@ -10,17 +10,23 @@ from collections.abc import Iterable
 from typing import Any
 
 from fengqiao.context import Context
+from fengqiao.progress import progress_bar
 from fengqiao.render import (
+    changed_line,
+    diff_summary_lines,
     dispute_lines,
     escalation_lines,
     explanation_lines,
+    history_lines,
     json_text,
     outbox_lines,
+    rule_key_lines,
     sweep_lines,
     task_lines,
     unit_task_lines,
 )
 from rules.loader import coverage_warnings, default_rules_path, load_ruleset
+from rules.policy import load_policy
 from workflows.accounts import disable_account, issue_token, revoke_tokens, set_password
 from workflows.db import migrate
 from workflows.engine import sweep as sweep_due
@@ -28,13 +34,19 @@ from workflows.errors import BadInput
 from workflows.messaging import deliver, retry_dead
 from workflows.org import load_org
 from workflows.recording import NewDispute, NewEvent, import_events, record_event, report_dispute
-from workflows.rollout import apply_rules
+from workflows.rollout import ChangedDispute, RulesDiff, apply_rules, diff_rules
 from workflows.tasks import acknowledge_dispute, acknowledge_task, fulfil_unit_tasks
 from workflows.views import (
     dispute_view,
     escalations_view,
     explain_view,
+    iso,
     outbox_view,
+    rules_history_view,
+    shape_changed,
+    shape_counts,
+    shape_keys,
+    shape_versions,
     tasks_view,
     unit_tasks_view,
 )
@@ -176,12 +188,80 @@ def rules_explain(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def rules_diff(ctx: Context, args: argparse.Namespace) -> int:
+    """What NEW.yaml would change, streamed: the rule file's keys first, each dispute as it
+    is found, the counts last (in JSON, one document written as it goes)."""
+    new = load_policy(args.path)
+    out, first = sys.stdout, [True]
+
+    def begin(diff: RulesDiff) -> None:
+        versions, keys = shape_versions(diff), shape_keys(diff.keys)
+        if args.json:
+            head = {**versions, "now": iso(ctx.now, ctx.zone), "rules": keys}
+            out.write(json_text(head)[:-2] + ',\n  "disputes": [')
+            return
+        print(_compared(diff))
+        _print(rule_key_lines(keys))
+
+    def found(changed: ChangedDispute) -> None:
+        shaped = shape_changed(changed, ctx.zone)
+        if args.json:
+            out.write(
+                ("\n    " if first[0] else ",\n    ") + json.dumps(shaped, ensure_ascii=False)
+            )
+            first[0] = False
+        else:
+            print(changed_line(shaped))
+
+    with progress_bar("comparing live disputes") as progress:
+        diff = diff_rules(
+            engine=ctx.engine,
+            policy=new,
+            fallback=ctx.policy,
+            now=ctx.now,
+            begin=begin,
+            found=found,
+            progress=progress,
+        )
+    counts = shape_counts(diff)
+    if args.json:
+        tail = json_text(counts).replace("\n", "\n  ")
+        out.write(("\n  ]" if not first[0] else "]") + f',\n  "counts": {tail}\n}}\n')
+    else:
+        _print(diff_summary_lines(counts))
+    return 0
+
+
+def _compared(diff: RulesDiff) -> str:
+    old = diff.old
+    was = "in force" if diff.in_force else f"none put in force yet: compared with {old.source}"
+    return f"rules {old.label} ({was}) -> {diff.new.label} ({diff.new.source})"
+
+
 def rules_apply(ctx: Context, args: argparse.Namespace) -> int:
+    """The change shown first (the rule file's keys, and how many disputes it moves and
+    how), then put in force; with --dry-run only shown."""
+    actor = ctx.actor(args.by)
+    with progress_bar("comparing live disputes") as progress:
+        diff = diff_rules(
+            engine=ctx.engine,
+            policy=ctx.policy,
+            fallback=load_policy(None),  # before any was put in force: the shipped rules
+            now=ctx.now,
+            progress=progress,
+        )
+    print(_compared(diff))
+    _print(rule_key_lines(shape_keys(diff.keys)))
+    _print(diff_summary_lines(shape_counts(diff)))
+    if diff.in_force and diff.old.version == ctx.policy.version:
+        print(f"rules {ctx.policy.label} are already in force: nothing to do")
+        return 0
     applied = apply_rules(
         engine=ctx.engine,
         policy=ctx.policy,
         now=ctx.now,
-        actor=ctx.actor(args.by),
+        actor=actor,
+        reason=args.reason,
         dry_run=args.dry_run,
     )
     verb = "would recompute" if args.dry_run else "recomputed"
@@ -189,8 +269,17 @@ def rules_apply(ctx: Context, args: argparse.Namespace) -> int:
         f"rules {ctx.policy.label} {'checked' if args.dry_run else 'in force'} "
         f"(was {applied.from_version or 'none recorded'}): {verb} {applied.disputes_recomputed} "
         f"live disputes, {applied.obligations_changed} obligations changed, "
-        f"{applied.decisions_recorded} escalations and listings fell due"
+        f"{applied.decisions_recorded} escalations and listings recorded"
     )
+    return 0
+
+
+def rules_history(ctx: Context, args: argparse.Namespace) -> int:
+    history = rules_history_view(engine=ctx.engine, zone=ctx.zone)
+    if args.json:
+        _json(history)
+    else:
+        _print(history_lines(history))
     return 0
 
 

@@ -14,8 +14,9 @@ from sqlalchemy.exc import OperationalError
 
 from models.values import Actor
 from rules.policy import Policy, load_policy
-from workflows.db import database_now, is_current, make_engine
+from workflows.db import database_now, is_current, make_engine, reading
 from workflows.errors import BadInput
+from workflows.rulesets import stored_policy
 from workflows.settings import Settings, parse_time
 
 __all__ = ["Context"]
@@ -29,7 +30,22 @@ class Context:
 
     @cached_property
     def policy(self) -> Policy:
-        return load_policy(self.settings.rules)
+        """The rules a command runs under: the file given (``--rules``, FENGQIAO_RULES; a
+        write under it is refused unless it is in force), else the rules in force in the
+        database, else the shipped default."""
+        if self.settings.rules is not None:
+            return load_policy(self.settings.rules)
+        return self.rules_in_force() or load_policy(None)
+
+    def rules_in_force(self) -> Policy | None:
+        """The rules last put in force in the database; None before any, or when there is no
+        database to ask yet (``init`` has not run)."""
+        try:
+            engine = self.engine
+        except BadInput:
+            return None
+        with reading(engine) as session:
+            return stored_policy(session, version=None)
 
     @cached_property
     def zone(self) -> ZoneInfo:

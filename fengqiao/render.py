@@ -10,11 +10,15 @@ from typing import Any
 from workflows.runs import SweepResult
 
 __all__ = [
+    "changed_line",
+    "diff_summary_lines",
     "dispute_lines",
     "escalation_lines",
     "explanation_lines",
+    "history_lines",
     "json_text",
     "outbox_lines",
+    "rule_key_lines",
     "sweep_lines",
     "table",
     "task_lines",
@@ -225,3 +229,99 @@ def outbox_lines(rows: list[dict[str, Any]]) -> Iterable[str]:
     ]
     header = ["id", "state", "channel", "recipient", "attempts", "title"]
     yield from table(cells, header=header, right={0, 4})
+
+
+def rule_key_lines(keys: Sequence[dict[str, Any]]) -> Iterable[str]:
+    """A rule change's keys, ``key: old -> new``."""
+    if not keys:
+        yield "rule changes: none"
+        return
+    yield f"rule changes ({len(keys)}):"
+    for k in keys:
+        yield f"  {k['key']}: {_value(k['old'])} -> {_value(k['new'])}"
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "(absent)"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def changed_line(found: dict[str, Any]) -> str:
+    """One dispute of ``rules diff``: what the new rules would do differently to it."""
+    head = f"  dispute {found['id']} ({found['risk']} risk, at {found['level']}, {found['unit']}):"
+    if "problem" in found:
+        return f"{head} cannot be evaluated {found['problem']}"
+    parts = [f"would record now: {_sentence(d)}" for d in found["due_now"]]
+    parts += [f"would no longer record: {_sentence(d)}" for d in found["no_longer_due"]]
+    nxt = found["next"]
+    if nxt is not None:
+        old = _sentence(nxt["old"]) if nxt["old"] else "none"
+        new = _sentence(nxt["new"]) if nxt["new"] else "none"
+        moved = nxt["moved_seconds"]
+        how = "" if moved is None else f" ({_span(moved)} {'later' if moved > 0 else 'earlier'})"
+        parts.append(f"next decision{how}: {old} => {new}")
+    parts += [
+        f"{o['kind']} due {o['old_due_at'] or '(not owed)'} => {o['new_due_at'] or '(not owed)'}"
+        for o in found["obligations"]
+    ]
+    if found["supervised"] is not None:
+        parts.append("goes under supervised listing" if found["supervised"] else "leaves it")
+    return head + "".join(f"\n      {part}" for part in parts)
+
+
+def _span(seconds: int) -> str:
+    """A length of time as people say it: 2d 3h, 45m."""
+    minutes = abs(seconds) // 60
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    said = [f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n]
+    return " ".join(said) or f"{abs(seconds)}s"
+
+
+def diff_summary_lines(counts: dict[str, Any]) -> Iterable[str]:
+    """The counts of ``rules diff``."""
+    yield (
+        f"{counts['examined']} live disputes compared, {counts['changed']} would change"
+        + (":" if counts["changed"] else "")
+    )
+    if not counts["changed"]:
+        return
+    said = [
+        ("due_now", "escalated or listed now"),
+        ("no_longer_due", "no longer escalated now"),
+        ("next_earlier", "next decision earlier"),
+        ("next_later", "next decision later"),
+        ("next_other", "next decision of another kind"),
+        ("obligations_moved", "obligations due at other times"),
+        ("listed", "go under supervised listing"),
+        ("unlisted", "leave supervised listing"),
+        ("cannot_evaluate", "cannot be evaluated"),
+    ]
+    yield "  " + ", ".join(f"{counts[key]} {what}" for key, what in said if counts[key])
+    yield "  by unit: " + ", ".join(f"{unit} {n}" for unit, n in counts["by_unit"].items())
+    yield "  by risk: " + ", ".join(f"{risk} {n}" for risk, n in counts["by_risk"].items())
+
+
+def history_lines(history: Sequence[dict[str, Any]]) -> Iterable[str]:
+    """``rules history`` without ``--json``: each change and the keys it changed."""
+    if not history:
+        yield "no rules have been put in force yet"
+        return
+    for change in history:
+        was = change["from_version"] or "none"
+        yield (
+            f"{change['at']}  {change['by'] or '(not recorded)'}  {was} -> "
+            f"{change['name'] + '@' if change['name'] else ''}{change['to_version']}"
+            f"  ({change['source']})"
+        )
+        yield f"  why: {change['reason'] or '(not recorded)'}"
+        yield (
+            f"  recomputed {change['disputes_recomputed']} live disputes, "
+            f"{change['decisions_recorded']} escalations and listings recorded"
+        )
+        if change["from_version"] is None:
+            yield "  the first rules put in force"
+        else:
+            for line in rule_key_lines(change["changes"]):
+                yield "  " + line

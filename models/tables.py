@@ -300,6 +300,8 @@ class RuleChange(SQLModel, table=True):
     to_version: str = Field(foreign_key="rule_sets.version", max_length=64)
     disputes_recomputed: int = 0
     decisions_recorded: int = 0
+    # Why, in the words of who put them in force (none before migration 0012).
+    reason: str | None = Field(default=None, max_length=500)
 
 
 class FlowRun(SQLModel, table=True):

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
@@ -14,8 +15,16 @@ from rules.policy import Policy
 from rules.schema import RuleSet
 from workflows.db import insert_ignoring_duplicates
 from workflows.driver import fetch_one
+from workflows.errors import BadInput
 
-__all__ = ["current_version", "register_ruleset", "ruleset_query", "stored_policy"]
+__all__ = [
+    "RulesNotInForce",
+    "current_version",
+    "register_ruleset",
+    "require_in_force",
+    "ruleset_query",
+    "stored_policy",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -26,19 +35,39 @@ def ruleset_query(policy: Policy) -> tuple[Any, dict[str, Any]]:
     return _REGISTERED, {"version": policy.version}
 
 
-def register_ruleset(*, session: Session, policy: Policy, now: datetime, found: Any = None) -> None:
+class RulesNotInForce(BadInput):
+    """A write under rules other than the ones put in force: nothing is written."""
+
+    def __init__(self, policy: Policy, in_force: str) -> None:
+        super().__init__(
+            f"rules {policy.label} ({policy.source}) are not the rules in force ({in_force}): "
+            "records are made under the rules in force; run without --rules, or put these in "
+            "force first with `fengqiao rules apply --by ADMIN --reason WHY`"
+        )
+        self.in_force = in_force
+
+
+def register_ruleset(
+    *,
+    session: Session,
+    policy: Policy,
+    now: datetime,
+    found: Any = None,
+    applying: bool = False,
+) -> None:
     """Store the policy's rule set the first time a record is made under it.
 
-    Writing under rules other than the ones last put in force (`rules apply`) is allowed,
-    since each record carries its version, but it is logged: it usually means a command ran
-    with a draft rule file. ``found`` is the row of :func:`ruleset_query`, if the caller
-    has read it already.
+    Every record is made under the rules last put in force (`rules apply`): a write under
+    others (a command run with a draft file) is refused with :class:`RulesNotInForce`,
+    unless ``applying`` them is the write. Until rules are first put in force, any rules
+    may be written under. ``found`` is the row of :func:`ruleset_query`, if the caller has
+    read it already.
     """
     if found is None:
         found = fetch_one(session, *ruleset_query(policy))
     in_force, stored = found
-    if in_force is not None and in_force != policy.version:
-        log.warning("rules_not_in_force", version=policy.version, in_force=in_force)
+    if in_force is not None and in_force != policy.version and not applying:
+        raise RulesNotInForce(policy, in_force)
     if stored is not None:
         return
     # Two writers may meet a new version at once: the second insert does nothing.
@@ -68,6 +97,13 @@ _REGISTERED = select(
 )
 
 
+def require_in_force(session: Session, policy: Policy) -> None:
+    """Refuse (:class:`RulesNotInForce`) to go on under rules other than those in force."""
+    in_force = current_version(session)
+    if in_force is not None and in_force != policy.version:
+        raise RulesNotInForce(policy, in_force)
+
+
 def current_version(session: Session) -> str | None:
     """The version of the last rule change, or None before any."""
     version: str | None = session.execute(select(_LAST_CHANGE)).scalar_one()
@@ -76,10 +112,16 @@ def current_version(session: Session) -> str | None:
 
 def stored_policy(session: Session, *, version: str | None) -> Policy | None:
     """The stored rule set of ``version`` (the one last put in force if None), as a policy;
-    None if there is none. Workers use this rather than a file that may be mid-edit."""
+    None if there is none, or it cannot be read back (a rule set stored before the fix of
+    its ``due`` chosen by an event's value). Workers use this rather than a file that may be
+    mid-edit."""
     version = version or current_version(session)
     record = session.get(RuleSetRecord, version) if version else None
     if record is None:
         return None
-    rules = RuleSet.model_validate(record.content)
+    try:
+        rules = RuleSet.model_validate(record.content)
+    except ValidationError as exc:
+        log.warning("rules_stored_unreadable", version=version, problems=exc.error_count())
+        return None
     return Policy.from_ruleset(rules, source=f"{record.source} (stored {record.version})")

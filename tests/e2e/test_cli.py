@@ -490,25 +490,113 @@ def test_an_administrator_changes_a_threshold_and_sees_the_new_due_time(
     assert before["next"]["effective_at"] == "2026-11-04T00:00:00+08:00"
 
 
-def test_rules_apply_puts_new_rules_in_force_and_logs_who(county: Cli, tmp_path: Path) -> None:
+def test_rules_apply_shows_the_change_puts_it_in_force_and_keeps_who_and_why(
+    county: Cli, tmp_path: Path
+) -> None:
     dispute = _new(county)
     default = Path(__file__).resolve().parents[2] / "rules" / "default.yaml"
     text = default.read_text(encoding="utf-8").replace("due: 7d", "due: 3d")
     (tmp_path / "mine.yaml").write_text(text, encoding="utf-8")
-    dry = county(
-        "--now", NOW, "--rules", "mine.yaml", "rules", "apply", "--by", "admin", "--dry-run"
-    )
-    assert dry.code == 0 and "would recompute 1 live disputes" in dry.out
+    mine = ("--now", NOW, "--rules", "mine.yaml")
+    no_reason = county(*mine, "rules", "apply", "--by", "admin")
+    assert no_reason.code == 2 and "--reason" in no_reason.err
+    dry = county(*mine, "rules", "apply", "--by", "admin", "--reason", "试行", "--dry-run")
+    assert dry.code == 0, dry.err
+    assert "obligations.weekly_assessment.due: 7d -> 3d" in dry.out
+    assert "1 live disputes compared, 1 would change" in dry.out
+    assert "would recompute 1 live disputes" in dry.out
+    assert "no rules have been put in force yet" in county("rules", "history").out
     shown = json.loads(county("--now", NOW, "dispute", "show", str(dispute), "--json").out)
     assert {o["kind"]: o["due_at"] for o in shown["obligations"]}["weekly_assessment"] == (
         "2026-11-10T00:00:00+08:00"
     )
-    done = county("--now", NOW, "--rules", "mine.yaml", "rules", "apply", "--by", "admin")
+    done = county(*mine, "rules", "apply", "--by", "admin", "--reason", "周研判改为三日")
     assert done.code == 0, done.err
+    # Without --rules, commands now run under the rules in force, read from the database.
     shown = json.loads(county("--now", NOW, "dispute", "show", str(dispute), "--json").out)
     assert {o["kind"]: o["due_at"] for o in shown["obligations"]}["weekly_assessment"] == (
         "2026-11-06T00:00:00+08:00"
     )
+    assert county("--now", NOW, "dispute", "event", str(dispute), "check").code == 0
+    history = json.loads(county("rules", "history", "--json").out)
+    assert [(h["by"], h["reason"], h["to_version"]) for h in history] == [
+        ("admin", "周研判改为三日", history[0]["to_version"])
+    ]
+    assert history[0]["from_version"] is None
+    human = county("rules", "history").out
+    assert "admin" in human and "why: 周研判改为三日" in human
+    again = county(*mine, "rules", "apply", "--by", "admin", "--reason", "again")
+    assert again.code == 0 and "already in force: nothing to do" in again.out
+    assert len(json.loads(county("rules", "history", "--json").out)) == 1
+
+
+def test_a_write_with_a_rule_file_not_in_force_is_refused_and_reads_may_use_any(
+    county: Cli, tmp_path: Path
+) -> None:
+    dispute = _new(county)
+    default = Path(__file__).resolve().parents[2] / "rules" / "default.yaml"
+    text = default.read_text(encoding="utf-8")
+    (tmp_path / "mine.yaml").write_text(text.replace("due: 7d", "due: 3d"), encoding="utf-8")
+    applied = county(
+        "--now", NOW, "--rules", "mine.yaml", "rules", "apply", "--by", "admin", "--reason", "三日"
+    )
+    assert applied.code == 0, applied.err
+    before = county("--now", NOW, "dispute", "show", str(dispute), "--json").out
+    shipped = ("--now", NOW, "--rules", str(default))
+    refused = county(*shipped, "dispute", "event", str(dispute), "check")
+    assert refused.code == 2 and refused.out == ""
+    assert "are not the rules in force" in refused.err and len(refused.err.splitlines()) == 1
+    assert county(*shipped, "sweep").code == 2
+    assert county("--now", NOW, "dispute", "show", str(dispute), "--json").out == before
+    # Reading under another file is fine: explain and diff.
+    assert county(*shipped, "rules", "explain", str(dispute)).code == 0
+    diff = county("--now", NOW, "rules", "diff", str(default))
+    assert diff.code == 0 and "obligations.weekly_assessment.due: 3d -> 7d" in diff.out
+
+
+def test_rules_diff_lists_the_disputes_a_change_moves_and_none_for_the_same_rules(
+    county: Cli, tmp_path: Path
+) -> None:
+    made = county(
+        "--now",
+        NOW,
+        "dispute",
+        "new",
+        "--unit",
+        "33010102",
+        "--risk",
+        "low",
+        "--category",
+        "物业纠纷",
+        "--title",
+        "停车位",
+    )
+    dispute = int(made.out)
+    default = Path(__file__).resolve().parents[2] / "rules" / "default.yaml"
+    same = county("--now", NOW, "rules", "diff", str(default))
+    assert same.code == 0, same.err
+    assert (
+        "rule changes: none" in same.out and "1 live disputes compared, 0 would change" in same.out
+    )
+    text = default.read_text(encoding="utf-8").replace(
+        "risk: low,\n     when: unresolved, after: 30d}",
+        "risk: low,\n     when: unresolved, after: 10d}",
+    )
+    (tmp_path / "mine.yaml").write_text(text, encoding="utf-8")
+    later = "2026-11-20T09:00+08:00"
+    shown = json.loads(county("--now", later, "rules", "diff", "mine.yaml", "--json").out)
+    assert shown["rules"] == [
+        {"key": "escalations[village-low-unresolved].after", "old": "30d", "new": "10d"}
+    ]
+    [moved] = shown["disputes"]
+    assert moved["id"] == dispute and moved["risk"] == "low"
+    assert [(d["to_level"], d["effective_at"]) for d in moved["due_now"]] == [
+        ("township", "2026-11-13T00:00:00+08:00")
+    ]
+    assert shown["counts"]["changed"] == 1 and shown["counts"]["by_unit"] == {"33010102": 1}
+    human = county("--now", later, "rules", "diff", "mine.yaml").out
+    assert f"dispute {dispute} (low risk, at village, 33010102):" in human
+    assert "would record now: escalates village -> township at 2026-11-13T00:00:00+08:00" in human
 
 
 def test_the_demo_runs_and_prints_the_same_twice(cli: Cli) -> None:

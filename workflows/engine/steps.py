@@ -22,8 +22,9 @@ from models.values import Actor
 from rules.policy import Policy
 from rules.schedule import last_run
 from workflows.access import Forbidden
-from workflows.db import transaction
+from workflows.db import reading, transaction
 from workflows.messaging import Sender, apprise_send, deliver, remind
+from workflows.rulesets import require_in_force
 from workflows.runs import SweepResult, claim_run, finish_run, previous_window_end
 from workflows.sweeps import escalation_sweep, run_cadence
 
@@ -161,5 +162,7 @@ def sweep(
     transactions of its own); ``clock`` stamps the runs."""
     if actor.checked:
         raise Forbidden("sweeps are run by the engine and the operator, not on the web")
+    with reading(engine) as session:
+        require_in_force(session, policy)
     runner = Direct(engine, policy, clock, actor, smtp=smtp, send=send, base_url=base_url)
     return run_due(runner, engine=engine, policy=policy, now=now)

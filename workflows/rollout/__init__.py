@@ -1,5 +1,7 @@
-"""Rules in force: putting a new rule set in force across the live disputes."""
+"""Rules in force: what a new rule set would change, and putting it in force across the live
+disputes."""
 
 from workflows.rollout.apply import RulesApplied, apply_rules
+from workflows.rollout.diff import ChangedDispute, RulesDiff, diff_rules
 
-__all__ = ["RulesApplied", "apply_rules"]
+__all__ = ["ChangedDispute", "RulesApplied", "RulesDiff", "apply_rules", "diff_rules"]

@@ -10,12 +10,12 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from models.tables import Dispute, Person, RuleChange
-from models.values import LIVE_STATUSES, Actor
+from models.values import ENGINE, LIVE_STATUSES, Actor
 from rules.policy import Policy
 from workflows.access import Action, permit, viewer_of
 from workflows.changes import reevaluate
 from workflows.db import transaction
-from workflows.errors import NotFound
+from workflows.errors import BadInput, NotFound
 from workflows.rulesets import current_version, register_ruleset
 
 __all__ = ["RulesApplied", "apply_rules"]
@@ -34,23 +34,38 @@ class RulesApplied:
     decisions_recorded: int
 
 
+REASON_LONGEST = 500
+
+
 def apply_rules(
-    *, engine: Engine, policy: Policy, now: datetime, actor: Actor, dry_run: bool = False
+    *,
+    engine: Engine,
+    policy: Policy,
+    now: datetime,
+    actor: Actor,
+    reason: str,
+    dry_run: bool = False,
 ) -> RulesApplied:
     """Put ``policy`` in force, in one transaction: recompute every live dispute from its
-    history, and log the change with ``actor``. With ``dry_run``, say what would change and
-    change nothing.
+    history, and log the change with ``actor`` and ``reason``. With ``dry_run``, say what
+    would change and change nothing.
 
     Escalations the new rules make due are recorded with the time their thresholds were
     crossed under the new rules, as if those rules had always been in force.
     """
+    reason = reason.strip()
+    if not reason:
+        raise BadInput("a reason is required: say why these rules are put in force")
+    if len(reason) > REASON_LONGEST or "\x00" in reason:
+        raise BadInput(f"reason: at most {REASON_LONGEST} characters of text")
+    if actor.person is None and actor.via != ENGINE.via:
+        raise BadInput("who puts the rules in force is required: --by ADMIN")
     with transaction(engine) as session:
         if actor.person is not None and session.get(Person, actor.person) is None:
             raise NotFound(f"unknown person {actor.person!r}")
-        if actor.checked:
-            assert actor.person is not None
+        if actor.person is not None:  # an administrator, whether signed in or named by --by
             permit(viewer_of(session, actor.person), Action.rules)
-        register_ruleset(session=session, policy=policy, now=now)
+        register_ruleset(session=session, policy=policy, now=now, applying=True)
         previous = current_version(session)
         recomputed = changed = decisions = 0
         after = 0
@@ -73,11 +88,12 @@ def apply_rules(
         session.add(
             RuleChange(
                 at=now,
-                actor=actor.person,
+                actor=actor.name,
                 from_version=previous,
                 to_version=policy.version,
                 disputes_recomputed=recomputed,
                 decisions_recorded=decisions,
+                reason=reason,
             )
         )
         if dry_run:
@@ -91,5 +107,6 @@ def apply_rules(
             by=actor.name,
             disputes_recomputed=recomputed,
             decisions_recorded=decisions,
+            reason=reason,
         )
     return applied

@@ -12,6 +12,13 @@ from workflows.views.listings import (
 )
 from workflows.views.org import answering_view, staff_view, unit_names, units_view
 from workflows.views.queue import LONGEST_PAGE, QueueFilters, overdue_count, queue_view
+from workflows.views.rules import (
+    rules_history_view,
+    shape_changed,
+    shape_counts,
+    shape_keys,
+    shape_versions,
+)
 
 __all__ = [
     "LONGEST_PAGE",
@@ -25,8 +32,13 @@ __all__ = [
     "outbox_view",
     "overdue_count",
     "queue_view",
+    "rules_history_view",
+    "shape_changed",
+    "shape_counts",
     "shape_dispute",
     "shape_explanation",
+    "shape_keys",
+    "shape_versions",
     "staff_view",
     "tasks_view",
     "unit_tasks_view",

@@ -17,7 +17,7 @@ from workflows.changes import fold_of, history, initial_state
 from workflows.db import reading
 from workflows.views.dispute import iso
 
-__all__ = ["explain_view", "shape_explanation"]
+__all__ = ["decision_json", "explain_view", "shape_explanation"]
 
 
 def explain_view(
@@ -70,16 +70,17 @@ def shape_explanation(
             }
             for o in evaluation.obligations
         ],
-        "due_unrecorded": [_decision(d, state.path, zone) for d in evaluation.decisions],
+        "due_unrecorded": [decision_json(d, state.path, zone) for d in evaluation.decisions],
         "next": (
-            _decision(evaluation.next_decision, state.path, zone)
+            decision_json(evaluation.next_decision, state.path, zone)
             if evaluation.next_decision
             else None
         ),
     }
 
 
-def _decision(decision: Decision, path: UnitPath, zone: ZoneInfo) -> dict[str, Any]:
+def decision_json(decision: Decision, path: UnitPath, zone: ZoneInfo) -> dict[str, Any]:
+    """An escalation or listing as the JSON of ``rules explain`` and ``rules diff`` says it."""
     return {
         "kind": decision.kind,
         "rule": decision.rule,
