@@ -113,7 +113,7 @@ def test_a_shorter_threshold_names_what_applying_it_records_beyond_the_rules_in_
     shutil.copy(county, other)
     swept = make_engine(f"sqlite:///{other}")
     sweep(swept, policy, NOW)
-    apply_rules(engine=engine, policy=new, now=NOW, actor=ENGINE)
+    apply_rules(engine=engine, policy=new, now=NOW, actor=ENGINE, reason="test")
     under_old, under_new = _escalations(swept), _escalations(engine)
     swept.dispose()
     assert under_new - under_old == said("due_now")
@@ -140,7 +140,7 @@ def test_the_diff_is_against_the_rules_in_force_not_the_file_the_command_ran_wit
     engine: Engine, policy: Policy, tmp_path: Path
 ) -> None:
     new = _rules(tmp_path, LOW, LOW.replace("30d", "5d"))
-    apply_rules(engine=engine, policy=new, now=NOW, actor=ENGINE)
+    apply_rules(engine=engine, policy=new, now=NOW, actor=ENGINE, reason="test")
     diff, found = _diff(engine, new, policy)  # the command's own file is the old one
     assert diff.in_force and diff.old.version == new.version
     assert diff.keys == [] and found == []

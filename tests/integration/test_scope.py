@@ -195,8 +195,9 @@ def test_only_an_administrator_puts_rules_in_force_on_the_web(
     county: Engine, policy: Policy
 ) -> None:
     with pytest.raises(Forbidden, match="may not rules"):
-        apply_rules(engine=county, policy=policy, now=MONDAY, actor=web("chen"))
-    assert apply_rules(engine=county, policy=policy, now=MONDAY, actor=web("admin")).to_version
+        apply_rules(engine=county, policy=policy, now=MONDAY, actor=web("chen"), reason="r")
+    applied = apply_rules(engine=county, policy=policy, now=MONDAY, actor=web("admin"), reason="r")
+    assert applied.to_version
 
 
 def test_the_operator_at_the_command_line_is_not_checked(county: Engine, policy: Policy) -> None:
