@@ -13,6 +13,7 @@ import structlog
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -56,7 +57,18 @@ def _contacts(value: dict[str, str | list[str]]) -> dict[str, list[str]]:
     return contacts
 
 
-Contacts = Annotated[dict[str, str | list[str]], AfterValidator(_contacts)]
+def _cleared(value: Any) -> Any:
+    """``contacts: []``, like ``contacts: {}``, clears them; another list is a mistake."""
+    if isinstance(value, list):
+        if value:
+            raise ValueError("a mapping of channel to addresses, e.g. {email: a@example.org}")
+        return {}
+    return value
+
+
+Contacts = Annotated[
+    dict[str, str | list[str]], BeforeValidator(_cleared), AfterValidator(_contacts)
+]
 
 
 class _Entry(BaseModel):
@@ -78,7 +90,8 @@ class _UnitIn(_Entry):
     name: str = Field(min_length=1, max_length=200)
     level: UnitLevel
     parent: str | None = None
-    contacts: Contacts = {}
+    # Absent: the addresses stored are kept; given (even empty), they are replaced.
+    contacts: Contacts | None = None
 
 
 class _PersonIn(_Entry):
@@ -86,7 +99,7 @@ class _PersonIn(_Entry):
     name: str = Field(min_length=1, max_length=200)
     role: Role
     unit: str
-    contacts: Contacts = {}
+    contacts: Contacts | None = None
 
 
 class _OrgIn(BaseModel):
@@ -136,7 +149,7 @@ class _UnitRow(NamedTuple):
     name: str
     level: UnitLevel
     parent: str | None
-    contacts: dict[str, Any]
+    contacts: dict[str, Any] | None  # None: not in the file, kept as stored
 
 
 class _PersonRow(NamedTuple):
@@ -145,7 +158,7 @@ class _PersonRow(NamedTuple):
     name: str
     role: Role
     unit: str
-    contacts: dict[str, Any]
+    contacts: dict[str, Any] | None  # None: not in the file, kept as stored
 
 
 def _read(path: Path) -> tuple[list[_UnitRow], list[_PersonRow]]:
@@ -251,12 +264,10 @@ def _load(
         (
             (
                 u.code,
-                {
-                    "name": u.name,
-                    "level": u.level.value,
-                    "parent_code": u.parent,
-                    "contacts": u.contacts,
-                },
+                _given(
+                    {"name": u.name, "level": u.level.value, "parent_code": u.parent},
+                    u.contacts,
+                ),
             )
             for u in sorted(units, key=lambda u: order[u.level])
         ),
@@ -271,7 +282,7 @@ def _load(
         (
             (
                 p.id,
-                {"name": p.name, "role": p.role.value, "unit_code": p.unit, "contacts": p.contacts},
+                _given({"name": p.name, "role": p.role.value, "unit_code": p.unit}, p.contacts),
             )
             for p in people
         ),
@@ -286,6 +297,11 @@ def _load(
     )
 
 
+def _given(values: dict[str, Any], contacts: dict[str, Any] | None) -> dict[str, Any]:
+    """The columns an entry sets: its contacts only if the file gives them."""
+    return values if contacts is None else {**values, "contacts": contacts}
+
+
 def _upsert(
     session: Session,
     table: Any,
@@ -296,17 +312,20 @@ def _upsert(
 ) -> tuple[int, int]:
     """Insert the rows not ``stored`` and update those that differ (``changing``, by
     ``b_<key>``), set-wise; how many were added and updated. An unchanged row is not
-    written."""
-    added, changed = [], []
+    written. A new row without contacts gets none; an update sets only the columns given
+    (rows alike in those are updated together)."""
+    added: list[dict[str, Any]] = []
+    changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for code, values in rows:
         row = stored.get(code)
         if row is None:
-            added.append({key: code, **values})
+            added.append({key: code, "contacts": {}, **values})
         elif tuple(getattr(row, column) for column in values) != tuple(values.values()):
-            changed.append({f"b_{key}": code, **values})
+            changed.setdefault(tuple(values), []).append({f"b_{key}": code, **values})
     insert_rows(session, table, added)
-    execute_many(session, changing, changed)
-    return len(added), len(changed)
+    for group in changed.values():
+        execute_many(session, changing, group)
+    return len(added), sum(len(group) for group in changed.values())
 
 
 def _check_unit(
