@@ -16,7 +16,7 @@ from pydantic_core import ErrorDetails
 from rules.calendar import WorkCalendar
 from rules.schema import RuleSet, consistency_problems
 
-__all__ = ["RulesError", "coverage_warnings", "default_rules_path", "load_ruleset"]
+__all__ = ["RulesError", "coverage_warnings", "default_rules_path", "load_ruleset", "parse_ruleset"]
 
 Path_ = tuple[Any, ...]
 
@@ -72,6 +72,12 @@ def load_ruleset(path: str | Path) -> RuleSet:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise RulesError([f"{name}: cannot read: {reason}"]) from None
+    return parse_ruleset(text, name=name)
+
+
+def parse_ruleset(text: str, *, name: str) -> RuleSet:
+    """Parse and validate the text of a rule file (an upload, say), its problems named
+    ``name:line:col``; raise ``RulesError`` listing every one."""
     tree = _Tree()
     try:
         data = _parse(text, tree)

@@ -30,6 +30,7 @@ from models.values import Actor, Level, Risk, Status
 from workflows.access import Forbidden
 from workflows.errors import BadInput, NotFound, first_line
 from workflows.recording import NewDispute, NewEvent, Refusals, record_event, report_dispute
+from workflows.rulesets import RulesNotInForce
 from workflows.settings import parse_time
 from workflows.tasks import acknowledge_dispute, acknowledge_task
 from workflows.views import (
@@ -70,6 +71,8 @@ def status_of(error: Exception) -> int:
         return 404
     if isinstance(error, Forbidden | CsrfRefused):
         return 403
+    if isinstance(error, RulesNotInForce):
+        return 409  # the rules in force changed: the request may be made again
     return 400
 
 

@@ -5,12 +5,15 @@ person signed in; a form that changes something carries the session's CSRF secre
 from __future__ import annotations
 
 import hmac
+import json
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import structlog
+import yaml
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -38,6 +41,7 @@ from fengqiao.web.present import local_path, next_decision_text, row_state, spen
 from models.events import EventData
 from models.lifecycle import allowed_now
 from models.values import Actor, EventKind, Level, Risk, Role, Status, UnitLevel
+from rules.loader import RulesError, parse_ruleset
 from rules.policy import Policy
 from workflows.access import Action, permit
 from workflows.accounts import SignInRefused, SignInThrottled, sign_in, sign_out
@@ -45,6 +49,7 @@ from workflows.db import reading
 from workflows.errors import BadInput, NotFound, first_line
 from workflows.recording import NewDispute, NewEvent, Refusals, record_event, record_on_many
 from workflows.recording import report_dispute as report
+from workflows.rollout import apply_rules, diff_rules
 from workflows.settings import parse_time
 from workflows.tasks import acknowledge_disputes, acknowledge_task, fulfil_unit_tasks
 from workflows.views import (
@@ -56,6 +61,11 @@ from workflows.views import (
     explain_view,
     overdue_count,
     queue_view,
+    rules_history_view,
+    shape_changed,
+    shape_counts,
+    shape_keys,
+    shape_versions,
     tasks_view,
     unit_names,
     unit_tasks_view,
@@ -76,6 +86,8 @@ TEMPLATES = Path(__file__).with_name("templates")
 LANG_COOKIE = "fq_lang"
 QUEUE_PAGE = 50
 ESCALATIONS_SHOWN = 100
+RULES_UPLOAD = "rules.yaml"  # what the rules page calls the text it is given
+RULES_DISPUTES_SHOWN = 200  # disputes a preview lists; `rules diff` lists them all
 PAGE_HISTORY = 50  # events and closed tasks a dispute's page shows before ?all=1
 PARTY_ROWS = 3
 BULK_ACTIONS = ("assign", "handback", "acknowledge")
@@ -733,6 +745,115 @@ def pages_app(web: Web) -> FastAPI:
             ),
         )
 
+    # -- the rules (administrators) --------------------------------------------------------
+
+    def rules_page(
+        request: Request,
+        signed: Signed,
+        *,
+        text: str | None = None,
+        problems: Sequence[str] = (),
+        diff: dict[str, Any] | None = None,
+        cut: bool = False,
+        reason: str = "",
+        status_code: int = 200,
+    ) -> Response:
+        policy = web.rules()
+        if text is None:  # the rules in force, as YAML, to start from
+            text = yaml.safe_dump(
+                policy.rules.model_dump(mode="json", by_alias=True, exclude_defaults=True),
+                allow_unicode=True,
+                sort_keys=False,
+                width=100,
+            )
+        codes = [*diff["counts"]["by_unit"], *(d["unit"] for d in diff["disputes"])] if diff else []
+        history = rules_history_view(engine=web.engine, zone=web.zone)
+        last = history[-1] if history else None
+        in_force = (
+            f"{last['name']}@{last['to_version']}"
+            if last and last["name"]
+            else last["to_version"]
+            if last
+            else policy.label
+        )
+        return render(
+            request,
+            "rules.html",
+            signed,
+            status_code=status_code,
+            in_force=in_force,
+            applied=last is not None and request.query_params.get("applied") == last["to_version"],
+            text=text,
+            problems=problems,
+            diff=diff,
+            cut=cut,
+            reason=reason,
+            history=history,
+            value=_rule_value,
+            names=unit_names(engine=web.engine, codes=codes),
+        )
+
+    def _uploaded(text: str, signed: Signed) -> Policy:
+        """The rule file of the form; RulesError listing its problems."""
+        ruleset = parse_ruleset(text, name=RULES_UPLOAD)
+        return Policy.from_ruleset(
+            ruleset, source=f"{RULES_UPLOAD} (on the web, by {signed.viewer.person})"
+        )
+
+    @app.get("/rules")
+    def rules(request: Request, signed: Person) -> Response:
+        permit(signed.viewer, Action.rules)
+        return rules_page(request, signed)
+
+    @app.post("/rules/preview")
+    def rules_preview(request: Request, signed: Changing, form: Form) -> Response:
+        permit(signed.viewer, Action.rules)
+        text = _field(form, "text")
+        try:
+            new = _uploaded(text, signed)
+        except RulesError as exc:
+            return rules_page(request, signed, text=text, problems=exc.lines, status_code=400)
+        found: list[dict[str, Any]] = []
+        diff = diff_rules(
+            engine=web.engine,
+            policy=new,
+            fallback=web.rules(),
+            now=web.clock(),
+            viewer=signed.viewer,
+            found=lambda changed: (
+                found.append(shape_changed(changed, web.zone))
+                if len(found) <= RULES_DISPUTES_SHOWN
+                else None
+            ),
+        )
+        shaped = {
+            **shape_versions(diff),
+            "rules": shape_keys(diff.keys),
+            "disputes": found[:RULES_DISPUTES_SHOWN],
+            "counts": shape_counts(diff),
+        }
+        return rules_page(
+            request, signed, text=text, diff=shaped, cut=len(found) > RULES_DISPUTES_SHOWN
+        )
+
+    @app.post("/rules/apply")
+    def rules_apply(request: Request, signed: Changing, form: Form) -> Response:
+        permit(signed.viewer, Action.rules)
+        text, reason = _field(form, "text"), _field(form, "reason")
+        try:
+            new = _uploaded(text, signed)
+        except RulesError as exc:
+            return rules_page(request, signed, text=text, problems=exc.lines, status_code=400)
+        if new.version != _field(form, "version"):
+            raise BadInput("the rule file changed after its preview: preview it again")
+        if _field(form, "confirm") != "yes":
+            raise BadInput("confirm that you have read the change before putting it in force")
+        apply_rules(
+            engine=web.engine, policy=new, now=web.clock(), actor=_actor(signed), reason=reason
+        )
+        # The app's rules follow within seconds (RulesInForce); the page reads the history.
+        return RedirectResponse(f"/rules?applied={new.version}", status_code=303)
+
     @app.get("/healthz", include_in_schema=False)
     def health() -> JSONResponse:
         with reading(web.engine) as session:
@@ -823,3 +944,10 @@ def _filters(request: Request) -> tuple[QueueFilters, dict[str, str]]:
         category=given.get("category"),
     )
     return filters, given
+
+
+def _rule_value(value: Any) -> str:
+    """A rule key's value as the rules page shows it: as written, or — when absent."""
+    if value is None:
+        return "—"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from rules.loader import default_rules_path
 from rules.policy import Policy
 from tests.support.db import TWO_TOWNSHIPS, load_county
 from tests.support.recording import MONDAY, record, report
@@ -191,9 +192,19 @@ def test_the_main_pages_render_in_the_browser_for_the_docs(
     shot(li, "supervisor-escalations")
     li.goto(f"/disputes/{wages}")
     shot(li, "supervisor-dispute")
+
+    admin = _open(browser, live, "admin", DESK)
+    admin.goto("/rules")
+    shipped = default_rules_path().read_text(encoding="utf-8")
+    low = "risk: low,\n     when: unresolved, after: 30d}"
+    admin.get_by_label("规则文件（YAML）").fill(shipped.replace(low, low.replace("30d", "5d")))
+    admin.get_by_role("button", name="预览改变").click()
+    expect(admin.locator(f'li[data-dispute="{noise}"]')).to_be_visible()
+    shot(admin, "administrator-rules")
     assert sorted(p.name for p in into.glob("*.png")) >= sorted(
         f"{n}.png"
         for n in (
+            "administrator-rules",
             "login",
             "mediator-record",
             "mediator-report",
