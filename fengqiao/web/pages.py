@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import hmac
 import json
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import structlog
 import yaml
@@ -19,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fengqiao.web.api import status_of
@@ -44,7 +45,15 @@ from models.values import Actor, EventKind, Level, Risk, Role, Status, UnitLevel
 from rules.loader import RulesError, parse_ruleset
 from rules.policy import Policy
 from workflows.access import Action, permit
-from workflows.accounts import SignInRefused, SignInThrottled, sign_in, sign_out
+from workflows.accounts import (
+    SignInRefused,
+    SignInThrottled,
+    disable_account,
+    revoke_tokens,
+    set_password,
+    sign_in,
+    sign_out,
+)
 from workflows.db import reading
 from workflows.errors import BadInput, NotFound, first_line
 from workflows.recording import NewDispute, NewEvent, Refusals, record_event, record_on_many
@@ -55,6 +64,7 @@ from workflows.tasks import acknowledge_disputes, acknowledge_task, fulfil_unit_
 from workflows.views import (
     LONGEST_PAGE,
     QueueFilters,
+    accounts_view,
     answering_view,
     dispute_view,
     escalations_view,
@@ -88,6 +98,7 @@ QUEUE_PAGE = 50
 ESCALATIONS_SHOWN = 100
 RULES_UPLOAD = "rules.yaml"  # what the rules page calls the text it is given
 RULES_DISPUTES_SHOWN = 200  # disputes a preview lists; `rules diff` lists them all
+ACCOUNT_PASSWORD_BYTES = 12  # a password set on the accounts page: 16 URL-safe characters
 PAGE_HISTORY = 50  # events and closed tasks a dispute's page shows before ?all=1
 PARTY_ROWS = 3
 BULK_ACTIONS = ("assign", "handback", "acknowledge")
@@ -853,6 +864,93 @@ def pages_app(web: Web) -> FastAPI:
         )
         # The app's rules follow within seconds (RulesInForce); the page reads the history.
         return RedirectResponse(f"/rules?applied={new.version}", status_code=303)
+
+    # -- accounts (administrators) ---------------------------------------------------------
+
+    def accounts_page(
+        request: Request,
+        signed: Signed,
+        *,
+        password: dict[str, str] | None = None,
+        back: str | None = None,
+    ) -> Response:
+        permit(signed.viewer, Action.org)
+        query = request.query_params
+        if back is not None:  # after a password is set: the list the administrator was on
+            query = QueryParams(urlsplit(back).query)
+        after = query.get("after", "")
+        unit_code, _, person = after.partition("|")
+        view = accounts_view(
+            engine=web.engine,
+            viewer=signed.viewer,
+            zone=web.zone,
+            unit=query.get("unit") or None,
+            after=(unit_code, person) if person else None,
+        )
+        units = org.units(signed.viewer, tuple(UnitLevel))
+        response = render(
+            request,
+            "accounts.html",
+            signed,
+            view=view,
+            units=units,
+            password=password,
+            done=query.get("done") if password is None else None,
+            person=query.get("person", ""),
+            count=query.get("count", "0"),
+            names={u["code"]: u["name"] for u in units},
+        )
+        if password is not None:  # shown once: kept by no cache
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def _back_to_accounts(form: FormData, **said: str) -> str:
+        back = local_path(_field(form, "back"), "/accounts")
+        if not back.startswith("/accounts"):
+            back = "/accounts"
+        parts = urlsplit(back)
+        kept = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("done", "person", "count")]
+        return parts.path + "?" + urlencode([*kept, *said.items()])
+
+    @app.get("/accounts")
+    def accounts(request: Request, signed: Person) -> Response:
+        return accounts_page(request, signed)
+
+    @app.post("/accounts/{person}/password")
+    def account_password(request: Request, signed: Changing, form: Form, person: str) -> Response:
+        permit(signed.viewer, Action.org)
+        new = secrets.token_urlsafe(ACCOUNT_PASSWORD_BYTES)
+        set_password(
+            engine=web.engine, now=web.clock(), actor=_actor(signed), person=person, password=new
+        )
+        back = local_path(_field(form, "back"), "/accounts")
+        return accounts_page(
+            request,
+            signed,
+            password={"person": person, "value": new},
+            back=back if back.startswith("/accounts") else "/accounts",
+        )
+
+    @app.post("/accounts/{person}/disable")
+    def account_disable(request: Request, signed: Changing, form: Form, person: str) -> Response:
+        permit(signed.viewer, Action.org)
+        if person == signed.viewer.person:
+            raise BadInput("you cannot disable your own account: another administrator may")
+        disable_account(engine=web.engine, now=web.clock(), actor=_actor(signed), person=person)
+        return RedirectResponse(
+            _back_to_accounts(form, done="disabled", person=person), status_code=303
+        )
+
+    @app.post("/accounts/{person}/revoke")
+    def account_revoke(request: Request, signed: Changing, form: Form, person: str) -> Response:
+        permit(signed.viewer, Action.org)
+        count = revoke_tokens(
+            engine=web.engine, now=web.clock(), actor=_actor(signed), person=person
+        )
+        return RedirectResponse(
+            _back_to_accounts(form, done="revoked", person=person, count=str(count)),
+            status_code=303,
+        )
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> JSONResponse:

@@ -201,9 +201,12 @@ def test_the_main_pages_render_in_the_browser_for_the_docs(
     admin.get_by_role("button", name="预览改变").click()
     expect(admin.locator(f'li[data-dispute="{noise}"]')).to_be_visible()
     shot(admin, "administrator-rules")
+    admin.goto("/accounts")
+    shot(admin, "administrator-accounts")
     assert sorted(p.name for p in into.glob("*.png")) >= sorted(
         f"{n}.png"
         for n in (
+            "administrator-accounts",
             "administrator-rules",
             "login",
             "mediator-record",

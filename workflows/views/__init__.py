@@ -1,6 +1,7 @@
 """Read models: disputes, explanations, listings, as plain data that the command line
 prints and the web app renders. Each reads in a transaction of its own that holds no lock."""
 
+from workflows.views.accounts import ACCOUNTS_PAGE, accounts_view
 from workflows.views.dispute import dispute_view, iso, shape_dispute
 from workflows.views.explain import explain_view, shape_explanation
 from workflows.views.listings import (
@@ -21,8 +22,10 @@ from workflows.views.rules import (
 )
 
 __all__ = [
+    "ACCOUNTS_PAGE",
     "LONGEST_PAGE",
     "QueueFilters",
+    "accounts_view",
     "answering_view",
     "dispute_view",
     "escalations_view",
