@@ -557,21 +557,7 @@ def test_a_write_with_a_rule_file_not_in_force_is_refused_and_reads_may_use_any(
 def test_rules_diff_lists_the_disputes_a_change_moves_and_none_for_the_same_rules(
     county: Cli, tmp_path: Path
 ) -> None:
-    made = county(
-        "--now",
-        NOW,
-        "dispute",
-        "new",
-        "--unit",
-        "33010102",
-        "--risk",
-        "low",
-        "--category",
-        "物业纠纷",
-        "--title",
-        "停车位",
-    )
-    dispute = int(made.out)
+    dispute = _new(county, "--unit", "33010102", "--risk", "low")
     default = Path(__file__).resolve().parents[2] / "rules" / "default.yaml"
     same = county("--now", NOW, "rules", "diff", str(default))
     assert same.code == 0, same.err

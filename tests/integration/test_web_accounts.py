@@ -13,19 +13,15 @@ from structlog.testing import capture_logs
 
 from models.values import OPERATOR
 from rules.policy import Policy
-from tests.support.db import TWO_TOWNSHIPS, load_county
+from tests.support.db import TWO_TOWNSHIPS
 from tests.support.recording import MONDAY
-from tests.support.web import Site, bearer
+from tests.support.web import Site, bearer, site_on
 from workflows.accounts import issue_token
-from workflows.db import make_engine, migrate
 
 
 @pytest.fixture
 def site(tmp_path: Path, policy: Policy) -> Site:
-    engine = make_engine(f"sqlite:///{tmp_path / 'fengqiao.db'}")
-    migrate(engine)
-    load_county(engine, TWO_TOWNSHIPS)
-    return Site(engine, policy, MONDAY + timedelta(hours=1))
+    return site_on(tmp_path, policy, TWO_TOWNSHIPS, MONDAY + timedelta(hours=1))
 
 
 def _row(page: str, person: str) -> str:

@@ -15,10 +15,10 @@ from sqlmodel import select
 from models.tables import RuleChange
 from rules.loader import default_rules_path
 from rules.policy import Policy
-from tests.support.db import TWO_TOWNSHIPS, dump, load_county
+from tests.support.db import TWO_TOWNSHIPS, dump
 from tests.support.recording import MONDAY, report
-from tests.support.web import Site
-from workflows.db import make_engine, migrate, reading
+from tests.support.web import Site, site_on
+from workflows.db import reading
 
 SHIPPED = default_rules_path().read_text(encoding="utf-8")
 LOW = "risk: low,\n     when: unresolved, after: 30d}"
@@ -27,10 +27,7 @@ FASTER = SHIPPED.replace(LOW, LOW.replace("30d", "5d"))
 
 @pytest.fixture
 def site(tmp_path: Path, policy: Policy) -> Site:
-    engine = make_engine(f"sqlite:///{tmp_path / 'fengqiao.db'}")
-    migrate(engine)
-    load_county(engine, TWO_TOWNSHIPS)
-    return Site(engine, policy, MONDAY + timedelta(days=8))
+    return site_on(tmp_path, policy, TWO_TOWNSHIPS, MONDAY + timedelta(days=8))
 
 
 def _changes(engine: Engine) -> list[RuleChange]:

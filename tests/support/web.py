@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -16,7 +17,9 @@ from fengqiao.web import Web, create_app
 from fengqiao.web.serving import WebServer, bind
 from models.values import OPERATOR
 from rules.policy import Policy
+from tests.support.db import load_county
 from workflows.accounts import set_password
+from workflows.db import make_engine, migrate
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -56,6 +59,14 @@ class Site:
         response = visitor.sign_in(person, password)
         assert response.status_code == 303, response.text
         return visitor
+
+
+def site_on(tmp_path: Path, policy: Policy, org: Path, now: datetime) -> Site:
+    """The app of a fresh SQLite database in ``tmp_path`` holding the org file ``org``."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'fengqiao.db'}")
+    migrate(engine)
+    load_county(engine, org)
+    return Site(engine, policy, now)
 
 
 class Visitor:
