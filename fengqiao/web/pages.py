@@ -98,6 +98,9 @@ QUEUE_PAGE = 50
 ESCALATIONS_SHOWN = 100
 RULES_UPLOAD = "rules.yaml"  # what the rules page calls the text it is given
 RULES_DISPUTES_SHOWN = 200  # disputes a preview lists; `rules diff` lists them all
+# The most live disputes a preview compares while the page waits (a county's, in seconds);
+# beyond, it shows the rule keys and sends to `fengqiao rules diff` (a province: minutes).
+RULES_PREVIEW_LARGEST = 20_000
 ACCOUNT_PASSWORD_BYTES = 12  # a password set on the accounts page: 16 URL-safe characters
 PAGE_HISTORY = 50  # events and closed tasks a dispute's page shows before ?all=1
 PARTY_ROWS = 3
@@ -831,6 +834,7 @@ def pages_app(web: Web) -> FastAPI:
             fallback=web.rules(),
             now=web.clock(),
             viewer=signed.viewer,
+            largest=RULES_PREVIEW_LARGEST,
             found=lambda changed: (
                 found.append(shape_changed(changed, web.zone))
                 if len(found) <= RULES_DISPUTES_SHOWN

@@ -144,3 +144,15 @@ def test_the_diff_is_against_the_rules_in_force_not_the_file_the_command_ran_wit
     diff, found = _diff(engine, new, policy)  # the command's own file is the old one
     assert diff.in_force and diff.old.version == new.version
     assert diff.keys == [] and found == []
+
+
+def test_a_scope_larger_than_asked_is_not_compared_but_its_keys_are_given(
+    engine: Engine, policy: Policy, tmp_path: Path
+) -> None:
+    new = _rules(tmp_path, LOW, LOW.replace("30d", "5d"))
+    found: list[ChangedDispute] = []
+    diff = diff_rules(
+        engine=engine, policy=new, fallback=policy, now=NOW, found=found.append, largest=10
+    )
+    assert diff.too_many and diff.live >= 400 and diff.examined == 0 and found == []
+    assert [k.key for k in diff.keys] == ["escalations[village-low-unresolved].after"]

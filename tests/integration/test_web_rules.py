@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from fengqiao.web import pages
 from models.tables import RuleChange
 from rules.loader import default_rules_path
 from rules.policy import Policy
@@ -97,3 +98,18 @@ def test_a_preview_lists_the_disputes_moved_and_applying_needs_a_reason_and_conf
     )
     after = admin.get(done.headers["location"]).text
     assert "低风险五日上报" in after and "已启用规则" in after
+
+
+def test_a_scope_too_large_to_compare_while_the_page_waits_shows_the_keys_and_says_so(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pages, "RULES_PREVIEW_LARGEST", 1)
+    for _ in range(2):
+        report(site.engine, site.policy, unit="33010101", risk="low")
+    admin = site.signed_in("admin")
+    admin.get("/rules")
+    page = admin.post("/rules/preview", {"text": FASTER})
+    assert page.status_code == 200
+    assert "escalations[village-low-unresolved].after" in page.text
+    assert "有 2 件在办纠纷" in page.text and "fengqiao rules diff" in page.text
+    assert "data-dispute=" not in page.text

@@ -55,6 +55,9 @@ class RulesDiff:
     in_force: bool  # whether ``old`` is the rule set put in force (else: no change recorded yet)
     keys: list[KeyChange]
     examined: int = 0
+    # Live disputes in scope; when more than the caller's ``largest``, none was compared.
+    live: int = 0
+    too_many: bool = False
     changed: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     by_unit: Counter[str] = field(default_factory=Counter)
@@ -91,6 +94,7 @@ def diff_rules(
     begin: Callable[[RulesDiff], None] = lambda _: None,
     found: Callable[[ChangedDispute], None] = lambda _: None,
     progress: Callable[[int, int], None] = lambda _done, _total: None,
+    largest: int | None = None,
 ) -> RulesDiff:
     """Compare ``policy`` with the rules in force (``fallback`` if none has been put in
     force yet) at ``now``: each live dispute of ``viewer``'s scope evaluated under both.
@@ -98,7 +102,8 @@ def diff_rules(
     ``begin`` is called once the rule file's changes are known, ``found`` with each dispute
     that differs, ``progress`` with how many of how many were examined after each batch, so
     that a caller can show them as they come: memory is bounded by the batch, however many
-    disputes there are."""
+    disputes there are. With ``largest``, a scope of more live disputes than that is not
+    compared (``too_many``): a web page cannot wait for a province's, the command line can."""
     with reading(engine) as session:
         version = current_version(session)
         old = stored_policy(session, version=version) if version is not None else None
@@ -111,7 +116,11 @@ def diff_rules(
         in_force=version is not None,
         keys=key_changes(_content(old), _content(policy)),
     )
+    diff.live = total
     begin(diff)
+    if largest is not None and total > largest:
+        diff.too_many = True
+        return diff
     if old.version == policy.version:  # the same rules: no dispute can differ
         diff.examined = total
         progress(total, total)

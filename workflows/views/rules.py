@@ -126,6 +126,8 @@ def shape_counts(diff: RulesDiff) -> dict[str, Any]:
         "cannot_evaluate",
     )
     return {
+        "live": diff.live,
+        "compared": not diff.too_many,
         "examined": diff.examined,
         "changed": diff.changed,
         **{kind: diff.counts[kind] for kind in kinds},
