@@ -234,6 +234,12 @@ class EmbeddedEngine:
             return
         if policy.version == self.policy.version:
             return
+        with reading(self.engine) as session:
+            in_force = current_version(session)
+        if in_force == policy.version:  # this file was put in force meanwhile (`rules apply`)
+            self._use(policy)
+            log.info("rules_followed", rules_version=policy.label)
+            return
         applied = apply_rules(
             engine=self.engine,
             policy=policy,

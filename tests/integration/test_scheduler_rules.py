@@ -87,3 +87,18 @@ def test_the_engine_takes_up_rules_put_in_force_meanwhile(
     )
     embedded._reload()  # the file did not change: the database's rules did
     assert embedded.policy.version == stricter.version
+
+
+def test_a_changed_file_already_put_in_force_is_taken_up_without_a_second_change(
+    org_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = _file(tmp_path, "default.yaml", SHIPPED)
+    monkeypatch.setattr(scheduler, "default_rules_path", lambda: shipped)
+    embedded = _engine_of(org_engine, None)
+    edited = SHIPPED.replace("due: 7d", "due: 5d")
+    applied = _put_in_force(org_engine, _file(tmp_path, "edited.yaml", edited))
+    shipped.write_text(edited, encoding="utf-8")  # the administrator saves the same file
+    embedded._reload()
+    assert embedded.policy.version == applied.version
+    with reading(org_engine) as session:
+        assert len(session.exec(select(RuleChange)).all()) == 1
