@@ -17,6 +17,7 @@ from workflows.db import reading
 from workflows.errors import BadInput
 from workflows.rollout import apply_rules
 from workflows.rulesets import RulesNotInForce
+from workflows.tasks import fulfil_unit_tasks
 
 
 def test_putting_new_rules_in_force_recomputes_open_disputes_and_logs_who_did_it(
@@ -134,5 +135,14 @@ def test_a_write_under_rules_not_in_force_is_refused_naming_the_rules_in_force(
         report(org_engine, policy, risk="high")
     with pytest.raises(RulesNotInForce):
         sweep(org_engine, policy, MONDAY + timedelta(days=40))
+    with pytest.raises(RulesNotInForce):
+        fulfil_unit_tasks(
+            engine=org_engine,
+            policy=policy,
+            now=MONDAY,
+            actor=Actor(person="chen"),
+            unit="330100",
+            kind="inspect",
+        )
     assert dump(org_engine) == before
     record(org_engine, _stricter(policy), dispute_id, "check", MONDAY + timedelta(hours=1))

@@ -18,6 +18,7 @@ from workflows.db import transaction
 from workflows.errors import BadInput, NotFound
 from workflows.org import unit_in_scope
 from workflows.recording import check_time
+from workflows.rulesets import require_in_force
 
 __all__ = ["UnitTaskDone", "fulfil_unit_tasks"]
 
@@ -52,6 +53,7 @@ def fulfil_unit_tasks(
         raise BadInput("the note is at most 2000 characters, without NUL characters")
     names = [n for n, r in policy.rules.unit_obligations.items() if r.fulfilled_by == kind]
     with transaction(engine) as session:
+        require_in_force(session, policy)  # its tasks' deadlines are the rules in force's
         if actor.person is None:
             raise BadInput(f"say with --by which supervisor of {unit} did it")
         viewer = viewer_of(session, actor.person)  # NotFound: unknown person
