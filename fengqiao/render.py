@@ -312,8 +312,7 @@ def history_lines(history: Sequence[dict[str, Any]]) -> Iterable[str]:
         was = change["from_version"] or "none"
         yield (
             f"{change['at']}  {change['by'] or '(not recorded)'}  {was} -> "
-            f"{change['name'] + '@' if change['name'] else ''}{change['to_version']}"
-            f"  ({change['source']})"
+            f"{change['label']}  ({change['source']})"
         )
         yield f"  why: {change['reason'] or '(not recorded)'}"
         yield (

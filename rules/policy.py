@@ -14,7 +14,7 @@ from rules.durations import Duration
 from rules.loader import default_rules_path, load_ruleset
 from rules.schema import RuleSet, SensitivePeriod
 
-__all__ = ["Policy", "load_policy"]
+__all__ = ["Policy", "load_policy", "rules_label"]
 
 _ONE_DAY = timedelta(days=1)
 
@@ -59,7 +59,7 @@ class Policy:
     @property
     def label(self) -> str:
         """The version as people read it: the name, if any, and the content hash."""
-        return f"{self.rules.name}@{self.version}" if self.rules.name else self.version
+        return rules_label(self.rules.name, self.version)
 
     def local_day(self, moment: datetime) -> date:
         """The local date a moment belongs to; exactly 24:00 is the end of the day before."""
@@ -119,6 +119,12 @@ class Policy:
                 found = self.end_of(self.calendar.nth_workday_after(day, duration.amount))
             self._days[key] = found
         return found  # type: ignore[return-value]
+
+
+def rules_label(name: str | None, version: str) -> str:
+    """A rule set as people read it (``default-2026@20d355bb0d68``): its name, if any, and
+    its content hash."""
+    return f"{name}@{version}" if name else version
 
 
 def load_policy(path: str | Path | None = None) -> Policy:

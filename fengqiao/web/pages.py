@@ -783,13 +783,7 @@ def pages_app(web: Web) -> FastAPI:
         codes = [*diff["counts"]["by_unit"], *(d["unit"] for d in diff["disputes"])] if diff else []
         history = rules_history_view(engine=web.engine, zone=web.zone)
         last = history[-1] if history else None
-        in_force = (
-            f"{last['name']}@{last['to_version']}"
-            if last and last["name"]
-            else last["to_version"]
-            if last
-            else policy.label
-        )
+        in_force = last["label"] if last else policy.label
         return render(
             request,
             "rules.html",

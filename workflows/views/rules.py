@@ -12,6 +12,7 @@ from sqlmodel import col, select
 
 from models.tables import RuleChange, RuleSetRecord
 from rules.compare import KeyChange, key_changes
+from rules.policy import rules_label
 from workflows.db import reading
 from workflows.rollout import ChangedDispute, RulesDiff
 from workflows.views.dispute import iso
@@ -51,6 +52,7 @@ def rules_history_view(*, engine: Engine, zone: ZoneInfo) -> list[dict[str, Any]
                 "from_version": change.from_version,
                 "to_version": change.to_version,
                 "name": new.name,
+                "label": rules_label(new.name, change.to_version),
                 "source": new.source,
                 "disputes_recomputed": change.disputes_recomputed,
                 "decisions_recorded": change.decisions_recorded,
