@@ -30,7 +30,7 @@ from workflows.changes.read import (
     read_stored,
     staff_of,
 )
-from workflows.changes.reevaluation import Outcome, log_decisions, reevaluate
+from workflows.changes.reevaluation import Outcome, evaluated, log_decisions, reevaluate
 from workflows.changes.write import write_plan
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "StoredObligation",
     "StoredTask",
     "acknowledgement_row",
+    "evaluated",
     "fold_of",
     "histories",
     "history",

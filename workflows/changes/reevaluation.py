@@ -6,17 +6,19 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlmodel import Session
 
-from rules.evaluate import Decision, evaluate, resume
+from models.lifecycle import Event
+from rules.evaluate import Decision, Evaluation, Fold, evaluate, resume
 from rules.policy import Policy
 from workflows.changes.plan import Plan, plan_dispute
 from workflows.changes.read import fold_of, histories, initial_state, read_stored
 from workflows.changes.write import write_plan
 
-__all__ = ["Outcome", "log_decisions", "reevaluate"]
+__all__ = ["Outcome", "evaluated", "log_decisions", "reevaluate"]
 
 log = structlog.get_logger(__name__)
 
@@ -49,12 +51,9 @@ def reevaluate(
     past = histories(session, [dispute_id for dispute_id, fold in folds.items() if fold is None])
     plan = Plan()
     for dispute_id, row in rows.items():
-        fold = folds[dispute_id]
-        if fold is not None:
-            evaluation = resume(fold, [], now=now)
-        else:
-            events = past.get(dispute_id, [])
-            evaluation = evaluate(initial_state(row, events), events, policy=policy, now=now)
+        evaluation = evaluated(
+            row, folds[dispute_id], past.get(dispute_id, []), policy=policy, now=now
+        )
         plan.extend(
             plan_dispute(
                 row,
@@ -73,6 +72,17 @@ def reevaluate(
         obligations_changed=len(plan.obligations),
         still_due=plan.still_due,
     )
+
+
+def evaluated(
+    row: Any, fold: Fold | None, past: Sequence[Event], *, policy: Policy, now: datetime
+) -> Evaluation:
+    """A dispute (its row) evaluated at ``now`` with no new event: on from its stored
+    ``fold`` (``fold_of(row, policy)``) when there is one, else its history ``past``
+    replayed; the same evaluation either way."""
+    if fold is not None:
+        return resume(fold, [], now=now)
+    return evaluate(initial_state(row, past), past, policy=policy, now=now)
 
 
 def log_decisions(decisions: Sequence[tuple[int, Decision]]) -> None:

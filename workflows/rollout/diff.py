@@ -18,10 +18,10 @@ from sqlmodel import Session
 from models.lifecycle import Event
 from models.values import LIVE_STATUSES, UnitPath
 from rules.compare import DisputeChange, KeyChange, compare_evaluations, key_changes
-from rules.evaluate import Evaluation, HistoryError, evaluate, resume
+from rules.evaluate import HistoryError
 from rules.policy import Policy
 from workflows.access import Viewer, disputes_in_scope
-from workflows.changes import DISPUTES, fold_of, histories, initial_state, path_of
+from workflows.changes import DISPUTES, evaluated, fold_of, histories, path_of
 from workflows.db import reading
 from workflows.rulesets import current_version, stored_policy
 
@@ -164,13 +164,6 @@ def _batch(session: Session, viewer: Viewer | None, after: int) -> list[Any]:
     return list(session.execute(query).all())
 
 
-def _evaluated(row: Any, past: Sequence[Event], policy: Policy, now: datetime) -> Evaluation:
-    fold = fold_of(row, policy)
-    if fold is not None:
-        return resume(fold, [], now=now)
-    return evaluate(initial_state(row, past), past, policy=policy, now=now)
-
-
 def _compare(
     row: Any, past: Sequence[Event], old: Policy, new: Policy, now: datetime
 ) -> ChangedDispute | None:
@@ -184,11 +177,11 @@ def _compare(
         "path": path_of(row),
     }
     try:
-        before = _evaluated(row, past, old, now)
+        before = evaluated(row, fold_of(row, old), past, policy=old, now=now)
     except (HistoryError, ValueError) as exc:
         return ChangedDispute(**where, change=None, problem=f"under the rules in force: {exc}")
     try:
-        after = _evaluated(row, past, new, now)
+        after = evaluated(row, fold_of(row, new), past, policy=new, now=now)
     except (HistoryError, ValueError) as exc:
         return ChangedDispute(**where, change=None, problem=f"under the new rules: {exc}")
     change = compare_evaluations(before, after)

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from models.values import UnitPath
-from rules.evaluate import Decision, Evaluation, evaluate, resume
+from rules.evaluate import Decision, Evaluation
 from rules.policy import Policy
 from workflows.access import Viewer, dispute_in_scope
-from workflows.changes import fold_of, history, initial_state
+from workflows.changes import evaluated, fold_of, history
 from workflows.db import reading
 from workflows.views.dispute import iso
 
@@ -36,10 +36,7 @@ def explain_view(
         dispute = dispute_in_scope(session, viewer, dispute_id)
         fold = fold_of(dispute, policy)
         past = history(session, dispute_id) if fold is None else []
-    if fold is not None:
-        evaluation = resume(fold, [], now=now)
-    else:
-        evaluation = evaluate(initial_state(dispute, past), past, policy=policy, now=now)
+    evaluation = evaluated(dispute, fold, past, policy=policy, now=now)
     return shape_explanation(dispute_id, evaluation, policy=policy, now=now, zone=zone)
 
 
