@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
+from workflows.rollout import KINDS
 from workflows.runs import SweepResult
 
 __all__ = [
@@ -279,6 +280,20 @@ def _span(seconds: int) -> str:
     return " ".join(said) or f"{abs(seconds)}s"
 
 
+# How ``rules diff`` says each kind of difference (workflows.rollout.KINDS).
+_DIFF_SAID = {
+    "due_now": "escalated or listed now",
+    "no_longer_due": "no longer escalated now",
+    "next_earlier": "next decision earlier",
+    "next_later": "next decision later",
+    "next_other": "next decision of another kind",
+    "obligations_moved": "obligations due at other times",
+    "listed": "go under supervised listing",
+    "unlisted": "leave supervised listing",
+    "cannot_evaluate": "cannot be evaluated",
+}
+
+
 def diff_summary_lines(counts: dict[str, Any]) -> Iterable[str]:
     """The counts of ``rules diff``."""
     yield (
@@ -287,18 +302,7 @@ def diff_summary_lines(counts: dict[str, Any]) -> Iterable[str]:
     )
     if not counts["changed"]:
         return
-    said = [
-        ("due_now", "escalated or listed now"),
-        ("no_longer_due", "no longer escalated now"),
-        ("next_earlier", "next decision earlier"),
-        ("next_later", "next decision later"),
-        ("next_other", "next decision of another kind"),
-        ("obligations_moved", "obligations due at other times"),
-        ("listed", "go under supervised listing"),
-        ("unlisted", "leave supervised listing"),
-        ("cannot_evaluate", "cannot be evaluated"),
-    ]
-    yield "  " + ", ".join(f"{counts[key]} {what}" for key, what in said if counts[key])
+    yield "  " + ", ".join(f"{counts[kind]} {_DIFF_SAID[kind]}" for kind in KINDS if counts[kind])
     yield "  by unit: " + ", ".join(f"{unit} {n}" for unit, n in counts["by_unit"].items())
     yield "  by risk: " + ", ".join(f"{risk} {n}" for risk, n in counts["by_risk"].items())
 

@@ -58,7 +58,7 @@ from workflows.db import reading
 from workflows.errors import BadInput, NotFound, first_line
 from workflows.recording import NewDispute, NewEvent, Refusals, record_event, record_on_many
 from workflows.recording import report_dispute as report
-from workflows.rollout import apply_rules, diff_rules
+from workflows.rollout import KINDS, apply_rules, diff_rules
 from workflows.settings import parse_time
 from workflows.tasks import acknowledge_disputes, acknowledge_task, fulfil_unit_tasks
 from workflows.views import (
@@ -798,6 +798,7 @@ def pages_app(web: Web) -> FastAPI:
             reason=reason,
             history=history,
             value=_rule_value,
+            kinds=KINDS,
             names=unit_names(engine=web.engine, codes=codes),
         )
 

@@ -2,6 +2,6 @@
 disputes."""
 
 from workflows.rollout.apply import RulesApplied, apply_rules
-from workflows.rollout.diff import ChangedDispute, RulesDiff, diff_rules
+from workflows.rollout.diff import KINDS, ChangedDispute, RulesDiff, diff_rules
 
-__all__ = ["ChangedDispute", "RulesApplied", "RulesDiff", "apply_rules", "diff_rules"]
+__all__ = ["KINDS", "ChangedDispute", "RulesApplied", "RulesDiff", "apply_rules", "diff_rules"]

@@ -25,11 +25,24 @@ from workflows.changes import DISPUTES, evaluated, fold_of, histories, path_of
 from workflows.db import reading
 from workflows.rulesets import current_version, stored_policy
 
-__all__ = ["ChangedDispute", "RulesDiff", "diff_rules"]
+__all__ = ["KINDS", "ChangedDispute", "RulesDiff", "diff_rules"]
 
 log = structlog.get_logger(__name__)
 
 BATCH = 500
+
+# The kinds of difference counted, in the order they are said.
+KINDS = (
+    "due_now",
+    "no_longer_due",
+    "next_earlier",
+    "next_later",
+    "next_other",
+    "obligations_moved",
+    "listed",
+    "unlisted",
+    "cannot_evaluate",
+)
 
 
 @dataclass(frozen=True)

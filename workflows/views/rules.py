@@ -14,7 +14,7 @@ from models.tables import RuleChange, RuleSetRecord
 from rules.compare import KeyChange, key_changes
 from rules.policy import rules_label
 from workflows.db import reading
-from workflows.rollout import ChangedDispute, RulesDiff
+from workflows.rollout import KINDS, ChangedDispute, RulesDiff
 from workflows.views.dispute import iso
 from workflows.views.explain import decision_json
 
@@ -116,23 +116,12 @@ def shape_changed(found: ChangedDispute, zone: ZoneInfo) -> dict[str, Any]:
 def shape_counts(diff: RulesDiff) -> dict[str, Any]:
     """How many live disputes were compared and how many differ, by kind of difference, by
     unit and by risk."""
-    kinds = (
-        "due_now",
-        "no_longer_due",
-        "next_earlier",
-        "next_later",
-        "next_other",
-        "obligations_moved",
-        "listed",
-        "unlisted",
-        "cannot_evaluate",
-    )
     return {
         "live": diff.live,
         "compared": not diff.too_many,
         "examined": diff.examined,
         "changed": diff.changed,
-        **{kind: diff.counts[kind] for kind in kinds},
+        **{kind: diff.counts[kind] for kind in KINDS},
         "by_unit": dict(sorted(diff.by_unit.items())),
         "by_risk": dict(sorted(diff.by_risk.items())),
     }
