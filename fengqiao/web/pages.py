@@ -903,11 +903,13 @@ def pages_app(web: Web) -> FastAPI:
             response.headers["Cache-Control"] = "no-store"
         return response
 
-    def _back_to_accounts(form: FormData, **said: str) -> str:
+    def _accounts_back(form: FormData) -> str:
+        """The list of accounts the form came from (never another page)."""
         back = local_path(_field(form, "back"), "/accounts")
-        if not back.startswith("/accounts"):
-            back = "/accounts"
-        parts = urlsplit(back)
+        return back if back.startswith("/accounts") else "/accounts"
+
+    def _back_to_accounts(form: FormData, **said: str) -> str:
+        parts = urlsplit(_accounts_back(form))
         kept = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("done", "person", "count")]
         return parts.path + "?" + urlencode([*kept, *said.items()])
 
@@ -922,12 +924,11 @@ def pages_app(web: Web) -> FastAPI:
         set_password(
             engine=web.engine, now=web.clock(), actor=_actor(signed), person=person, password=new
         )
-        back = local_path(_field(form, "back"), "/accounts")
         return accounts_page(
             request,
             signed,
             password={"person": person, "value": new},
-            back=back if back.startswith("/accounts") else "/accounts",
+            back=_accounts_back(form),
         )
 
     @app.post("/accounts/{person}/disable")

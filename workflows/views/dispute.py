@@ -100,10 +100,10 @@ def _latest(
         select(Task).where(*closed_filter).order_by(col(Task.id).desc()).limit(latest)
     ).all()[::-1]
     closed_total = session.exec(select(func.count()).select_from(Task).where(*closed_filter))
-    report = None if events and events[0].seq == 1 else _first(session, dispute.id, "report")
+    report = None if events and events[0].seq == 1 else _data_of(session, dispute.id, "report")
     listing = None
     if dispute.supervised and not any(e.kind == EventKind.supervise for e in events):
-        listing = _last(session, dispute.id, EventKind.supervise)
+        listing = _data_of(session, dispute.id, EventKind.supervise, last=True)
     shaped = shape_dispute(
         dispute,
         obligations,
@@ -122,21 +122,15 @@ def _latest(
     return shaped
 
 
-def _first(session: Session, dispute_id: int, kind: str) -> dict[str, Any] | None:
+def _data_of(
+    session: Session, dispute_id: int, kind: str, *, last: bool = False
+) -> dict[str, Any] | None:
+    """The data of the dispute's first (or ``last``) event of ``kind``, if it has one."""
+    seq = col(DisputeEvent.seq)
     event = session.exec(
         select(DisputeEvent)
         .where(DisputeEvent.dispute_id == dispute_id, DisputeEvent.kind == kind)
-        .order_by(col(DisputeEvent.seq))
-        .limit(1)
-    ).first()
-    return None if event is None else dict(event.data)
-
-
-def _last(session: Session, dispute_id: int, kind: str) -> dict[str, Any] | None:
-    event = session.exec(
-        select(DisputeEvent)
-        .where(DisputeEvent.dispute_id == dispute_id, DisputeEvent.kind == kind)
-        .order_by(col(DisputeEvent.seq).desc())
+        .order_by(seq.desc() if last else seq)
         .limit(1)
     ).first()
     return None if event is None else dict(event.data)
