@@ -42,7 +42,7 @@ from workflows.engine import (
     run_step,
 )
 from workflows.rollout import apply_rules
-from workflows.rulesets import current_version, register_ruleset, stored_policy
+from workflows.rulesets import current_version, register_ruleset, rules_in_force, stored_policy
 
 __all__ = ["EmbeddedEngine", "LockHeld", "RuleTrigger", "serve"]
 
@@ -109,7 +109,7 @@ class EmbeddedEngine:
         # The file watched for changes: the one given, else the shipped default. Without a
         # file given, the engine starts with the rules in force in the database, if any.
         self.watched = rules_path or default_rules_path()
-        in_force = self._in_force() if rules_path is None else None
+        in_force = rules_in_force(engine) if rules_path is None else None
         self.policy: Policy = in_force or load_policy(rules_path)
         self._rules_stamp = self._stamp()
         self._scheduler = BackgroundScheduler(
@@ -133,10 +133,6 @@ class EmbeddedEngine:
     def clock(self) -> datetime:
         """The engine's time: the wall clock, or ``--now`` running on from the start."""
         return wall_clock() + self.offset
-
-    def _in_force(self) -> Policy | None:
-        with reading(self.engine) as session:
-            return stored_policy(session, version=None)
 
     def start(self) -> None:
         # Workers load the rules by this version; rules other than those in force are refused

@@ -14,9 +14,9 @@ from sqlalchemy.exc import OperationalError
 
 from models.values import Actor
 from rules.policy import Policy, load_policy
-from workflows.db import database_now, is_current, make_engine, reading
+from workflows.db import database_now, is_current, make_engine
 from workflows.errors import BadInput
-from workflows.rulesets import stored_policy
+from workflows.rulesets import rules_in_force
 from workflows.settings import Settings, parse_time
 
 __all__ = ["Context"]
@@ -44,8 +44,7 @@ class Context:
             engine = self.engine
         except BadInput:
             return None
-        with reading(engine) as session:
-            return stored_policy(session, version=None)
+        return rules_in_force(engine)
 
     @cached_property
     def zone(self) -> ZoneInfo:

@@ -7,13 +7,13 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import bindparam
+from sqlalchemy import Engine, bindparam
 from sqlmodel import Session, col, select
 
 from models.tables import RuleChange, RuleSetRecord
 from rules.policy import Policy
 from rules.schema import RuleSet
-from workflows.db import insert_ignoring_duplicates
+from workflows.db import insert_ignoring_duplicates, reading
 from workflows.driver import fetch_one
 from workflows.errors import BadInput
 
@@ -22,6 +22,7 @@ __all__ = [
     "current_version",
     "register_ruleset",
     "require_in_force",
+    "rules_in_force",
     "ruleset_query",
     "stored_policy",
 ]
@@ -108,6 +109,12 @@ def current_version(session: Session) -> str | None:
     """The version of the last rule change, or None before any."""
     version: str | None = session.execute(select(_LAST_CHANGE)).scalar_one()
     return version
+
+
+def rules_in_force(engine: Engine) -> Policy | None:
+    """The rules last put in force, read from the database; None before any."""
+    with reading(engine) as session:
+        return stored_policy(session, version=None)
 
 
 def stored_policy(session: Session, *, version: str | None) -> Policy | None:
