@@ -17,16 +17,15 @@ from sqlmodel import select
 from bench.generate import generate
 from models.tables import Escalation
 from models.values import ENGINE
-from rules.policy import Policy, load_policy
+from rules.policy import Policy
 from tests.support.recording import sweep
+from tests.support.rules import LOW_AT_VILLAGE, edited_rules
 from workflows.db import make_engine, reading
 from workflows.rollout import ChangedDispute, apply_rules, diff_rules
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 GENERATED_AT = datetime(2026, 11, 16, 9, 0, tzinfo=SHANGHAI)  # a Monday
 NOW = GENERATED_AT + timedelta(days=2)
-SHIPPED = (Path(__file__).resolve().parents[2] / "rules" / "default.yaml").read_text("utf-8")
-LOW = "risk: low,\n     when: unresolved, after: 30d}"
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +43,6 @@ def engine(county: Path, tmp_path: Path) -> Any:
     engine = make_engine(f"sqlite:///{copy}")
     yield engine
     engine.dispose()
-
-
-def _rules(tmp_path: Path, old: str, new: str) -> Policy:
-    assert SHIPPED.count(old) == 1, f"the shipped rules no longer have {old!r}"
-    path = tmp_path / "new.yaml"
-    path.write_text(SHIPPED.replace(old, new), encoding="utf-8")
-    return load_policy(path)
 
 
 def _diff(engine: Engine, new: Policy, policy: Policy) -> tuple[Any, list[ChangedDispute]]:
@@ -82,7 +74,7 @@ def test_the_same_rules_move_no_dispute(engine: Engine, policy: Policy) -> None:
 def test_a_change_of_wording_is_a_key_and_moves_no_dispute(
     engine: Engine, policy: Policy, tmp_path: Path
 ) -> None:
-    new = _rules(tmp_path, "label: {en: daily check,", "label: {en: daily visit,")
+    new = edited_rules(tmp_path, "label: {en: daily check,", "label: {en: daily visit,")
     diff, found = _diff(engine, new, policy)
     assert [(k.key, k.old, k.new) for k in diff.keys] == [
         ("obligations.daily_check.label.en", "daily check", "daily visit")
@@ -93,7 +85,7 @@ def test_a_change_of_wording_is_a_key_and_moves_no_dispute(
 def test_a_shorter_threshold_names_what_applying_it_records_beyond_the_rules_in_force(
     engine: Engine, county: Path, policy: Policy, tmp_path: Path
 ) -> None:
-    new = _rules(tmp_path, LOW, LOW.replace("30d", "5d"))
+    new = edited_rules(tmp_path, LOW_AT_VILLAGE, LOW_AT_VILLAGE.replace("30d", "5d"))
     diff, found = _diff(engine, new, policy)
     assert found and diff.changed == len(found)
     assert {f.risk for f in found} == {"low"}  # only the low-risk rule changed
@@ -123,7 +115,7 @@ def test_a_shorter_threshold_names_what_applying_it_records_beyond_the_rules_in_
 def test_a_longer_threshold_takes_back_what_was_due_and_moves_the_rest_later(
     engine: Engine, policy: Policy, tmp_path: Path
 ) -> None:
-    new = _rules(tmp_path, LOW, LOW.replace("30d", "45d"))
+    new = edited_rules(tmp_path, LOW_AT_VILLAGE, LOW_AT_VILLAGE.replace("30d", "45d"))
     diff, found = _diff(engine, new, policy)
     assert diff.counts["due_now"] == 0
     taken_back = [f for f in found if f.change is not None and f.change.no_longer_due]
@@ -139,7 +131,7 @@ def test_a_longer_threshold_takes_back_what_was_due_and_moves_the_rest_later(
 def test_the_diff_is_against_the_rules_in_force_not_the_file_the_command_ran_with(
     engine: Engine, policy: Policy, tmp_path: Path
 ) -> None:
-    new = _rules(tmp_path, LOW, LOW.replace("30d", "5d"))
+    new = edited_rules(tmp_path, LOW_AT_VILLAGE, LOW_AT_VILLAGE.replace("30d", "5d"))
     apply_rules(engine=engine, policy=new, now=NOW, actor=ENGINE, reason="test")
     diff, found = _diff(engine, new, policy)  # the command's own file is the old one
     assert diff.in_force and diff.old.version == new.version
@@ -149,7 +141,7 @@ def test_the_diff_is_against_the_rules_in_force_not_the_file_the_command_ran_wit
 def test_a_scope_larger_than_asked_is_not_compared_but_its_keys_are_given(
     engine: Engine, policy: Policy, tmp_path: Path
 ) -> None:
-    new = _rules(tmp_path, LOW, LOW.replace("30d", "5d"))
+    new = edited_rules(tmp_path, LOW_AT_VILLAGE, LOW_AT_VILLAGE.replace("30d", "5d"))
     found: list[ChangedDispute] = []
     diff = diff_rules(
         engine=engine, policy=new, fallback=policy, now=NOW, found=found.append, largest=10

@@ -17,11 +17,10 @@ from rules.loader import default_rules_path
 from rules.policy import Policy, load_policy
 from scheduler import EmbeddedEngine
 from tests.support.recording import MONDAY
+from tests.support.rules import SHIPPED
 from workflows.db import reading
 from workflows.rollout import apply_rules
 from workflows.rulesets import RulesNotInForce
-
-SHIPPED = default_rules_path().read_text(encoding="utf-8")
 
 
 def _file(tmp_path: Path, name: str, text: str) -> Path:

@@ -14,16 +14,14 @@ from sqlmodel import select
 
 from fengqiao.web import pages
 from models.tables import RuleChange
-from rules.loader import default_rules_path
 from rules.policy import Policy
 from tests.support.db import TWO_TOWNSHIPS, dump
 from tests.support.recording import MONDAY, report
+from tests.support.rules import LOW_AT_VILLAGE, SHIPPED, shipped_with
 from tests.support.web import Site, site_on
 from workflows.db import reading
 
-SHIPPED = default_rules_path().read_text(encoding="utf-8")
-LOW = "risk: low,\n     when: unresolved, after: 30d}"
-FASTER = SHIPPED.replace(LOW, LOW.replace("30d", "5d"))
+FASTER = shipped_with(LOW_AT_VILLAGE, LOW_AT_VILLAGE.replace("30d", "5d"))
 
 
 @pytest.fixture

@@ -12,18 +12,9 @@ from models.lifecycle import DisputeState
 from models.values import Level, Risk
 from rules.compare import KeyChange, compare_evaluations, key_changes
 from rules.evaluate import evaluate
-from rules.policy import Policy, load_policy
+from rules.policy import Policy
 from tests.support.histories import MONDAY, PATH, POLICY, at, end
-
-SHIPPED = (Path(__file__).resolve().parents[2] / "rules" / "default.yaml").read_text("utf-8")
-LOW_AFTER = "risk: low,\n     when: unresolved, after: 30d}"
-
-
-def _rules(tmp_path: Path, old: str, new: str) -> Policy:
-    assert SHIPPED.count(old) == 1, f"the shipped rules no longer have {old!r}"
-    path = tmp_path / "changed.yaml"
-    path.write_text(SHIPPED.replace(old, new), encoding="utf-8")
-    return load_policy(path)
+from tests.support.rules import LOW_AT_VILLAGE, edited_rules
 
 
 def _content(policy: Policy) -> dict[str, object]:
@@ -43,7 +34,7 @@ def test_the_same_rules_change_no_key() -> None:
 
 
 def test_a_changed_threshold_is_one_key_named_by_its_rule_id(tmp_path: Path) -> None:
-    new = _rules(tmp_path, LOW_AFTER, LOW_AFTER.replace("30d", "5d"))
+    new = edited_rules(tmp_path, LOW_AT_VILLAGE, LOW_AT_VILLAGE.replace("30d", "5d"))
     assert key_changes(_content(POLICY), _content(new)) == [
         KeyChange("escalations[village-low-unresolved].after", "30d", "5d")
     ]
@@ -55,7 +46,7 @@ def test_a_rule_inserted_first_is_added_without_moving_the_others(tmp_path: Path
         "escalations:\n  - {id: township-low-unresolved, from: township, to: county, risk: low,\n"
         "     when: unresolved, after: 60d}\n"
     )
-    new = _rules(tmp_path, first, added)
+    new = edited_rules(tmp_path, first, added)
     changes = key_changes(_content(POLICY), _content(new))
     assert "escalations[township-low-unresolved].after" in {c.key for c in changes}
     assert all(c.key.startswith("escalations[township-low-unresolved].") for c in changes)
@@ -76,7 +67,7 @@ def test_a_list_of_plain_values_is_one_key() -> None:
 
 
 def test_a_dispute_both_rule_sets_treat_alike_is_no_change(tmp_path: Path) -> None:
-    new = _rules(tmp_path, LOW_AFTER, LOW_AFTER.replace("30d", "5d"))
+    new = edited_rules(tmp_path, LOW_AT_VILLAGE, LOW_AT_VILLAGE.replace("30d", "5d"))
     old_eval, new_eval = _both(new, Risk.high, now=at(2026, 11, 10))  # the change is for low risk
     assert compare_evaluations(old_eval, new_eval) is None
 
@@ -84,7 +75,7 @@ def test_a_dispute_both_rule_sets_treat_alike_is_no_change(tmp_path: Path) -> No
 def test_a_shorter_threshold_makes_an_escalation_due_now_with_its_crossing_time(
     tmp_path: Path,
 ) -> None:
-    new = _rules(tmp_path, LOW_AFTER, LOW_AFTER.replace("30d", "5d"))
+    new = edited_rules(tmp_path, LOW_AT_VILLAGE, LOW_AT_VILLAGE.replace("30d", "5d"))
     change = compare_evaluations(*_both(new, Risk.low, now=at(2026, 11, 10)))
     assert change is not None
     [escalation] = change.due_now
@@ -101,7 +92,7 @@ def test_a_shorter_threshold_makes_an_escalation_due_now_with_its_crossing_time(
 def test_a_longer_threshold_moves_the_next_escalation_later_by_the_difference(
     tmp_path: Path,
 ) -> None:
-    new = _rules(tmp_path, LOW_AFTER, LOW_AFTER.replace("30d", "40d"))
+    new = edited_rules(tmp_path, LOW_AT_VILLAGE, LOW_AT_VILLAGE.replace("30d", "40d"))
     change = compare_evaluations(*_both(new, Risk.low, now=at(2026, 11, 10)))
     assert change is not None and change.due_now == () and change.obligations == ()
     assert change.next is not None and change.next.moved == timedelta(days=10)
@@ -109,7 +100,7 @@ def test_a_longer_threshold_moves_the_next_escalation_later_by_the_difference(
 
 def test_an_escalation_the_current_rules_make_anyway_is_not_a_change(tmp_path: Path) -> None:
     # Both rule sets escalate the low-risk dispute after 30 days; only the high-risk rule changed.
-    new = _rules(tmp_path, "when: unresolved, after: 3d}", "when: unresolved, after: 2d}")
+    new = edited_rules(tmp_path, "when: unresolved, after: 3d}", "when: unresolved, after: 2d}")
     old_eval, new_eval = _both(new, Risk.low, now=at(2026, 12, 10))
     assert old_eval.decisions and compare_evaluations(old_eval, new_eval) is None
 
@@ -119,7 +110,7 @@ def test_listing_differs_only_when_one_rule_set_lists_and_the_other_not(
     tmp_path: Path, supervised_after: str
 ) -> None:
     line = "risk: high, after: 15d, deadline: 15d}"
-    new = _rules(tmp_path, line, line.replace("after: 15d", f"after: {supervised_after}"))
+    new = edited_rules(tmp_path, line, line.replace("after: 15d", f"after: {supervised_after}"))
     old_eval, new_eval = _both(new, Risk.high, now=at(2026, 11, 18))
     change = compare_evaluations(old_eval, new_eval)
     if supervised_after == "15d":
