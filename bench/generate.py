@@ -68,6 +68,7 @@ __all__ = [
     "Org",
     "Script",
     "bump_ids",
+    "drop_postgres",
     "fresh_postgres",
     "generate",
     "run_script",
@@ -1167,6 +1168,17 @@ def fresh_postgres(url: str, name: str, *, template: str | None = None) -> str:
         connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     admin.dispose()
     return make_url(normalise_url(url)).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres(url: str) -> None:
+    """Drop the database of ``url`` (made by :func:`fresh_postgres`), if it is there."""
+    from sqlalchemy import create_engine
+
+    database = make_url(normalise_url(url))
+    admin = create_engine(database.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{database.database}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _size_of(url: str) -> int:

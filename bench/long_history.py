@@ -30,10 +30,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import structlog  # noqa: E402
-from sqlalchemy import Engine, create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import Engine  # noqa: E402
 
-from bench.generate import fresh_postgres  # noqa: E402
+from bench.generate import drop_postgres, fresh_postgres  # noqa: E402
 from models.values import OPERATOR, Actor  # noqa: E402
 from rules.evaluate import evaluate  # noqa: E402
 from rules.policy import Policy, load_policy  # noqa: E402
@@ -41,7 +40,7 @@ from tests.support.db import load_county  # noqa: E402
 from tests.support.web import Site  # noqa: E402
 from workflows.access import dispute_in_scope  # noqa: E402
 from workflows.changes import history, initial_state  # noqa: E402
-from workflows.db import make_engine, migrate, normalise_url, reading  # noqa: E402
+from workflows.db import make_engine, migrate, reading  # noqa: E402
 from workflows.recording import NewDispute, import_events, report_dispute  # noqa: E402
 from workflows.views import explain_view  # noqa: E402
 
@@ -146,15 +145,7 @@ def main() -> None:
             try:
                 measure(url, "PostgreSQL", args, workdir)
             finally:
-                _drop(url)
-
-
-def _drop(url: str) -> None:
-    server = make_url(normalise_url(url))
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{server.database}" WITH (FORCE)'))
-    admin.dispose()
+                drop_postgres(url)
 
 
 if __name__ == "__main__":

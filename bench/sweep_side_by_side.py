@@ -43,12 +43,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import structlog  # noqa: E402
-from sqlalchemy import Engine, create_engine, text  # noqa: E402
+from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from models.values import ENGINE  # noqa: E402
 from rules.policy import Policy, load_policy  # noqa: E402
-from workflows.db import make_engine, normalise_url  # noqa: E402
+from workflows.db import make_engine  # noqa: E402
 from workflows.sweeps import escalation_sweep, sweep_disputes  # noqa: E402
 
 NOW = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)  # Monday 09:30 in Shanghai
@@ -242,12 +242,9 @@ def _drop(backend: str, url: str) -> None:
     if backend == "sqlite":
         Path(make_url(url).database or "").unlink(missing_ok=True)
         return
-    admin = create_engine(
-        make_url(normalise_url(url)).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    admin.dispose()
+    from bench.generate import drop_postgres
+
+    drop_postgres(url)
 
 
 def _in_process(method: str, url: str, due_file: Path, sample: int | None) -> dict[str, Any]:
