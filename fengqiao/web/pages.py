@@ -58,7 +58,7 @@ from workflows.db import reading
 from workflows.errors import BadInput, NotFound, first_line
 from workflows.recording import NewDispute, NewEvent, Refusals, record_event, record_on_many
 from workflows.recording import report_dispute as report
-from workflows.rollout import KINDS, apply_rules, diff_rules
+from workflows.rollout import KINDS, ChangedDispute, apply_rules, diff_rules
 from workflows.settings import parse_time
 from workflows.tasks import acknowledge_disputes, acknowledge_task, fulfil_unit_tasks
 from workflows.views import (
@@ -823,6 +823,11 @@ def pages_app(web: Web) -> FastAPI:
         except RulesError as exc:
             return rules_page(request, signed, text=text, problems=exc.lines, status_code=400)
         found: list[dict[str, Any]] = []
+
+        def keep(changed: ChangedDispute) -> None:  # the first ones: the page lists no more
+            if len(found) < RULES_DISPUTES_SHOWN:
+                found.append(shape_changed(changed, web.zone))
+
         diff = diff_rules(
             engine=web.engine,
             policy=new,
@@ -830,21 +835,15 @@ def pages_app(web: Web) -> FastAPI:
             now=web.clock(),
             viewer=signed.viewer,
             largest=RULES_PREVIEW_LARGEST,
-            found=lambda changed: (
-                found.append(shape_changed(changed, web.zone))
-                if len(found) <= RULES_DISPUTES_SHOWN
-                else None
-            ),
+            found=keep,
         )
         shaped = {
             **shape_versions(diff),
             "rules": shape_keys(diff.keys),
-            "disputes": found[:RULES_DISPUTES_SHOWN],
+            "disputes": found,
             "counts": shape_counts(diff),
         }
-        return rules_page(
-            request, signed, text=text, diff=shaped, cut=len(found) > RULES_DISPUTES_SHOWN
-        )
+        return rules_page(request, signed, text=text, diff=shaped, cut=diff.changed > len(found))
 
     @app.post("/rules/apply")
     def rules_apply(request: Request, signed: Changing, form: Form) -> Response:
