@@ -130,6 +130,31 @@ class _Supervise(_Data):
     unit: str | None = Field(default=None, min_length=1, max_length=64)  # who lists it
 
 
+Code = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class _Path(BaseModel):
+    """A dispute's units, one per level."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    village: Code
+    township: Code
+    county: Code
+
+
+class _Reorganise(_Data):
+    # unit_moved: a unit of the dispute's path went under another parent; unit_merged: it
+    # was merged into another (``into``); person_moved, person_left: its assignee did
+    change: Literal["unit_moved", "unit_merged", "person_moved", "person_left"]
+    unit: Code | None = None  # the unit that moved or was merged
+    into: Code | None = None  # the unit it was merged into
+    staff: Code | None = None  # the person who moved or left
+    was: _Path | None = None  # the dispute's units before, and after
+    path: _Path | None = None
+    reported_unit: Code | None = None  # where it counts as reported, when that changed
+    unassigned: Code | None = None  # the assignee released
+
+
 class _Note(_Data):
     text: str = Field(min_length=1, max_length=2000)
 
@@ -153,6 +178,7 @@ _MODELS: dict[EventKind, type[_Data]] = {
     EventKind.confirmation_result: _ConfirmationResult,
     EventKind.extend: _Extend,
     EventKind.handback: _Handback,
+    EventKind.reorganise: _Reorganise,
 }
 
 
@@ -174,7 +200,10 @@ class EventData:
     @staticmethod
     def fields(kind: EventKind) -> tuple[DataField, ...]:
         """The fields of a kind's data, its own first and the free ``note`` last (a ``note``
-        event's own ``text`` is its note)."""
+        event's own ``text`` is its note); none for what no form records (``reorganise``,
+        the org's own)."""
+        if kind is EventKind.reorganise:
+            return ()
         model = _MODELS.get(kind, _Data)
         own = [_field(name, info) for name, info in model.model_fields.items() if name != "note"]
         if kind is EventKind.note:
@@ -251,6 +280,8 @@ def _type_name(annotation: Any) -> str:
         return "/".join(str(m.value) for m in annotation)
     if annotation is AwareDatetime or annotation is datetime:
         return "time with offset"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "{" + ", ".join(annotation.model_fields) + "}"
     if annotation is str:
         return "text"
     return getattr(annotation, "__name__", str(annotation))

@@ -16,6 +16,7 @@ from models.events import EventData
 from models.values import OPEN_STATUSES, EventKind, Level, Risk, Status, UnitPath
 
 __all__ = [
+    "BY_ORG_ONLY",
     "Event",
     "DisputeState",
     "Transition",
@@ -151,7 +152,17 @@ TRANSITIONS: tuple[Transition, ...] = (
         while_paused=True,
     ),
     _t(K.extend, OPEN_STATUSES, while_paused=True),
+    # The org changed under a live dispute: its units follow; it keeps its status.
+    _t(
+        K.reorganise,
+        (*OPEN_STATUSES, S.resolved, S.referred),
+        condition="recorded by org load only",
+        while_paused=True,
+    ),
 )
+
+# What only the org's own changes record: never offered to a person, nor allowed them.
+BY_ORG_ONLY = frozenset({K.reorganise})
 
 _BY_KIND: dict[EventKind, list[Transition]] = {}
 for _transition in TRANSITIONS:
@@ -183,6 +194,8 @@ def allowed_now(status: Status, *, paused: bool, level: Level) -> list[EventKind
         if status not in t.sources or (paused and not t.while_paused) or t.kind in kinds:
             continue
         if (t.kind is K.pause and paused) or (t.kind is K.resume and not paused):
+            continue
+        if t.kind in BY_ORG_ONLY:
             continue
         if (t.kind is K.escalate and level.up is None) or (
             t.kind is K.handback and level.down is None
@@ -283,6 +296,24 @@ def _supervise(state: DisputeState, event: Event, _: Transition) -> DisputeState
     )
 
 
+def _reorganise(state: DisputeState, event: Event, _: Transition) -> DisputeState:
+    """The dispute's units become those the org change gives (its clocks go on: the same
+    dispute, handled at the same level, by the unit that now stands there); an assignee
+    who moved or left no longer has it."""
+    released = event.data.get("unassigned")
+    state = replace(state, assignee=None if released == state.assignee else state.assignee)
+    given = event.data.get("path")
+    if not given:
+        return state
+    path = UnitPath(given["village"], given["township"], given["county"])
+    listing = state.listing_unit
+    for level in Level:  # a listing by a unit of the old path passes to its successor
+        if listing is not None and listing == state.path.at(level):
+            listing = path.at(level)
+            break
+    return replace(state, path=path, listing_unit=listing)
+
+
 _HANDLERS: dict[EventKind, Callable[[DisputeState, Event, Transition], DisputeState]] = {
     K.assign: _assign,
     K.assess: _assess,
@@ -298,6 +329,7 @@ _HANDLERS: dict[EventKind, Callable[[DisputeState, Event, Transition], DisputeSt
     K.supervise: _supervise,
     K.referral_result: _referral_result,
     K.confirmation_result: _confirmation_result,
+    K.reorganise: _reorganise,
 }
 
 

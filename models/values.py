@@ -162,6 +162,9 @@ class EventKind(StrEnum):
     confirmation_result = "confirmation_result"
     # the mediation time limit extended with both parties' agreement
     extend = "extend"
+    # the org changed under the dispute (its unit moved or merged, its assignee moved or
+    # left): recorded by `fengqiao org load`, never by a person on a dispute
+    reorganise = "reorganise"
 
 
 class TaskState(StrEnum):
@@ -217,6 +220,8 @@ class MessageKind(StrEnum):
     unacknowledged = "unacknowledged"  # passed to the supervisors one level up
     digest = "digest"  # the morning list of open tasks
     undeliverable = "undeliverable"  # a message died; told to the supervisors
+    reorganised = "reorganised"  # a unit moved or merged: its live disputes' new supervisors
+    released = "released"  # a person moved or left: their disputes back to be assigned
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,22 @@ class Words:
         self._tree = locale(self.language)
         self._policy = policy
 
+    def reorganised(self, data: dict[str, Any]) -> str:
+        """What an org change did to a dispute (its ``reorganise`` event's data), in a line
+        of its timeline: the change, and each of its units that changed."""
+        said = self._tree["reorganised"]
+        parts = [str(said[data["change"]]).format(**data)]
+        was, now = data.get("was"), data.get("path")
+        if was and now:
+            parts.extend(
+                str(said["units"]).format(
+                    level=self.of("unit_level", level), was=was[level], now=now[level]
+                )
+                for level in ("village", "township", "county")
+                if was[level] != now[level]
+            )
+        return str(said["separator"]).join(parts)
+
     def __call__(self, key: str, **values: Any) -> str:
         node: Any = self._tree
         for part in key.split("."):

@@ -16,6 +16,7 @@ from models.lifecycle import (
     Event,
     Transition,
     TransitionNotAllowed,
+    allowed_now,
     apply,
 )
 from models.values import EventKind, Level, Risk, Status, UnitPath
@@ -40,6 +41,7 @@ DATA: dict[EventKind, dict[str, Any]] = {
     K.supervise: {"deadline": DEADLINE.isoformat(), "rule": "county-high-supervised"},
     K.note: {"text": "called both parties"},
     K.escalate: {"rule": "village-high-unresolved"},
+    K.reorganise: {"change": "person_left", "staff": "zhao", "unassigned": "zhao"},
 }
 
 
@@ -388,7 +390,8 @@ def test_the_fields_of_each_kind_are_those_its_data_takes() -> None:
     assert EventData.fields(K.supervise)[0].kind == "time"
     assert EventData.fields(K.check) == (DataField("note", "long_text", False, max_length=2000),)
     assert [f.name for f in EventData.fields(K.note)] == ["text"]
-    for kind in K:  # a form with every field filled in as asked is valid data
+    assert EventData.fields(K.reorganise) == ()  # recorded by org load, never in a form
+    for kind in set(K) - {K.reorganise}:  # a form with every field filled in is valid data
         filled = {
             f.name: f.choices[0]
             if f.choices
@@ -407,3 +410,41 @@ def test_a_refusal_lists_only_what_the_dispute_takes_now_not_resume_or_handback(
     allowed = str(refused.value).split("allowed now: ")[1].split(", ")
     assert "resume" not in allowed and "handback" not in allowed
     assert "escalate" in allowed and "pause" in allowed
+
+
+MOVED = UnitPath(village="33010101", township="330102", county="330100")
+
+
+def test_an_org_change_gives_the_dispute_its_new_units_and_keeps_its_clocks() -> None:
+    before = replace(state(Status.mediating, level=Level.township), listing_unit="330101")
+    moved = event(
+        K.reorganise,
+        {
+            "change": "unit_moved",
+            "unit": "33010101",
+            "was": {"village": "33010101", "township": "330101", "county": "330100"},
+            "path": {"village": "33010101", "township": "330102", "county": "330100"},
+        },
+    )
+    after = apply(before, moved)
+    assert after.path == MOVED
+    assert after.unit == "330102"  # handled at township: by the township it now belongs to
+    assert after.listing_unit == "330102"  # the listing passes to the old township's successor
+    assert (after.status, after.level, after.level_since) == (
+        before.status,
+        before.level,
+        before.level_since,
+    )
+
+
+def test_an_org_change_releases_only_the_assignee_who_moved_or_left() -> None:
+    assigned = apply(state(Status.mediating), event(K.assign, {"person": "wang"}))
+    left = {"change": "person_left", "staff": "zhao", "unassigned": "zhao"}
+    assert apply(assigned, event(K.reorganise, left)).assignee == "wang"
+    left = {"change": "person_left", "staff": "wang", "unassigned": "wang"}
+    assert apply(assigned, event(K.reorganise, left)).assignee is None
+
+
+def test_an_org_change_is_never_offered_to_a_person() -> None:
+    for status in Status:
+        assert K.reorganise not in allowed_now(status, paused=False, level=Level.village)

@@ -108,3 +108,20 @@ def test_only_a_path_of_this_site_is_somewhere_to_go_back_to() -> None:
     assert local_path("/queue?risk=high") == "/queue?risk=high"
     for elsewhere in ("https://evil.example/", "//evil.example", "/\\evil", "queue", None, ""):
         assert local_path(elsewhere, "/tasks") == "/tasks"
+
+
+def test_an_org_change_reads_as_a_line_of_the_timeline(policy: Policy) -> None:
+    moved = {
+        "change": "unit_moved",
+        "unit": "33010101",
+        "was": {"village": "33010101", "township": "330101", "county": "330100"},
+        "path": {"village": "33010101", "township": "330102", "county": "330100"},
+    }
+    assert (
+        Words("zh", policy).reorganised(moved)
+        == "33010101 划归新的上级；镇（街道） 330101 → 330102"
+    )
+    left = {"change": "person_left", "staff": "wang", "unassigned": "wang"}
+    assert Words("en", policy).reorganised(left) == (
+        "assignee wang left; the dispute is back with the unit"
+    )

@@ -53,7 +53,9 @@ class Action(StrEnum):
 
     @classmethod
     def of_event(cls, kind: EventKind) -> Action:
-        return cls(kind.value)
+        """What recording an event of ``kind`` takes: the org's own changes are keeping
+        the org."""
+        return cls.org if kind is EventKind.reorganise else cls(kind.value)
 
 
 _VILLAGE = (UnitLevel.village, UnitLevel.grid)

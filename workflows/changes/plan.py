@@ -94,6 +94,7 @@ class Staff:
 
     role: Role
     unit: str
+    left_at: datetime | None = None  # no longer works here: nothing is theirs to do
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,14 @@ def plan_dispute(
         else:  # a listing, or its next grade: its unit (the county, if none is known) is told
             listed.append((decision.effective_at, decision.unit or state.path.county))
     plan.escalations = [
-        _escalation_row(dispute.id, change, rule, state.path, policy=policy, now=now)
+        _escalation_row(
+            dispute.id,
+            change,
+            rule,
+            _path_then(change.at, state.path, fresh),
+            policy=policy,
+            now=now,
+        )
         for change, rule in escalated
     ]
     plan.obligations = _obligation_changes(
@@ -227,7 +235,16 @@ def plan_dispute(
     acknowledgements_due = [t.due_at for t in waiting if t.id not in closed] + [
         new.row["due_at"] for new in plan.acknowledgements if new.row["state"] == TaskState.open
     ]
+    reported_unit = next(
+        (
+            str(event.data["reported_unit"])
+            for event in reversed(fresh)
+            if event.kind is EventKind.reorganise and event.data.get("reported_unit")
+        ),
+        dispute.reported_unit,
+    )
     fields = _dispute_fields(evaluation, policy, seq=seq, acknowledgements=acknowledgements_due)
+    fields["reported_unit"] = reported_unit
     plan.disputes.append({"b_id": dispute.id, **fields})
     next_at = fields["next_decision_at"]
     if next_at is not None and next_at < now:
@@ -238,7 +255,7 @@ def plan_dispute(
         dispute.id,
         following,
         owed,
-        targets=_owners(owed, dispute, evaluation, policy=policy),
+        targets=_owners(owed, reported_unit, evaluation, policy=policy),
         fulfilled={n for n, rule in policy.rules.obligations.items() if rule.fulfilled_by in kinds}
         if kinds
         else set(),
@@ -254,7 +271,7 @@ def plan_dispute(
 
 def _owners(
     owed: Mapping[str, datetime],
-    dispute: StoredDispute,
+    reported_unit: str,
     evaluation: Evaluation,
     *,
     policy: Policy,
@@ -272,7 +289,7 @@ def _owners(
                     who,
                     level=state.level,
                     assignee=state.assignee,
-                    reported_unit=dispute.reported_unit,
+                    reported_unit=reported_unit,
                     path=state.path,
                     listing_unit=state.listing_unit,
                 )
@@ -320,6 +337,17 @@ def _escalation_row(
     }
 
 
+def _path_then(at: datetime, path: UnitPath, fresh: Sequence[Event]) -> UnitPath:
+    """The dispute's units at ``at``: ``path``, those it has now, unless an org change
+    among ``fresh`` came after ``at`` (a decision that fell due before it is the old
+    units')."""
+    for event in sorted(fresh, key=lambda e: e.at, reverse=True):
+        was = event.data.get("was") if event.kind is EventKind.reorganise else None
+        if was and event.at > at:
+            path = UnitPath(was["village"], was["township"], was["county"])
+    return path
+
+
 def _dispute_fields(
     evaluation: Evaluation, policy: Policy, *, seq: int, acknowledgements: Iterable[datetime]
 ) -> dict[str, Any]:
@@ -334,6 +362,9 @@ def _dispute_fields(
         "risk": state.risk,
         "level": state.level,
         "unit_code": state.unit,
+        "village_code": state.path.village,
+        "township_code": state.path.township,
+        "county_code": state.path.county,
         "assignee": state.assignee,
         "paused": state.paused,
         "supervised": state.supervised,
@@ -506,6 +537,8 @@ def _plan_acknowledgements(
         (change.at, "escalate", state.path.at(Level(change.to_level))) for change in escalated
     )
     turns.extend((at, "listing", unit) for at, unit in listed)
+    reorganised = {str(e.seq): e for e in fresh if e.kind is EventKind.reorganise}
+    turns.extend((event.at, "reorganise", seq) for seq, event in reorganised.items())
     ordered = sorted(turns, key=lambda turn: turn[0])
     if not ordered:
         return
@@ -517,6 +550,19 @@ def _plan_acknowledgements(
                 plan.tasks_closed.append({"b_id": task.stored_id, "state": state, "closed_at": at})
             elif task.new is not None:
                 task.new.row.update(state=state, closed_at=at, next_reminder_at=None)
+
+    def owe(target: Target, at: datetime, announce: MessageKind | None) -> list[_Waiting]:
+        """The acknowledgement ``target`` owes from ``at``, if the rules ask for one."""
+        row = acknowledgement_row(
+            dispute_id=dispute.id, target=target, at=at, risk=state.risk, policy=policy, now=now
+        )
+        if row is None:
+            return []
+        new = NewAcknowledgement(
+            row=row, target=target, announce=announce, at=at, category=dispute.category
+        )
+        plan.acknowledgements.append(new)
+        return [_Waiting(target, new=new)]
 
     for at, kind, who in ordered:
         if kind == "acknowledge":
@@ -533,6 +579,16 @@ def _plan_acknowledgements(
             continue
         if kind == "end":
             continue
+        if kind == "reorganise":  # told by the org change's own message, not one by one
+            following = _successors(reorganised[who])
+            passing = [task for task in owed if task.target in following]
+            close(passing, TaskState.cancelled, at)
+            owed = [task for task in owed if task.target not in following]
+            for task in passing:
+                successor = following[task.target]
+                if successor is not None and still_open:
+                    owed.extend(owe(successor, at, None))
+            continue
         if kind == "assign":
             earlier = [task for task in owed if task.target.is_person]
             close(earlier, TaskState.cancelled, at)
@@ -540,22 +596,25 @@ def _plan_acknowledgements(
             target = Target.of_person(who)
         else:
             target = Target.of_unit(who)
-        row = acknowledgement_row(
-            dispute_id=dispute.id, target=target, at=at, risk=state.risk, policy=policy, now=now
-        )
-        if row is None:
-            continue
         announce = {"assign": MessageKind.assigned, "listing": MessageKind.listed}.get(
             kind, MessageKind.escalated
         )
-        new = NewAcknowledgement(
-            row=row,
-            target=target,
-            announce=announce if still_open else None,
-            at=at,
-            category=dispute.category,
-        )
-        plan.acknowledgements.append(new)
-        owed.append(_Waiting(target, new=new))
+        owed.extend(owe(target, at, announce if still_open else None))
     if not still_open:
         close(owed, TaskState.cancelled, ordered[-1][0])
+
+
+def _successors(event: Event) -> dict[Target, Target | None]:
+    """What becomes of the acknowledgements owed when the org changes under a dispute: a
+    unit of its old units passes them to the unit at its level now; an assignee who moved
+    or left owes none."""
+    following: dict[Target, Target | None] = {}
+    was, path = event.data.get("was"), event.data.get("path")
+    if was and path:
+        for level in Level:
+            if was[level] != path[level]:
+                following[Target.of_unit(was[level])] = Target.of_unit(path[level])
+    released = event.data.get("unassigned")
+    if released:
+        following[Target.of_person(released)] = None
+    return following

@@ -166,7 +166,7 @@ def history(session: Session, dispute_id: int) -> list[Event]:
 
 
 _STAFF = {
-    dialect: select(PEOPLE.c.id, PEOPLE.c.role, PEOPLE.c.unit_code).where(
+    dialect: select(PEOPLE.c.id, PEOPLE.c.role, PEOPLE.c.unit_code, PEOPLE.c.left_at).where(
         one_of(PEOPLE.c.id, "ids", dialect)
     )
     for dialect in ("postgresql", "sqlite")
@@ -174,11 +174,12 @@ _STAFF = {
 
 
 def staff_of(session: Session, people: Collection[str]) -> dict[str, Staff]:
-    """The role and unit of each of ``people`` who exists."""
+    """The role and unit of each of ``people`` who exists (and when they left, if they
+    did)."""
     if not people:
         return {}
     rows = fetch(session, _STAFF[session.get_bind().dialect.name], {"ids": list(people)})
-    return {row.id: Staff(Role(row.role), row.unit_code) for row in rows}
+    return {row.id: Staff(Role(row.role), row.unit_code, row.left_at) for row in rows}
 
 
 def path_of(dispute: Any) -> UnitPath:
@@ -199,10 +200,18 @@ def fold_of(dispute: Any, policy: Policy) -> Fold | None:
 
 
 def initial_state(dispute: Any, past: Sequence[Event]) -> DisputeState:
-    """The dispute as it was reported, from its row and its ``report`` event."""
+    """The dispute as it was reported, from its row and its history ``past`` (its
+    ``report`` event, and the units it had before an org change moved it)."""
     report = next((e for e in past if e.kind is EventKind.report), None)
     risk = Risk(report.data["risk"]) if report is not None else Risk(dispute.risk)
-    return DisputeState.reported(path=path_of(dispute), risk=risk, at=dispute.reported_at)
+    # The row holds the units as they are now; an org change since the report says which
+    # they were before it.
+    moved = next((e for e in past if e.kind is EventKind.reorganise and e.data.get("was")), None)
+    path = path_of(dispute)
+    if moved is not None:
+        was = moved.data["was"]
+        path = UnitPath(was["village"], was["township"], was["county"])
+    return DisputeState.reported(path=path, risk=risk, at=dispute.reported_at)
 
 
 def _by_dispute(rows: list[Any], disputes: Collection[int]) -> dict[int, list[Any]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from types import MappingProxyType
@@ -106,8 +106,15 @@ def report_dispute(
         if actor.checked:
             _may_report(session, actor, dispute.unit)
         path = unit_path(session, dispute.unit)
-        if actor.person is not None and not staff_of(session, [actor.person]):
-            raise NotFound(f"unknown person {actor.person!r}")
+        if actor.person is not None:
+            reporter = staff_of(session, [actor.person]).get(actor.person)
+            if reporter is None:
+                raise NotFound(f"unknown person {actor.person!r}")
+            if reporter.left_at is not None:
+                raise BadInput(
+                    f"{actor.person!r} left on {reporter.left_at.date().isoformat()}: "
+                    "they no longer report disputes"
+                )
         register_ruleset(session=session, policy=policy, now=now)
         category = dispute.category.strip()
         dispute_id: int = session.execute(
@@ -222,11 +229,13 @@ def record(
     policy: Policy,
     now: datetime,
     actor: Actor,
+    reorganising: bool = False,
 ) -> dict[int, Recorded]:
     """Record the events of several disputes in the caller's transaction, set-wise: for the
     services that record events as part of a change of their own (an import, an
-    acknowledgement). Raise :class:`Refusals` if any dispute's events cannot be recorded;
-    then nothing is written.
+    acknowledgement, an org change: ``reorganising``, the only one that records
+    ``reorganise`` events). Raise :class:`Refusals` if any dispute's events cannot be
+    recorded; then nothing is written.
 
     The disputes' rows are locked first, so concurrent writers queue rather than lose an
     update; each dispute's events are validated, folded on from its stored fold (or its
@@ -252,7 +261,15 @@ def record(
             continue
         try:
             checked = [
-                _validated(new, index, row=row, now=now, actor=actor, people=people.keys())
+                _validated(
+                    new,
+                    index,
+                    row=row,
+                    now=now,
+                    actor=actor,
+                    people=people,
+                    reorganising=reorganising,
+                )
                 for index, new in enumerate(events)
             ]
             if viewer is not None:
@@ -337,19 +354,32 @@ def _validated(
     row: Row[Any],
     now: datetime,
     actor: Actor,
-    people: Collection[str],
+    people: Mapping[str, Staff],
+    reorganising: bool,
 ) -> Event:
     try:
-        return validated(
+        event = validated(
             new,
             seq=row.last_seq + index + 1,
             reported_at=row.reported_at,
             now=now,
             actor=actor.person,
-            people=people,
+            people=people.keys(),
+            reorganising=reorganising,
         )
     except BadInput as exc:
         raise EventRefused(str(exc), index=index) from None
+    if event.kind is EventKind.reorganise:
+        return event  # the org's own: its actor may be anyone, its people gone
+    for person in (event.actor, event.data.get("person")):
+        gone = people[person].left_at if person is not None and person in people else None
+        if gone is not None:
+            raise EventRefused(
+                f"{person!r} left on {gone.date().isoformat()}: "
+                + ("assign someone else" if person != event.actor else "they no longer record"),
+                index=index,
+            )
+    return event
 
 
 def _listing(

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from models.events import EventData, InvalidEventData
-from models.lifecycle import Event
+from models.lifecycle import BY_ORG_ONLY, Event
 from models.values import EventKind, Risk
 from rules.schema import Source
 from workflows.access import Forbidden
@@ -28,7 +28,7 @@ __all__ = [
     "validated",
 ]
 
-RECORDABLE = tuple(k for k in EventKind if k is not EventKind.report)
+RECORDABLE = tuple(k for k in EventKind if k is not EventKind.report and k not in BY_ORG_ONLY)
 
 
 @dataclass(frozen=True)
@@ -138,9 +138,11 @@ def validated(
     now: datetime,
     actor: str | None,
     people: Collection[str],
+    reorganising: bool = False,
 ) -> Event:
     """The event ``new`` as it is recorded, numbered ``seq``; raise :class:`BadInput`
-    naming what is wrong with it."""
+    naming what is wrong with it. The org's own changes (``reorganise``) are taken only
+    from the org's service (``reorganising``)."""
     try:
         kind = EventKind(new.kind)
     except ValueError:
@@ -149,6 +151,8 @@ def validated(
         ) from None
     if kind is EventKind.report:
         raise BadInput("a dispute is reported once, by `fengqiao dispute new`")
+    if kind in BY_ORG_ONLY and not reorganising:
+        raise BadInput(f"{kind} is recorded by `fengqiao org load` when the org changes")
     try:
         data = EventData.validate(kind, new.data)
     except InvalidEventData as exc:
