@@ -57,8 +57,8 @@ from rules.policy import Policy, load_policy  # noqa: E402
 from rules.schedule import next_run  # noqa: E402
 from workflows.db import make_engine, migrate, normalise_url, reading  # noqa: E402
 from workflows.messaging import deliver  # noqa: E402
-from workflows.org import load_org  # noqa: E402
 from workflows.recording import NewDispute, NewEvent, record_events, report_dispute  # noqa: E402
+from workflows.reorganising import load_org  # noqa: E402
 from workflows.sweeps import sweep_disputes  # noqa: E402
 
 __all__ = [
@@ -130,6 +130,7 @@ class Org:
 
 
 TEMPLATE_ORG = Org(*_ORG_TOKENS)
+ORG_LOADED_AT = datetime(2000, 1, 1, tzinfo=UTC)  # no org change moves work here
 
 
 @dataclass(frozen=True)
@@ -473,7 +474,8 @@ def load_org_of(engine: Engine, org: Org, workdir: Path) -> None:
     """Load the three units and three people of ``org`` with the real org loader."""
     path = workdir / f"org-{org.village}.yaml"
     path.write_text(_org_yaml(org), encoding="utf-8")
-    load_org(engine=engine, actor=OPERATOR, path=path)
+    # Before any script's first event: the scripts' times are relative to their start.
+    load_org(engine=engine, policy=load_policy(), now=ORG_LOADED_AT, actor=OPERATOR, path=path)
 
 
 # ----------------------------------------------------------------------------- templates

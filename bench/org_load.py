@@ -65,16 +65,25 @@ def write_org(path: Path, *, counties: int, townships: int, villages: int) -> tu
 
 def load_once(url: str, path: Path) -> dict[str, object]:
     """In this process: load ``path`` into ``url``; the time, the summary, the peak memory."""
+    from datetime import UTC, datetime
+
     from fengqiao.logs import configure_logging
     from models.values import OPERATOR
+    from rules.policy import load_policy
     from workflows.db import make_engine, migrate
-    from workflows.org import load_org
+    from workflows.reorganising import load_org
 
     configure_logging(fmt="json", level="warning")
     engine = make_engine(url)
     migrate(engine)
     began = time.perf_counter()
-    summary = load_org(engine=engine, actor=OPERATOR, path=path)
+    summary = load_org(
+        engine=engine,
+        policy=load_policy(),
+        now=datetime(2026, 11, 23, 1, 30, tzinfo=UTC),
+        actor=OPERATOR,
+        path=path,
+    )
     seconds = time.perf_counter() - began
     engine.dispose()
     return {

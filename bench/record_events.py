@@ -33,7 +33,6 @@ from fengqiao.logs import configure_logging  # noqa: E402
 from models.values import OPERATOR  # noqa: E402
 from rules.policy import load_policy  # noqa: E402
 from workflows.db import make_engine, migrate  # noqa: E402
-from workflows.org import load_org  # noqa: E402
 from workflows.recording import (  # noqa: E402
     NewDispute,
     NewEvent,
@@ -41,6 +40,7 @@ from workflows.recording import (  # noqa: E402
     record_event,
     report_dispute,
 )
+from workflows.reorganising import load_org  # noqa: E402
 
 ZONE = ZoneInfo("Asia/Shanghai")
 START = datetime(2026, 11, 2, 8, 0, tzinfo=ZONE)
@@ -59,7 +59,13 @@ def _setup(url: str, disputes: int) -> list[int]:
     engine = make_engine(url)
     migrate(engine)
     policy = load_policy()
-    load_org(engine=engine, actor=OPERATOR, path=ROOT / "examples" / "org.yaml")
+    load_org(
+        engine=engine,
+        policy=policy,
+        now=START,
+        actor=OPERATOR,
+        path=ROOT / "examples" / "org.yaml",
+    )
     ids = [
         report_dispute(
             engine=engine,

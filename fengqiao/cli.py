@@ -117,8 +117,22 @@ def build_parser() -> argparse.ArgumentParser:
     org = top.add_parser("org", help="units and people").add_subparsers(
         dest="org_command", required=True, parser_class=_Parser
     )
-    load = _command(org, "load", c.org_load, "upsert units and people from a YAML file")
+    load = _command(
+        org,
+        "load",
+        c.org_load,
+        "upsert units and people from a YAML file; units moved, merged (merged_into) or "
+        "removed, people moved or gone (left: true) take their live disputes with them",
+    )
     load.add_argument("file", type=Path)
+    load.add_argument("--by", help="the administrator making the change (default: the operator)")
+    org_changes = _command(
+        org,
+        "history",
+        c.org_history,
+        "the org's changes that moved work: units moved, merged, removed; people moved, gone",
+    )
+    org_changes.add_argument("--json", action="store_true")
 
     dispute = top.add_parser("dispute", help="report, record, show").add_subparsers(
         dest="dispute_command", required=True, parser_class=_Parser

@@ -32,8 +32,9 @@ from workflows.db import migrate
 from workflows.engine import sweep as sweep_due
 from workflows.errors import BadInput
 from workflows.messaging import deliver, retry_dead
-from workflows.org import load_org
 from workflows.recording import NewDispute, NewEvent, import_events, record_event, report_dispute
+from workflows.reorganising import load_org
+from workflows.reorganising import org_history as org_history_of
 from workflows.rollout import ChangedDispute, RulesDiff, apply_rules, diff_rules
 from workflows.tasks import acknowledge_dispute, acknowledge_task, fulfil_unit_tasks
 from workflows.views import (
@@ -77,12 +78,42 @@ def init(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def org_load(ctx: Context, args: argparse.Namespace) -> int:
-    summary = load_org(engine=ctx.engine, actor=ctx.actor(None), path=args.file)
+    summary = load_org(
+        engine=ctx.engine, policy=ctx.policy, now=ctx.now, actor=ctx.actor(args.by), path=args.file
+    )
     print(
         f"units: {summary.units_added} added, {summary.units_updated} updated, "
         f"{summary.units_unchanged} unchanged; people: {summary.people_added} added, "
         f"{summary.people_updated} updated, {summary.people_unchanged} unchanged"
     )
+    if summary.changes:
+        said = ", ".join(
+            f"{count} {kind.replace('_', ' ')}" for kind, count in summary.changes.items()
+        )
+        print(
+            f"changes: {said}; {summary.disputes_moved} live disputes moved with their unit, "
+            f"{summary.disputes_released} released by people who moved or left"
+        )
+    return 0
+
+
+def org_history(ctx: Context, args: argparse.Namespace) -> int:
+    changes = [
+        {**change, "at": change["at"].astimezone(ctx.zone).isoformat()}
+        for change in org_history_of(engine=ctx.engine)
+    ]
+    if args.json:
+        _json(changes)
+    elif not changes:
+        print("no org changes have moved work yet")
+    else:
+        for change in changes:
+            before = ", ".join(f"{k} {v}" for k, v in change["before"].items()) or "-"
+            after = ", ".join(f"{k} {v}" for k, v in change["after"].items()) or "-"
+            print(
+                f"{change['at']}  {change['actor'] or '(operator)'}  {change['kind']} "
+                f"{change['subject']}: {before} -> {after}; {change['disputes']} live disputes"
+            )
     return 0
 
 

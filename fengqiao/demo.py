@@ -35,8 +35,8 @@ from models.values import ENGINE, OPERATOR, Actor, TaskState
 from workflows.accounts import set_password
 from workflows.db import make_engine, migrate, reading
 from workflows.engine import sweep
-from workflows.org import load_org
 from workflows.recording import NewDispute, NewEvent, record_event, report_dispute
+from workflows.reorganising import load_org
 from workflows.views import dispute_view, escalations_view
 
 if TYPE_CHECKING:
@@ -345,7 +345,9 @@ def _run(ctx: Context, *, database: Path, say: Callable[[], None]) -> int:
     with tempfile.TemporaryDirectory() as workdir:
         org_file = Path(workdir) / "org.yaml"
         org_file.write_text(yaml.safe_dump(_org(hook.url), allow_unicode=True), encoding="utf-8")
-        load_org(engine=sim.engine, actor=ENGINE, path=org_file)
+        load_org(
+            engine=sim.engine, policy=sim.policy, now=sim.at(0, 0), actor=ENGINE, path=org_file
+        )
     grids = [u["code"] for u in _org()["units"] if u["level"] == "grid"]
     villages = len(TOWNSHIPS) * VILLAGES_PER_TOWNSHIP
     print(f"Fengqiao demo — rules {ctx.policy.label}, database {sim.url}")

@@ -81,6 +81,9 @@ class Unit(SQLModel, table=True):
     level: str = Field(max_length=16)
     parent_code: str | None = Field(default=None, foreign_key="units.code", index=True)
     contacts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # A unit removed or merged into another is kept for the history that names it, ended.
+    ended_at: datetime | None = _time(nullable=True)
+    merged_into: str | None = Field(default=None, max_length=32)
 
 
 class Person(SQLModel, table=True):
@@ -90,6 +93,26 @@ class Person(SQLModel, table=True):
     role: str = Field(max_length=16)
     unit_code: str = Field(foreign_key="units.code", index=True)
     contacts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Someone who left (retired, moved away) is kept for the history that names them.
+    left_at: datetime | None = _time(nullable=True)
+
+
+class OrgChange(SQLModel, table=True):
+    """A change of the org that moves disputes or people's work: a unit moved, merged or
+    removed, a person moved or gone; when, by whom, from what to what, and how many live
+    disputes followed. The org's own log, as ``rule_changes`` is the rules'."""
+
+    __tablename__ = "org_changes"
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    at: datetime = _time(index=True)
+    actor: str | None = Field(default=None, max_length=64)
+    kind: str = Field(max_length=16)  # unit_moved, unit_merged, unit_removed, person_…
+    subject: str = Field(max_length=64, index=True)  # the unit's code or the person's id
+    before: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    after: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    disputes: int = 0  # the live disputes it moved or released
 
 
 # The disputes a queue lists: not closed or withdrawn (a referred one owes its feedback).

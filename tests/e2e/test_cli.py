@@ -297,7 +297,7 @@ ORG_ERRORS = [
     ("units: [\n", "org.yaml:2:1: not valid YAML"),
     (
         'units:\n  - {code: "33010101", name: X, level: township, parent: "330100"}\n',
-        "org.yaml:2: unit '33010101' is already a village under '330101'; moving a unit",
+        "org.yaml:2: unit '33010101': is a village; changing a unit's level is not supported",
     ),
     ("units: []\n---\npeople: []\n", "org.yaml:2:1: more than one YAML document"),
     ("units:\n  - {code: 1, name: c, level: county}\n", "org.yaml:2: units[0].code"),
@@ -672,3 +672,37 @@ def test_a_bad_account_change_gets_one_line_exit_2_and_changes_nothing(
     done = county(*args, stdin=stdin)
     assert done.code == 2 and message in done.err and len(done.err.strip().splitlines()) == 1
     assert dump(_engine(tmp_path)) == before
+
+
+def test_a_village_merger_is_loaded_said_and_listed_in_the_org_history(
+    county: Cli, tmp_path: Path
+) -> None:
+    dispute = _new(county)
+    merged = EXAMPLE_ORG.read_text(encoding="utf-8").replace(
+        '{code: "33010101", name: 上林村, level: village, parent: "330101"}',
+        '{code: "33010101", name: 上林村, level: village, parent: "330101", merged_into: "33010102"}',
+    )
+    assert "merged_into" in merged
+    (tmp_path / "merged.yaml").write_text(
+        merged.replace('unit: "33010101"', 'unit: "33010102"').replace(
+            'parent: "33010101"',
+            'parent: "33010102"',  # its grids, under the one it joins
+        ),
+        encoding="utf-8",
+    )
+    later = "2026-11-02T15:00+08:00"
+    done = county("--now", later, "org", "load", "merged.yaml", "--by", "admin")
+    assert done.code == 0, done.err
+    assert "changes: 1 unit merged; 1 live disputes moved with their unit" in done.out
+    shown = json.loads(county("--now", later, "dispute", "show", str(dispute), "--json").out)
+    assert shown["unit"] == "33010102" and shown["events"][-1]["kind"] == "reorganise"
+    (change,) = json.loads(county("org", "history", "--json").out)
+    assert (change["kind"], change["subject"], change["actor"], change["disputes"]) == (
+        "unit_merged",
+        "33010101",
+        "admin",
+        1,
+    )
+    assert change["at"] == "2026-11-02T15:00:00+08:00"
+    refused = county("--now", later, "dispute", "event", str(dispute), "reorganise")
+    assert refused.code == 2 and "recorded by `fengqiao org load`" in refused.err

@@ -20,8 +20,8 @@ from workflows.access import Forbidden
 from workflows.db import reading
 from workflows.errors import BadInput, NotFound
 from workflows.messaging.outbox import addresses
-from workflows.org import load_org
 from workflows.recording import NewDispute, report_dispute
+from workflows.reorganising import load_org
 from workflows.views import dispute_view, queue_view, tasks_view
 
 DAY = timedelta(days=1)
@@ -46,7 +46,7 @@ def at_county(engine: Engine, policy: Policy, tmp_path: Path) -> int:
         " contacts: {email: chen@example.org}}\n",
         encoding="utf-8",
     )
-    load_org(engine=engine, actor=OPERATOR, path=org)
+    load_org(engine=engine, policy=policy, now=MONDAY, actor=OPERATOR, path=org)
     dispute_id = report(engine, policy, unit="33010101", by="wang")
     record(engine, policy, dispute_id, "escalate", MONDAY + timedelta(minutes=5), by="li")
     record(engine, policy, dispute_id, "escalate", MONDAY + timedelta(minutes=10), by="chen")

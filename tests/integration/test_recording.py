@@ -11,13 +11,12 @@ from sqlalchemy import Engine
 from sqlmodel import col, select
 
 from models.tables import Dispute, DisputeEvent, Escalation, Obligation
-from models.values import OPERATOR, Actor
+from models.values import Actor
 from rules.policy import Policy
-from tests.support.db import dump
+from tests.support.db import dump, load_county
 from tests.support.recording import MONDAY, SHANGHAI, escalation_chain, record, report
 from workflows.db import reading
 from workflows.errors import BadInput
-from workflows.org import load_org
 from workflows.recording import NewEvent, record_event
 from workflows.sweeps import sweep_disputes
 
@@ -129,7 +128,7 @@ def test_an_org_file_with_a_nul_character_is_refused_at_its_line_on_either_datab
     with pytest.raises(
         BadInput, match=r"org.yaml:2: (units|people)\[0\]\.\w+: may not contain a NUL"
     ):
-        load_org(engine=org_engine, actor=OPERATOR, path=path)
+        load_county(org_engine, path)
     assert dump(org_engine) == before
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "SignInThrottled",
     "SignedIn",
     "bearer_of",
+    "close_accounts",
     "disable_account",
     "issue_token",
     "revoke_tokens",
@@ -92,8 +93,14 @@ def _digest(token: str) -> str:
 def _managed(session: Session, actor: Actor, person: str) -> None:
     """Refuse an account change that ``actor`` may not make: for a signed-in
     administrator, the person must work in the administrator's subtree."""
-    if session.get(Person, person) is None:
+    found = session.get(Person, person)
+    if found is None:
         raise NotFound(f"unknown person {person!r}")
+    if found.left_at is not None:
+        raise BadInput(
+            f"{person!r} left on {found.left_at.date().isoformat()}: their account stays "
+            "closed (`left: false` in the org file brings them back)"
+        )
     if not actor.checked:
         return
     assert actor.person is not None
@@ -133,6 +140,19 @@ def disable_account(*, engine: Engine, now: datetime, actor: Actor, person: str)
         session.add(account)
         session.execute(delete(SESSIONS).where(SESSIONS.c.person_id == person))
     log.info("account_disabled", person=person, actor=actor.name)
+
+
+def close_accounts(session: Session, people: list[str], *, now: datetime) -> None:
+    """Lock out people who left, in the caller's transaction (an org change): their
+    accounts disabled, their API tokens revoked, their sessions ended."""
+    session.execute(update(ACCOUNTS).where(ACCOUNTS.c.person_id.in_(people)).values(disabled=True))
+    session.execute(
+        update(TOKENS)
+        .where(TOKENS.c.person_id.in_(people), TOKENS.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    session.execute(delete(SESSIONS).where(SESSIONS.c.person_id.in_(people)))
+    log.info("accounts_closed", people=len(people))
 
 
 def issue_token(*, engine: Engine, now: datetime, actor: Actor, person: str) -> str:

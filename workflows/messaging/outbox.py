@@ -62,12 +62,15 @@ def addresses(session: Session, target: Target, *, own_only: bool = False) -> li
 
 def _statements(dialect: str) -> dict[str, Any]:
     return {
-        "people": select(PEOPLE.c.id, PEOPLE.c.contacts).where(one_of(PEOPLE.c.id, "ids", dialect)),
+        # Someone who left is not written to, nor as their unit's staff.
+        "people": select(PEOPLE.c.id, PEOPLE.c.contacts).where(
+            one_of(PEOPLE.c.id, "ids", dialect), PEOPLE.c.left_at.is_(None)
+        ),
         "units": select(UNITS.c.code, UNITS.c.level, UNITS.c.parent_code, UNITS.c.contacts).where(
             one_of(UNITS.c.code, "ids", dialect)
         ),
         "staff": select(PEOPLE.c.id, PEOPLE.c.unit_code, PEOPLE.c.role, PEOPLE.c.contacts)
-        .where(one_of(PEOPLE.c.unit_code, "ids", dialect))
+        .where(one_of(PEOPLE.c.unit_code, "ids", dialect), PEOPLE.c.left_at.is_(None))
         .order_by(PEOPLE.c.id),
     }
 

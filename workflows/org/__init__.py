@@ -1,6 +1,14 @@
 """The organisation: units and people, loaded from the org file, and the unit tree."""
 
-from workflows.org.loading import OrgSummary, load_org
+from workflows.org.loading import (
+    Loaded,
+    OrgChange,
+    OrgSummary,
+    PersonEntry,
+    UnitEntry,
+    apply_org,
+    read_org,
+)
 from workflows.org.tree import (
     ancestors,
     answers_for,
@@ -13,10 +21,15 @@ from workflows.org.tree import (
 )
 
 __all__ = [
+    "Loaded",
+    "OrgChange",
     "OrgSummary",
+    "PersonEntry",
+    "UnitEntry",
+    "apply_org",
+    "read_org",
     "ancestors",
     "answers_for",
-    "load_org",
     "unstaffed_grids",
     "people_below",
     "subtree",

@@ -80,6 +80,14 @@ def unit_path(session: Session, code: str) -> UnitPath:
     if not chain:
         raise NotFound(f"unknown unit {code!r}")
     unit = chain[0]
+    if unit.ended_at is not None:
+        day = unit.ended_at.date().isoformat()
+        if unit.merged_into:
+            raise BadInput(
+                f"unit {code!r} was merged into {unit.merged_into!r} on {day}: "
+                f"report at {unit.merged_into!r}"
+            )
+        raise BadInput(f"unit {code!r} was removed on {day}")
     if unit.level not in (UnitLevel.village, UnitLevel.grid):
         raise BadInput(
             f"unit {code!r} is a {unit.level}: disputes are reported at a village or a grid"
