@@ -130,7 +130,11 @@ def main() -> None:
         for label, url in targets:
             for load in ("into an empty database", "the same file again"):
                 figures = _in_process(url, path)
-                summary = ", ".join(f"{k} {v:,}" for k, v in figures["summary"].items())  # type: ignore[attr-defined]
+                summary = ", ".join(
+                    f"{k} {v:,}"
+                    for k, v in figures["summary"].items()  # type: ignore[attr-defined]
+                    if isinstance(v, int) and (v or k.startswith(("units", "people")))
+                )
                 print(
                     f"{label:<11} {load:<22} {figures['seconds']:>8.1f} "
                     f"{figures['peak_mb']:>8.0f}  {summary}",

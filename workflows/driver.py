@@ -17,11 +17,12 @@ small module: compiling, the type processors and the error wrapping remain SQLAl
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import (
@@ -42,6 +43,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session
 
 __all__ = [
+    "each",
     "execute_many",
     "fetch",
     "fetch_one",
@@ -252,22 +254,68 @@ def execute_many(
             run.cursor.executemany(compiled.sql, params)
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    raw: tuple[str, ...] = (),
+) -> int:
     """Insert many rows into ``table``: PostgreSQL's COPY (one stream, no statement per
-    row), or SQLite's executemany. Every row has the keys of the first."""
-    if not rows:
-        return
+    row), or SQLite's executemany; how many. Every row has the keys of the first; the rows
+    may come from a generator, converted one by one as the driver takes them (none is kept).
+    The columns ``raw`` are given as the driver takes them (a JSON column's text)."""
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
+        return 0
     with _Cursor(session) as run:
+        statement = _INSERTS.setdefault(table.name, insert(table))
+        compiled = _compiled(statement, run.dialect, tuple(first))
+        if raw:
+            compiled = replace(
+                compiled,
+                processors=tuple(
+                    None if name in raw else process
+                    for name, process in zip(compiled.names, compiled.processors, strict=True)
+                ),
+            )
+        counted = [0]
+
+        def params() -> Iterator[Any]:
+            for row in itertools.chain([first], rows):
+                counted[0] += 1
+                yield _values(compiled, row)
+
         if run.dialect.name != "postgresql":
-            execute_many(session, _INSERTS.setdefault(table.name, insert(table)), rows)
-            return
-        compiled = _compiled(
-            _INSERTS.setdefault(table.name, insert(table)), run.dialect, tuple(rows[0])
-        )
-        columns = ", ".join(compiled.names)
-        with run.cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(_values(compiled, row))
+            run.cursor.executemany(compiled.sql, params())
+        else:
+            columns = ", ".join(compiled.names)
+            with run.cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+                for values in params():
+                    copy.write_row(values)
+    return counted[0]
+
+
+def each(
+    session: Session, statement: ClauseElement, params: Mapping[str, Any] | None = None
+) -> Iterator[Any]:
+    """The rows a select returns, as named tuples, a few thousand at a time: on PostgreSQL
+    from a cursor on the server, so that neither side holds them all at once."""
+    with _Cursor(session) as run:
+        compiled = _compiled(statement, run.dialect, ())
+        cursor = run.cursor
+        if run.dialect.name == "postgresql":
+            cursor = _connection(session)[1].cursor(name="fengqiao_each")
+        try:
+            cursor.execute(compiled.sql, _values(compiled, params or {}))
+            while True:
+                batch = cursor.fetchmany(5_000)
+                if not batch:
+                    return
+                yield from _rows(compiled, batch)
+        finally:
+            cursor.close()
 
 
 _INSERTS: dict[str, Any] = {}

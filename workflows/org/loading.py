@@ -3,13 +3,14 @@ of the org over time it records (units moved, merged or removed, people moved or
 
 from __future__ import annotations
 
+import codecs
 import gc
+import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any, NamedTuple, TypeGuard
 
 from pydantic import (
     AfterValidator,
@@ -20,12 +21,12 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Text, bindparam, cast, select, update
 from sqlmodel import Session
 
 from models.tables import Person, Unit
 from models.values import Channel, Role, UnitLevel
-from workflows.driver import execute_many, fetch, insert_rows
+from workflows.driver import each, execute_many, fetch, insert_rows
 from workflows.errors import BadInput, has_nul
 from workflows.org.reading import entries
 
@@ -169,6 +170,99 @@ def _problem(path: Path, line: int, section: str, index: int, exc: ValidationErr
     return BadInput(f"{path}:{line}: {section}[{index}].{field}: {message}")
 
 
+# The plain entry, checked in plain Python: what a province's file is made of. Anything
+# else (an ending, a value of another type, a problem) goes through the models, which take
+# it or word its problem; the plain check takes only what they would take.
+_CODE_OK = re.compile(r"[0-9A-Za-z_-]{1,32}").fullmatch
+_ID_OK = re.compile(r"[0-9A-Za-z_.-]{1,64}").fullmatch
+_LEVELS: dict[Any, UnitLevel] = {level.value: level for level in UnitLevel}
+_ROLES: dict[Any, Role] = {role.value: role for role in Role}
+_PLAIN_UNIT = frozenset({"code", "name", "level", "parent", "contacts"})
+_PLAIN_PERSON = frozenset({"id", "name", "role", "unit", "contacts"})
+
+
+def _text(value: Any) -> TypeGuard[str]:
+    """Text of 1 to 200 characters without NUL: a name as the models take it."""
+    return type(value) is str and 0 < len(value) <= 200 and "\x00" not in value
+
+
+def _json(contacts: dict[str, Any] | None) -> str | None:
+    """Contacts as the JSON text the database keeps (that of SQLAlchemy's JSON type)."""
+    return None if contacts is None else json.dumps(contacts)
+
+
+def _plain_contacts(value: Any) -> dict[str, list[str]] | None:
+    """The contacts the model would make of ``value``, if it is a mapping of text to text
+    or lists of text that :func:`_contacts` accepts; None for anything else."""
+    if type(value) is not dict:
+        return None
+    plain: dict[str, str | list[str]] = {}
+    for channel, raw in value.items():
+        if type(channel) is not str or "\x00" in channel:
+            return None
+        if type(raw) is str:
+            if "\x00" in raw:
+                return None
+            plain[channel] = raw
+        elif type(raw) is list and all(type(a) is str and "\x00" not in a for a in raw):
+            plain[channel] = list(raw)
+        else:
+            return None
+    try:
+        return _contacts(plain)
+    except ValueError:
+        return None
+
+
+def _unit_entry(line: int, value: Any) -> UnitEntry:
+    if type(value) is dict and value.keys() <= _PLAIN_UNIT:
+        code, name, level = value.get("code"), value.get("name"), value.get("level")
+        parent = value.get("parent")
+        if (
+            type(code) is str
+            and _CODE_OK(code)
+            and _text(name)
+            and type(level) is str
+            and level in _LEVELS
+            and (parent is None or (type(parent) is str and "\x00" not in parent))
+        ):
+            if "contacts" not in value:
+                return UnitEntry(line, code, name, _LEVELS[level], parent, None, None, None)
+            plain = _plain_contacts(value["contacts"])
+            if plain is not None:
+                return UnitEntry(line, code, name, _LEVELS[level], parent, _json(plain), None, None)
+    u = _UnitIn.model_validate(value)
+    return UnitEntry(
+        line, u.code, u.name, u.level, u.parent, _json(u.contacts), u.removed, u.merged_into
+    )
+
+
+def _person_entry(line: int, value: Any) -> PersonEntry:
+    if type(value) is dict and value.keys() <= _PLAIN_PERSON:
+        id_, name, role, unit = (
+            value.get("id"),
+            value.get("name"),
+            value.get("role"),
+            value.get("unit"),
+        )
+        if (
+            type(id_) is str
+            and _ID_OK(id_)
+            and _text(name)
+            and type(role) is str
+            and role in _ROLES
+            and type(unit) is str
+            and "\x00" not in unit
+        ):
+            if "contacts" not in value:
+                return PersonEntry(line, id_, name, _ROLES[role], unit, None, None)
+            plain = _plain_contacts(value["contacts"])
+            if plain is not None:
+                return PersonEntry(line, id_, name, _ROLES[role], unit, _json(plain), None)
+    p = _PersonIn.model_validate(value)
+    return PersonEntry(line, p.id, p.name, p.role, p.unit, _json(p.contacts), p.left)
+
+
 def read_org(path: Path) -> tuple[list[UnitEntry], list[PersonEntry]]:
     """The file's units and people, each entry validated as it is read (``file:line``
     names a bad one); nothing of the database is looked at yet."""
@@ -181,7 +275,7 @@ class UnitEntry(NamedTuple):
     name: str
     level: UnitLevel
     parent: str | None
-    contacts: dict[str, Any] | None  # None: not in the file, kept as stored
+    contacts: str | None  # as JSON text; None: not in the file, kept as stored
     removed: bool | None
     merged_into: str | None
 
@@ -192,14 +286,18 @@ class PersonEntry(NamedTuple):
     name: str
     role: Role
     unit: str
-    contacts: dict[str, Any] | None  # None: not in the file, kept as stored
+    contacts: str | None  # as JSON text; None: not in the file, kept as stored
     left: bool | None
 
 
 def _read(path: Path) -> tuple[list[UnitEntry], list[PersonEntry]]:
     """The file's units and people, each validated as it is read, kept as small tuples."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        # Checked here, and handed to libyaml as bytes: the decoded text (2 or 4 bytes a
+        # character once a Chinese name is in it) and libyaml's UTF-8 copy of it would
+        # both be kept while the file is read.
+        codecs.decode(data, "utf-8")
     except OSError as exc:
         raise BadInput(f"{path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:
@@ -212,7 +310,7 @@ def _read(path: Path) -> tuple[list[UnitEntry], list[PersonEntry]]:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for section, index, line, value in entries(path, text):
+        for section, index, line, value in entries(path, data):
             if index < 0:
                 if section == "":
                     _OrgIn.model_validate(value)  # not a mapping: refused here
@@ -220,18 +318,9 @@ def _read(path: Path) -> tuple[list[UnitEntry], list[PersonEntry]]:
                 continue
             try:
                 if section == "units":
-                    u = _UnitIn.model_validate(value)
-                    units.append(
-                        UnitEntry(
-                            line, u.code, u.name, u.level, u.parent, u.contacts, u.removed,
-                            u.merged_into,
-                        )
-                    )  # fmt: skip
+                    units.append(_unit_entry(line, value))
                 else:
-                    p = _PersonIn.model_validate(value)
-                    people.append(
-                        PersonEntry(line, p.id, p.name, p.role, p.unit, p.contacts, p.left)
-                    )
+                    people.append(_person_entry(line, value))
             except ValidationError as exc:
                 raise _problem(path, line, section, index, exc) from None
         _OrgIn.model_validate(others)  # a key other than units and people, or not lists
@@ -244,12 +333,17 @@ def _read(path: Path) -> tuple[list[UnitEntry], list[PersonEntry]]:
     return units, people
 
 
+# The tree as stored, for the checks.
+_TREE = select(
+    UNITS.c.code, UNITS.c.level, UNITS.c.parent_code, UNITS.c.ended_at, UNITS.c.merged_into
+)
+# Contacts are read as their JSON text: a dict and its lists cost four times the memory.
 _UNITS = select(
     UNITS.c.code,
     UNITS.c.name,
     UNITS.c.level,
     UNITS.c.parent_code,
-    UNITS.c.contacts,
+    cast(UNITS.c.contacts, Text).label("contacts"),
     UNITS.c.ended_at,
     UNITS.c.merged_into,
 )
@@ -258,7 +352,7 @@ _PEOPLE = select(
     PEOPLE.c.name,
     PEOPLE.c.role,
     PEOPLE.c.unit_code,
-    PEOPLE.c.contacts,
+    cast(PEOPLE.c.contacts, Text).label("contacts"),
     PEOPLE.c.left_at,
 )
 _UNIT_UPDATE = update(UNITS).where(UNITS.c.code == bindparam("b_code"))
@@ -278,17 +372,17 @@ def apply_org(
     before anything is written. A row the file leaves as it is is not written, and is
     counted unchanged. A unit merged into another passes it its units below and its people;
     what that does to disputes is the caller's (``workflows.reorganising``)."""
-    existing = {row.code: row for row in fetch(session, _UNITS)}
+    existing = {row.code: row for row in fetch(session, _TREE)}
     levels = {code: UnitLevel(u.level) for code, u in existing.items()}
     parents = {code: u.parent_code for code, u in existing.items()}
-    seen: dict[str, int] = {}
-    for unit in units:
+    seen: dict[str, int] = {}  # code: its entry's position
+    for position, unit in enumerate(units):
         if unit.code in seen:
             raise BadInput(
                 f"{path}:{unit.line}: duplicate unit code {unit.code!r} "
-                f"(first at line {seen[unit.code]})"
+                f"(first at line {units[seen[unit.code]].line})"
             )
-        seen[unit.code] = unit.line
+        seen[unit.code] = position
         levels[unit.code] = unit.level
         parents[unit.code] = unit.parent
     ending = _ending(path, units, existing, levels)  # code: the unit it goes to, or None
@@ -335,114 +429,134 @@ def apply_org(
                     {"parent": unit.parent},
                 )
             )
-    given = {unit.code for unit in units}
     # What a merged unit had goes to the unit it is merged into; a removed unit has nothing.
     moved_with: list[tuple[str, dict[str, Any]]] = []
     for code, row in existing.items():
         parent = row.parent_code
         if row.ended_at is not None or code in ending or parent not in ending:
             continue
-        if code in given:  # the file says where it goes now (checked above)
+        if code in seen:  # the file says where it goes now (checked above)
             continue
         into = ending[parent]
         if into is None:
             raise BadInput(
-                f"{path}:{seen[parent]}: unit {parent!r} cannot be removed: unit {code!r} is "
+                f"{path}:{units[seen[parent]].line}: unit {parent!r} cannot be removed: unit "
+                f"{code!r} is "
                 "under it; move, merge or remove it in the same file"
             )
         moved_with.append((code, {"parent_code": into}))
         parents[code] = into
 
-    stored_people = {row.id: row for row in fetch(session, _PEOPLE)}
-    people_rows: list[tuple[str, dict[str, Any]]] = []
-    seen_people: dict[str, int] = {}
-    for person in people:
+    seen_people: dict[str, int] = {}  # id: its entry's position
+    for position, person in enumerate(people):
         where = f"{path}:{person.line}: person {person.id!r}"
         if person.id in seen_people:
+            first = people[seen_people[person.id]].line
             raise BadInput(
-                f"{path}:{person.line}: duplicate person id {person.id!r} "
-                f"(first at line {seen_people[person.id]})"
+                f"{path}:{person.line}: duplicate person id {person.id!r} (first at line {first})"
             )
-        seen_people[person.id] = person.line
+        seen_people[person.id] = position
         if person.unit not in levels:
             raise BadInput(f"{where}: unknown unit {person.unit!r}")
         if _ended(person.unit, existing, ending):
             raise BadInput(
                 f"{where}: unit {person.unit!r} {_end_said(person.unit, existing, ending)}"
             )
-        row = stored_people.get(person.id)
-        values: dict[str, Any] = {
+
+    # Parents first, so that the foreign keys hold on every database.
+    order = {level: rank for rank, level in enumerate(UnitLevel)}
+    units_changed = _Changed("code")
+    new_units = [u for u in units if u.code not in existing]
+    for row in each(session, _UNITS):  # the stored units, a few thousand at a time
+        given = seen.get(row.code)
+        if given is None or row.ended_at is not None:
+            continue  # not in the file, or as it ended
+        u = units[given]
+        values: dict[str, Any] = {"name": u.name, "level": u.level.value, "parent_code": u.parent}
+        if u.code in ending:
+            values.update(ended_at=now, merged_into=ending[u.code])
+        units_changed.note(u.code, row, _given(values, u.contacts))
+    new_units.sort(key=lambda u: order[u.level])
+    units_added = insert_rows(
+        session,
+        UNITS,
+        (
+            {
+                "code": u.code,
+                "name": u.name,
+                "level": u.level.value,
+                "parent_code": u.parent,
+                "contacts": u.contacts or "{}",
+            }
+            for u in new_units
+        ),
+        raw=("contacts",),
+    )
+    del new_units
+    units_updated = units_changed.write(session, _UNIT_UPDATE)
+    if moved_with:
+        execute_many(session, _UNIT_UPDATE, [{"b_code": c, **v} for c, v in moved_with])
+    del existing
+
+    # The people stored are read a few thousand at a time, not held: a province has
+    # hundreds of thousands.
+    stored = bytearray(len(people))  # 1 where the entry's person is stored
+    people_changed = _Changed("id")
+    with_their_unit: list[dict[str, Any]] = []
+    for row in each(session, _PEOPLE):
+        entry = seen_people.get(row.id)
+        if entry is None:
+            if row.unit_code in ending and row.left_at is None:
+                into = ending[row.unit_code]
+                if into is None:
+                    raise BadInput(
+                        f"{path}:{units[seen[row.unit_code]].line}: unit {row.unit_code!r} "
+                        "cannot be "
+                        f"removed: {row.id!r} works there; move them or mark them left in "
+                        "the same file"
+                    )
+                with_their_unit.append({"b_id": row.id, "unit_code": into})
+            continue
+        stored[entry] = 1
+        person = people[entry]
+        values = {
             "name": person.name,
             "role": person.role.value,
             "unit_code": person.unit,
         }
-        if row is None:
-            if person.left:
-                raise BadInput(f"{where}: not in the org: there is no one to leave")
-            people_rows.append((person.id, _given(values, person.contacts)))
-            continue
+        change = _person_change(person, row, ending)
+        if change is not None:
+            changes.append(change)
         if person.left is True and row.left_at is None:
             values["left_at"] = now
-            changes.append(
-                OrgChange(
-                    "person_left",
-                    person.id,
-                    person.name,
-                    person.line,
-                    {"unit": row.unit_code},
-                    {"unit": person.unit},
-                )
-            )
         elif person.left is False and row.left_at is not None:
             values["left_at"] = None  # back again
-        elif (
-            row.unit_code != person.unit
-            and row.left_at is None
-            and ending.get(row.unit_code) != person.unit  # not with their unit, merged
-        ):
-            changes.append(
-                OrgChange(
-                    "person_moved",
-                    person.id,
-                    person.name,
-                    person.line,
-                    {"unit": row.unit_code},
-                    {"unit": person.unit},
-                )
-            )
-        people_rows.append((person.id, _given(values, person.contacts)))
-    for person_id, row in stored_people.items():
-        if person_id in seen_people or row.unit_code not in ending or row.left_at is not None:
-            continue
-        into = ending[row.unit_code]
-        if into is None:
+        people_changed.note(person.id, row, _given(values, person.contacts))
+    for position, person in enumerate(people):
+        if not stored[position] and person.left:
             raise BadInput(
-                f"{path}:{seen[row.unit_code]}: unit {row.unit_code!r} cannot be removed: "
-                f"{person_id!r} works there; move them or mark them left in the same file"
+                f"{path}:{person.line}: person {person.id!r}: not in the org: there is no "
+                "one to leave"
             )
-        people_rows.append((person_id, {"unit_code": into}))  # with their unit
-
-    # Parents first, so that the foreign keys hold on every database.
-    order = {level: rank for rank, level in enumerate(UnitLevel)}
-    unit_rows = []
-    for u in sorted(units, key=lambda u: order[u.level]):
-        row = existing.get(u.code)
-        if row is not None and row.ended_at is not None:
-            continue
-        values = {"name": u.name, "level": u.level.value, "parent_code": u.parent}
-        if u.code in ending:
-            values.update(ended_at=now, merged_into=ending[u.code])
-        unit_rows.append((u.code, _given(values, u.contacts)))
-    units_added, units_updated = _upsert(
-        session, UNITS, _UNIT_UPDATE, "code", existing, [*unit_rows, *moved_with]
+    people_added = insert_rows(
+        session,
+        PEOPLE,
+        (
+            {
+                "id": p.id,
+                "name": p.name,
+                "role": p.role.value,
+                "unit_code": p.unit,
+                "contacts": p.contacts or "{}",
+            }
+            for position, p in enumerate(people)
+            if not stored[position]
+        ),
+        raw=("contacts",),
     )
-    units_updated -= len(moved_with)
-    del existing
-    people_added, people_updated = _upsert(
-        session, PEOPLE, _PERSON_UPDATE, "id", stored_people, people_rows
-    )
-    counted = [p for p in people_rows if p[0] in seen_people]
-    people_updated -= len(people_rows) - len(counted)
+    people_updated = people_changed.write(session, _PERSON_UPDATE)
+    execute_many(session, _PERSON_UPDATE, with_their_unit)
+    changes.sort(key=lambda c: (c.kind.startswith("person_"), c.line))
     kinds: dict[str, int] = {}
     for change in changes:
         kinds[change.kind] = kinds.get(change.kind, 0) + 1
@@ -456,6 +570,59 @@ def apply_org(
         changes=kinds,
     )
     return Loaded(summary, changes)
+
+
+def _person_change(
+    person: PersonEntry, row: Any, ending: dict[str, str | None]
+) -> OrgChange | None:
+    """The change of a stored person (``row``) that moves work: gone, or moved to another
+    unit (not with their unit, merged into the one they are given)."""
+    before, after = {"unit": row.unit_code}, {"unit": person.unit}
+    if person.left is True and row.left_at is None:
+        return OrgChange("person_left", person.id, person.name, person.line, before, after)
+    if (
+        row.unit_code != person.unit
+        and row.left_at is None
+        and person.left is not False
+        and ending.get(row.unit_code) != person.unit
+    ):
+        return OrgChange("person_moved", person.id, person.name, person.line, before, after)
+    return None
+
+
+class _Changed:
+    """The stored rows an entry changes: each update sets the columns its entry gives
+    (rows alike in those are updated together); an unchanged row is not written."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+
+    def note(self, code: str, row: Any, values: dict[str, Any]) -> None:
+        if not _differs(row, values):
+            return
+        if "contacts" in values:  # the update's JSON column takes the value, not its text
+            values = {**values, "contacts": json.loads(values["contacts"])}
+        self.groups.setdefault(tuple(values), []).append({f"b_{self.key}": code, **values})
+
+    def write(self, session: Session, statement: Any) -> int:
+        for group in self.groups.values():
+            execute_many(session, statement, group)
+        return sum(len(group) for group in self.groups.values())
+
+
+def _differs(row: Any, values: dict[str, Any]) -> bool:
+    """Whether a stored row differs from the columns an entry gives: contacts are compared
+    as JSON text first, then as values (the same addresses written otherwise are the
+    same)."""
+    for column, value in values.items():
+        stored = getattr(row, column)
+        if column == "contacts":
+            if stored != value and json.loads(stored) != json.loads(value):
+                return True
+        elif stored != value:
+            return True
+    return False
 
 
 def _ending(
@@ -517,35 +684,9 @@ def _end_said(code: str, existing: dict[str, Any], ending: dict[str, str | None]
     return f"was removed on {day}"
 
 
-def _given(values: dict[str, Any], contacts: dict[str, Any] | None) -> dict[str, Any]:
+def _given(values: dict[str, Any], contacts: str | None) -> dict[str, Any]:
     """The columns an entry sets: its contacts only if the file gives them."""
     return values if contacts is None else {**values, "contacts": contacts}
-
-
-def _upsert(
-    session: Session,
-    table: Any,
-    changing: Any,
-    key: str,
-    stored: dict[str, Any],
-    rows: Iterable[tuple[str, dict[str, Any]]],
-) -> tuple[int, int]:
-    """Insert the rows not ``stored`` and update those that differ (``changing``, by
-    ``b_<key>``), set-wise; how many were added and updated. An unchanged row is not
-    written. A new row without contacts gets none; an update sets only the columns given
-    (rows alike in those are updated together)."""
-    added: list[dict[str, Any]] = []
-    changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for code, values in rows:
-        row = stored.get(code)
-        if row is None:
-            added.append({key: code, "contacts": {}, **values})
-        elif tuple(getattr(row, column) for column in values) != tuple(values.values()):
-            changed.setdefault(tuple(values), []).append({f"b_{key}": code, **values})
-    insert_rows(session, table, added)
-    for group in changed.values():
-        execute_many(session, changing, group)
-    return len(added), sum(len(group) for group in changed.values())
 
 
 def _check_unit(
