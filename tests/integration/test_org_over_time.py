@@ -3,7 +3,7 @@ people move and leave, and the live disputes follow without losing their history
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from models.tables import (
     Person,
     Task,
     Unit,
+    UnitTask,
 )
 from models.values import OPERATOR, EventKind, UnitPath
 from rules.evaluate import evaluate
@@ -421,3 +422,43 @@ def test_the_dispute_page_says_what_the_org_change_did(
     page = Site(engine, policy, LATER).signed_in("zhou").get(f"/disputes/{live}")
     assert page.status_code == 200
     assert "33010101 划归新的上级；镇（街道） 330101 → 330102" in page.text
+
+
+TWO_COUNTIES = """\
+units:
+  - {code: "330100", name: 枫桥县, level: county}
+  - {code: "330200", name: 邻县, level: county}
+  - {code: "330201", name: 邻镇, level: township, parent: "330200"}
+people:
+  - {id: chen, name: 陈科长, role: supervisor, unit: "330100"}
+  - {id: qian, name: 钱科长, role: supervisor, unit: "330200"}
+"""
+
+
+def test_a_merged_county_owes_its_inspection_no_more_and_is_not_given_another(
+    engine: Engine, tmp_path: Path, policy: Policy
+) -> None:
+    from workflows.db import transaction
+    from workflows.sweeps.unit_tasks import open_unit_tasks
+
+    _load(engine, tmp_path, TWO_COUNTIES)
+    december = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
+    with transaction(engine) as session:
+        assert open_unit_tasks(session, policy=policy, flow="monthly_inspection",
+                               scheduled=december, now=december) == 2  # fmt: skip
+    merged = (
+        TWO_COUNTIES.replace(
+            '{code: "330200", name: 邻县, level: county}',
+            '{code: "330200", name: 邻县, level: county, merged_into: "330100"}',
+        )
+        .replace('parent: "330200"', 'parent: "330100"')
+        .replace('unit: "330200"', 'unit: "330100"')
+    )
+    _load(engine, tmp_path, merged, now=december + timedelta(hours=2))
+    with reading(engine) as session:
+        states = {t.unit_code: t.state for t in session.exec(select(UnitTask))}
+    assert states == {"330100": "open", "330200": "cancelled"}
+    january = datetime(2027, 1, 4, 1, 0, tzinfo=UTC)
+    with transaction(engine) as session:
+        assert open_unit_tasks(session, policy=policy, flow="monthly_inspection",
+                               scheduled=january, now=january) == 1  # fmt: skip

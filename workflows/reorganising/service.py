@@ -21,13 +21,21 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import Engine, and_, func, insert, or_, select
+from sqlalchemy import Engine, and_, func, insert, or_, select, update
 from sqlmodel import Session
 
 from models.tables import OrgChange as OrgChangeRecord
-from models.tables import Unit
+from models.tables import Unit, UnitTask
 from models.targets import Target
-from models.values import LIVE_STATUSES, Actor, Level, MessageKind, UnitLevel, UnitPath
+from models.values import (
+    LIVE_STATUSES,
+    Actor,
+    Level,
+    MessageKind,
+    TaskState,
+    UnitLevel,
+    UnitPath,
+)
 from rules.policy import Policy
 from workflows.access import Action, permit, viewer_of
 from workflows.accounts import close_accounts
@@ -45,6 +53,7 @@ log = structlog.get_logger(__name__)
 
 ORG_CHANGES = OrgChangeRecord.__table__  # type: ignore[attr-defined]
 UNITS = Unit.__table__  # type: ignore[attr-defined]
+UNIT_TASKS = UnitTask.__table__  # type: ignore[attr-defined]
 ORG_CHANGE_KINDS = ("unit_moved", "unit_merged", "unit_removed", "person_moved", "person_left")
 _BATCH = 500  # disputes recorded on together
 _NAMED = 20  # disputes a refusal or a message names, at most
@@ -177,6 +186,13 @@ def _carry_out(
     left = [c.subject for c in changes if c.kind == "person_left"]
     if left:
         close_accounts(session, left, now=now)
+    ended = [c.subject for c in changes if c.kind in ("unit_merged", "unit_removed")]
+    if ended:  # what an ended unit owed as a whole (its monthly inspection) is owed no more
+        session.execute(
+            update(UNIT_TASKS)
+            .where(UNIT_TASKS.c.unit_code.in_(ended), UNIT_TASKS.c.state == TaskState.open)
+            .values(state=TaskState.cancelled, closed_at=now)
+        )
     for index, change in enumerate(changes):
         disputes = by_change.get(index, [])
         change_id = session.execute(

@@ -34,7 +34,9 @@ def store_reports(
     """
     stored = 0
     with transaction(engine) as session:
-        heads = session.exec(select(Unit.code).where(Unit.level == level)).all()
+        heads = session.exec(  # not one that ended (merged, removed)
+            select(Unit.code).where(Unit.level == level, col(Unit.ended_at).is_(None))
+        ).all()
         column = Dispute.county_code if level == "county" else Dispute.township_code
         for code in heads:
             overdue = session.exec(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import structlog
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.tables import Unit, UnitTask
 from models.targets import Target
@@ -39,7 +39,11 @@ def open_unit_tasks(
             if rule.due is None
             else policy.due_after(scheduled, rule.due, risk=Risk.low)
         )
-        units = list(session.exec(select(Unit.code).where(Unit.level == rule.level)))
+        units = list(  # not one that ended (merged, removed)
+            session.exec(
+                select(Unit.code).where(Unit.level == rule.level, col(Unit.ended_at).is_(None))
+            )
+        )
         if not units:
             continue
         rows = [
