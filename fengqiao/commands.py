@@ -32,7 +32,14 @@ from workflows.db import migrate
 from workflows.engine import sweep as sweep_due
 from workflows.errors import BadInput
 from workflows.messaging import deliver, retry_dead
-from workflows.recording import NewDispute, NewEvent, import_events, record_event, report_dispute
+from workflows.recording import (
+    NewDispute,
+    NewEvent,
+    import_events,
+    loads_limited,
+    record_event,
+    report_dispute,
+)
 from workflows.reorganising import load_org
 from workflows.reorganising import org_history as org_history_of
 from workflows.rollout import ChangedDispute, RulesDiff, apply_rules, diff_rules
@@ -65,10 +72,7 @@ def _json(value: Any) -> None:
 def _parse_json(text: str | None, what: str) -> Any:
     if text is None:
         return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadInput(f"{what} is not valid JSON: {exc.msg} at column {exc.colno}") from None
+    return loads_limited(text, what=what)
 
 
 def init(ctx: Context, args: argparse.Namespace) -> int:
@@ -194,6 +198,7 @@ def events_import(ctx: Context, args: argparse.Namespace) -> int:
     print(
         f"{summary.events} events recorded on {summary.disputes} disputes "
         f"({summary.decisions} escalations and listings fell due)"
+        + (f"; {summary.already} lines recorded before, not again" if summary.already else "")
     )
     return 0
 

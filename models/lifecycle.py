@@ -44,6 +44,7 @@ class Event:
     data: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     actor: str | None = None  # who did it, a person's id; None for the engine's decisions
     seq: int = 0
+    key: str | None = None  # the imported line's key, if it came from one
 
 
 @dataclass(frozen=True)

@@ -187,7 +187,18 @@ class DisputeEvent(SQLModel, table=True):
     """The append-only event log: one row per event, numbered per dispute."""
 
     __tablename__ = "dispute_events"
-    __table_args__ = (UniqueConstraint("dispute_id", "seq", name="uq_dispute_events_seq"),)
+    __table_args__ = (
+        UniqueConstraint("dispute_id", "seq", name="uq_dispute_events_seq"),
+        # A line of an imported file is recorded once however often the file is imported.
+        Index(
+            "uq_dispute_events_import_key",
+            "dispute_id",
+            "import_key",
+            unique=True,
+            postgresql_where=text("import_key IS NOT NULL"),
+            sqlite_where=text("import_key IS NOT NULL"),
+        ),
+    )
     id: int | None = Field(
         default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
     )
@@ -199,6 +210,9 @@ class DisputeEvent(SQLModel, table=True):
     actor: str | None = Field(default=None, max_length=64)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     rules_version: str = Field(max_length=64)
+    # The key of the imported line it came from (its own, or a digest of an event given
+    # with its time): none for an event recorded otherwise.
+    import_key: str | None = Field(default=None, max_length=200)
 
 
 class Obligation(SQLModel, table=True):

@@ -706,3 +706,102 @@ def test_a_village_merger_is_loaded_said_and_listed_in_the_org_history(
     assert change["at"] == "2026-11-02T15:00:00+08:00"
     refused = county("--now", later, "dispute", "event", str(dispute), "reorganise")
     assert refused.code == 2 and "recorded by `fengqiao org load`" in refused.err
+
+
+def _lines(*lines: object) -> str:
+    return (
+        "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines)
+        + "\n"
+    )
+
+
+def test_events_import_again_records_each_line_once(county: Cli, tmp_path: Path) -> None:
+    dispute = _new(county)
+    first = _lines(
+        {"dispute": dispute, "kind": "check", "at": "2026-11-02T10:00+08:00", "by": "wang"},
+        {"dispute": dispute, "kind": "note", "data": {"text": "电话联系"}, "key": "ledger-7"},
+    )
+    (tmp_path / "events.jsonl").write_text(first, encoding="utf-8")
+    now = ("--now", "2026-11-02T12:00+08:00")
+    assert county(*now, "events", "import", "events.jsonl").out.startswith("2 events recorded")
+    # Retried, then with a line added: only the new line is recorded.
+    again = county(*now, "events", "import", "events.jsonl")
+    assert again.code == 0 and again.out.startswith("0 events recorded on 0 disputes")
+    assert "2 lines recorded before, not again" in again.out
+    added = first + _lines(
+        {"dispute": dispute, "kind": "check", "at": "2026-11-02T11:00+08:00", "by": "wang"}
+    )
+    (tmp_path / "events.jsonl").write_text(added, encoding="utf-8")
+    done = county(*now, "events", "import", "events.jsonl")
+    assert (
+        done.out.startswith("1 events recorded on 1 disputes")
+        and "2 lines recorded before" in done.out
+    )
+    shown = json.loads(county(*now, "dispute", "show", str(dispute), "--json").out)
+    assert [e["kind"] for e in shown["events"]] == ["report", "check", "note", "check"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "gbk"])
+def test_events_import_reads_a_file_with_a_bom_or_in_gbk(
+    county: Cli, tmp_path: Path, encoding: str
+) -> None:
+    dispute = _new(county)
+    line = _lines({"dispute": dispute, "kind": "note", "data": {"text": "双方同意再协商"}})
+    (tmp_path / "events.jsonl").write_bytes(line.encode(encoding))
+    done = county("--now", "2026-11-02T12:00+08:00", "events", "import", "events.jsonl")
+    assert done.code == 0, done.err
+
+
+def test_events_import_refuses_what_it_cannot_take_in_one_line_each_without_echoing_it(
+    county: Cli, tmp_path: Path
+) -> None:
+    dispute = _new(county)
+    huge = "x" * 1_000_000
+    (tmp_path / "events.jsonl").write_text(
+        _lines(
+            '{"dispute": %d, "kind": "check", "kind": "visit"}' % dispute,
+            {"dispute": dispute, "kind": "note", "data": {"text": huge[:20_000]}},
+            "[" * 30 + "]" * 30,
+            ["not", "an", "object"],
+            {"dispute": dispute, "kind": huge[:5_000]},
+            {"dispute": dispute, "kind": "note", "data": {"text": "a"}, "key": "k1"},
+            {"dispute": dispute, "kind": "note", "data": {"text": "b"}, "key": "k1"},
+            '{"dispute": %d, "kind": "note", "data": {"text": "%s"}}' % (dispute, huge),
+        ),
+        encoding="utf-8",
+    )
+    before = dump(_engine(tmp_path))
+    done = county("--now", "2026-11-02T12:00+08:00", "events", "import", "events.jsonl")
+    assert done.code == 2
+    errors = done.err.strip().splitlines()
+    assert [e.split(":")[1] for e in errors] == ["1", "2", "3", "4", "5", "7", "8"]
+    assert errors[0].endswith("duplicate key 'kind'")
+    assert errors[1].endswith("data.text: text of 20,000 characters; at most 10,000")
+    assert errors[2].endswith("line is nested 30 deep; at most 16")
+    assert "a line is a JSON object" in errors[3]
+    assert "kind: String should have at most 32 characters" in errors[4]
+    assert errors[5].endswith("the key of line 6 again")
+    assert "at most 65,536" in errors[6]
+    assert all(len(e) < 200 for e in errors) and "_Line" not in done.err
+    assert dump(_engine(tmp_path)) == before
+
+
+def test_a_data_value_nested_too_deeply_is_refused_in_one_line(county: Cli) -> None:
+    dispute = _new(county)
+    deep = "[" * 20_000 + "]" * 20_000  # a RecursionError in the json module
+    done = county(
+        "--now", "2026-11-02T12:00+08:00", "dispute", "event", str(dispute), "note", "--data", deep
+    )
+    assert done.code == 2 and done.err.strip().endswith("--data is nested 20000 deep; at most 16")
+    duplicate = '{"text": "a", "text": "b"}'
+    done = county(
+        "--now",
+        "2026-11-02T12:00+08:00",
+        "dispute",
+        "event",
+        str(dispute),
+        "note",
+        "--data",
+        duplicate,
+    )
+    assert done.code == 2 and done.err.strip().endswith("--data: duplicate key 'text'")

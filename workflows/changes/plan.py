@@ -311,6 +311,7 @@ def _event_row(
         "actor": event.actor,
         "data": dict(event.data),
         "rules_version": policy.version,
+        "import_key": event.key,
     }
 
 

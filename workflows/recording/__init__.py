@@ -2,6 +2,7 @@
 them, each change in one transaction."""
 
 from workflows.recording.importing import ImportSummary, import_events
+from workflows.recording.lines import decode_text, loads_limited
 from workflows.recording.service import (
     Recorded,
     Refusals,
@@ -30,7 +31,9 @@ __all__ = [
     "Recorded",
     "Refusals",
     "check_time",
+    "decode_text",
     "import_events",
+    "loads_limited",
     "record",
     "record_event",
     "record_events",

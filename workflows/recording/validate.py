@@ -14,6 +14,7 @@ from models.values import EventKind, Risk
 from rules.schema import Source
 from workflows.access import Forbidden
 from workflows.errors import BadInput, NotFound, has_nul
+from workflows.recording.lines import shown
 
 __all__ = [
     "RECORDABLE",
@@ -40,6 +41,7 @@ class NewEvent:
     at: datetime | None = None
     actor: str | None = None
     data: dict[str, Any] | None = field(default=None)
+    key: str | None = None  # an imported line's: recorded once, however often imported
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ def validated(
         kind = EventKind(new.kind)
     except ValueError:
         raise BadInput(
-            f"unknown event kind {new.kind!r}; expected one of {', '.join(RECORDABLE)}"
+            f"unknown event kind {shown(new.kind)}; expected one of {', '.join(RECORDABLE)}"
         ) from None
     if kind is EventKind.report:
         raise BadInput("a dispute is reported once, by `fengqiao dispute new`")
@@ -174,8 +176,8 @@ def validated(
             )
     for person in (by, data.get("person")):
         if person is not None and person not in people:
-            raise NotFound(f"unknown person {person!r}")
-    return Event(kind=kind, at=at, data=MappingProxyType(data), actor=by, seq=seq)
+            raise NotFound(f"unknown person {shown(person)}")
+    return Event(kind=kind, at=at, data=MappingProxyType(data), actor=by, seq=seq, key=new.key)
 
 
 def check_time(at: datetime, *, now: datetime) -> None:
