@@ -146,7 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--by", help="the person reporting it")
     new.add_argument("--people", type=int, default=1, help="number of people involved")
     new.add_argument("--location")
-    new.add_argument("--parties", help='JSON list, e.g. [{"name": "…", "phone": "…"}]')
+    new.add_argument(
+        "--parties",
+        help='JSON list of parties, e.g. [{"name": "张三", "role": "申请人", "phone": "13800138000"}]'
+        " (fields: name, role, phone, id_number, address)",
+    )
     new.add_argument(
         "--source",
         help="where it came from; court_delegated (委派) or court_entrusted (委托) owes the "

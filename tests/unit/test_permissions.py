@@ -67,14 +67,14 @@ def test_the_matrix_table_has_a_row_per_action_and_a_column_per_role_and_levels(
     assert len(table) == 2 + len(Action)
 
 
-def test_parties_are_masked_keeping_a_names_first_character_and_a_numbers_last_digits() -> None:
+def test_parties_are_masked_keeping_a_names_first_character_and_a_numbers_ends() -> None:
     from workflows.access import mask_parties
 
     masked = mask_parties(
         [{"name": "张三丰", "phone": "13812345678", "id_number": "33010219800101123X", "age": 52}]
     )
     assert masked == [
-        {"name": "张**", "phone": "*******5678", "id_number": "**************123X", "age": "***"}
+        {"name": "张**", "phone": "138****5678", "id_number": "3301**********123X", "age": "***"}
     ]
     assert mask_parties([{"name": "王"}]) == [{"name": "王**"}]
 

@@ -13,7 +13,6 @@ from workflows.access.scope import Viewer
 __all__ = ["HANDLING_ROLES", "mask_parties", "sees_parties"]
 
 HANDLING_ROLES = (Role.mediator, Role.supervisor)
-_KEPT_DIGITS = 4
 
 
 def sees_parties(viewer: Viewer | None) -> bool:
@@ -22,15 +21,24 @@ def sees_parties(viewer: Viewer | None) -> bool:
 
 
 def mask_parties(parties: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The parties with every value masked, keeping its field: a name's first character,
-    a number's last four digits; any other value wholly."""
-    return [{key: _masked(value) for key, value in party.items()} for party in parties]
+    """The parties with their personal data masked, keeping each field: a name's first
+    character (张**), a phone's first three and last four digits (138****1234), an ID
+    number's first four and last four (3301**********1234), an address's first three
+    characters; the role as it is; any other value wholly."""
+    return [{key: _masked(key, value) for key, value in party.items()} for party in parties]
 
 
-def _masked(value: Any) -> str:
+def _masked(key: str, value: Any) -> Any:
+    if key == "role":
+        return value
     if not isinstance(value, str) or not value:
         return "***"
-    digits = sum(c.isdigit() for c in value)
-    if digits >= len(value) // 2 + 1 and len(value) > _KEPT_DIGITS:  # a phone or ID number
-        return "*" * (len(value) - _KEPT_DIGITS) + value[-_KEPT_DIGITS:]
-    return value[0] + "*" * max(2, len(value) - 1)
+    if key == "name":
+        return value[0] + "**"
+    if key == "phone" and len(value) > 7:
+        return value[:3] + "*" * (len(value) - 7) + value[-4:]
+    if key == "id_number" and len(value) > 8:
+        return value[:4] + "*" * (len(value) - 8) + value[-4:]
+    if key == "address":
+        return value[:3] + "***"
+    return "***"

@@ -47,6 +47,7 @@ from workflows.recording.validate import (
     NewDispute,
     NewEvent,
     check_dispute,
+    checked_parties,
     named_people,
     report_data,
     validated,
@@ -101,6 +102,7 @@ def report_dispute(
     reported by ``actor``, in one transaction; its id."""
     at = dispute.at or now
     risk = check_dispute(dispute, now=now)
+    parties = checked_parties(dispute)
     reported = report_data(dispute, now=now, sources=policy.rules.sources)
     with transaction(engine) as session:
         if actor.checked:
@@ -131,7 +133,7 @@ def report_dispute(
                 "township_code": path.township,
                 "county_code": path.county,
                 "people_involved": dispute.people_involved,
-                "parties": list(dispute.parties),
+                "parties": parties,
                 "location": dispute.location,
                 "reported_at": at,
                 "level_since": at,

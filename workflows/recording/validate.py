@@ -10,10 +10,11 @@ from typing import Any
 
 from models.events import EventData, InvalidEventData
 from models.lifecycle import BY_ORG_ONLY, Event
+from models.parties import InvalidParties, validate_parties
 from models.values import EventKind, Risk
 from rules.schema import Source
 from workflows.access import Forbidden
-from workflows.errors import BadInput, NotFound, has_nul
+from workflows.errors import BadInput, NotFound
 from workflows.recording.lines import shown
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "NewEvent",
     "check_dispute",
     "check_time",
+    "checked_parties",
     "named_people",
     "report_data",
     "validated",
@@ -115,13 +117,18 @@ def check_dispute(new: NewDispute, *, now: datetime) -> Risk:
     _check_text("location", new.location, 500)
     if not 1 <= new.people_involved <= 1_000_000:
         raise BadInput(f"people involved must be between 1 and 1000000, got {new.people_involved}")
-    if len(new.parties) > 1000:
-        raise BadInput(f"at most 1000 parties, got {len(new.parties)}")
     if "\x00" in new.unit:
         raise BadInput("unit may not contain a NUL character")
-    if has_nul(list(new.parties)):
-        raise BadInput("parties may not contain a NUL character")
     return risk
+
+
+def checked_parties(new: NewDispute) -> list[dict[str, Any]]:
+    """The dispute's parties as they are kept: each checked against the schema
+    (``models.parties``); raise :class:`BadInput` naming the first problem."""
+    try:
+        return validate_parties(list(new.parties))
+    except InvalidParties as exc:
+        raise BadInput(str(exc)) from None
 
 
 def named_people(events: Sequence[NewEvent], *, actor: str | None) -> set[str]:
