@@ -148,8 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--location")
     new.add_argument(
         "--parties",
-        help='JSON list of parties, e.g. [{"name": "张三", "role": "申请人", "phone": "13800138000"}]'
-        " (fields: name, role, phone, id_number, address)",
+        help='JSON list of parties, e.g. [{"name": "张三", "role": "申请人", '
+        '"phone": "13800138000"}] (fields: name, role, phone, id_number, address)',
     )
     new.add_argument(
         "--source",
