@@ -462,3 +462,36 @@ def test_a_merged_county_owes_its_inspection_no_more_and_is_not_given_another(
     with transaction(engine) as session:
         assert open_unit_tasks(session, policy=policy, flow="monthly_inspection",
                                scheduled=january, now=january) == 1  # fmt: skip
+
+
+def test_a_dispute_whose_village_and_township_both_move_gets_one_event(
+    engine: Engine, tmp_path: Path, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import workflows.reorganising.service as service
+
+    monkeypatch.setattr(service, "_BATCH", 1)  # each changed unit looked up on its own
+    _load(engine, tmp_path, TOWNSHIPS)
+    live = report(engine, policy, unit="3301010101", risk="low")
+    both = _edited(  # the village merged into one of another township, merged too
+        (
+            '{code: "33010101", name: 上林村, level: village, parent: "330101"}',
+            '{code: "33010101", name: 上林村, level: village, parent: "330101", merged_into: "33010201"}',
+        ),
+        (
+            '{code: "330101", name: 东溪镇, level: township, parent: "330100"}',
+            '{code: "330101", name: 东溪镇, level: township, parent: "330100", merged_into: "330102"}',
+        ),
+        ('{code: "33010102", name: 下林村, level: village, parent: "330101"}',
+         '{code: "33010102", name: 下林村, level: village, parent: "330102"}'),
+        ('unit: "33010101"}', 'unit: "33010201"}'),
+        ('unit: "330101"}', 'unit: "330102"}'),
+    ).replace('parent: "33010101"}', 'parent: "33010201"}')  # its two grids  # fmt: skip
+    summary = _load(engine, tmp_path, both, now=LATER)
+    assert summary.disputes_moved == 1  # type: ignore[attr-defined]
+    with reading(engine) as session:
+        kinds = [
+            e.kind
+            for e in session.exec(select(DisputeEvent).where(DisputeEvent.dispute_id == live))
+        ]
+    assert kinds == ["report", "reorganise"]
+    assert _dispute(engine, live).township_code == "330102"

@@ -148,6 +148,8 @@ def _carry_out(
     by_change: dict[int, list[int]] = defaultdict(list)  # change's index: its disputes
     units = {c.subject: i for i, c in enumerate(changes) if c.kind in ("unit_moved", "unit_merged")}
     for row in _touching(session, list(units)):
+        if row.id in events:
+            continue  # found again through another of its units, in another batch
         data = _moved(row, tree, units, changes)
         if data is not None:
             events[row.id].append(data)
