@@ -67,7 +67,12 @@ def _event_kinds() -> str:
 
 
 def _data_field(field: DataField) -> str:
-    shown = {"time": "a time with offset", "text": "text", "long_text": "text"}
+    shown = {
+        "time": "a time with offset",
+        "text": "text",
+        "long_text": "text",
+        "amount": "an amount in yuan",
+    }
     what = "/".join(field.choices) if field.choices else shown[field.kind]
     return f"{field.name}{'*' if field.required else ''}: {what}"
 
@@ -140,8 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     new = _command(dispute, "new", c.dispute_new, "report a new dispute")
     new.add_argument("--unit", required=True, help="village or grid code")
     new.add_argument("--risk", required=True, choices=["high", "medium", "low"])
-    new.add_argument("--category", required=True)
+    new.add_argument(
+        "--category",
+        required=True,
+        help="its kind: a code of the rule file's categories, or its name (邻里, 婚姻家庭…)",
+    )
     new.add_argument("--title", required=True)
+    new.add_argument("--description", help="what it is about (纠纷简要情况)")
     new.add_argument("--at", help="when it was reported (default: now)")
     new.add_argument("--by", help="the person reporting it")
     new.add_argument("--people", type=int, default=1, help="number of people involved")
@@ -153,8 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     new.add_argument(
         "--source",
-        help="where it came from; court_delegated (委派) or court_entrusted (委托) owes the "
-        "court its result",
+        help="where it came from: a code of the rule file's sources, or its name (主动排查…); "
+        "court_delegated (委派) or court_entrusted (委托) owes the court its result",
     )
     new.add_argument("--court", help="the court that delegated or entrusted it")
     new.add_argument(
@@ -183,6 +193,23 @@ def build_parser() -> argparse.ArgumentParser:
         events, "import", c.events_import, "record the events of a JSON-lines file, all or nothing"
     )
     imp.add_argument("file", type=Path)
+
+    ledger = top.add_parser("ledger", help="an office's ledger (台账) in and out of Excel")
+    ledgers = ledger.add_subparsers(dest="ledger_command", required=True, parser_class=_Parser)
+    bring = _command(
+        ledgers,
+        "import",
+        c.ledger_import,
+        "bring in an office's ledger (.xlsx or .csv), all or nothing; every bad cell is named",
+    )
+    bring.add_argument("file", type=Path)
+    bring.add_argument(
+        "--by", required=True, help="the person bringing it in: kept as their unit's"
+    )
+    bring.add_argument(
+        "--mapping", type=Path, help="the office's own header names (YAML; docs/ledger.md)"
+    )
+    bring.add_argument("--dry-run", action="store_true", help="check everything, record nothing")
 
     rules = top.add_parser("rules", help="the escalation rules").add_subparsers(
         dest="rules_command", required=True, parser_class=_Parser

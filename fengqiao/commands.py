@@ -31,6 +31,7 @@ from workflows.accounts import disable_account, issue_token, revoke_tokens, set_
 from workflows.db import migrate
 from workflows.engine import sweep as sweep_due
 from workflows.errors import BadInput
+from workflows.ledger import import_ledger
 from workflows.messaging import deliver, retry_dead
 from workflows.recording import (
     NewDispute,
@@ -135,6 +136,7 @@ def dispute_new(ctx: Context, args: argparse.Namespace) -> int:
             risk=args.risk,
             category=args.category,
             title=args.title,
+            description=args.description,
             at=ctx.time(args.at, "--at"),
             people_involved=args.people,
             parties=parties,
@@ -200,6 +202,20 @@ def events_import(ctx: Context, args: argparse.Namespace) -> int:
         f"({summary.decisions} escalations and listings fell due)"
         + (f"; {summary.already} lines recorded before, not again" if summary.already else "")
     )
+    return 0
+
+
+def ledger_import(ctx: Context, args: argparse.Namespace) -> int:
+    summary = import_ledger(
+        engine=ctx.engine,
+        policy=ctx.policy,
+        now=ctx.now,
+        actor=ctx.actor(args.by),
+        path=args.file,
+        mapping=args.mapping,
+        dry_run=args.dry_run,
+    )
+    print(summary)
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import types
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import Enum
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -58,6 +59,12 @@ class _Report(_Data):
     source: str | None = Field(default=None, min_length=1, max_length=64)
     court: Name | None = None
     court_deadline: Time | None = None
+    # 纠纷简要情况: what the dispute is about, as the ledger says it
+    description: str | None = Field(default=None, min_length=1, max_length=2000)
+    # a dispute brought in from an office's ledger: its number there, and when its clocks
+    # start (the import: it is not escalated for the time before)
+    ledger_no: str | None = Field(default=None, min_length=1, max_length=64)
+    clocks_from: Time | None = None
 
 
 class _Assign(_Data):
@@ -75,6 +82,10 @@ class _Mediate(_Data):
 class _Resolve(_Data):
     method: Literal["people", "administrative", "judicial"]
     agreement: Literal["oral", "written"]
+    # the agreement: the sum it settles (yuan), its terms in brief, who mediated it
+    amount: Decimal | None = Field(default=None, ge=0, le=Decimal("1e12"), decimal_places=2)
+    terms: str | None = Field(default=None, min_length=1, max_length=500)
+    mediators: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class _Visit(_Data):
@@ -188,7 +199,7 @@ class DataField:
     ``choices``), ``text``, ``long_text`` or ``time`` (with an offset)."""
 
     name: str
-    kind: Literal["choice", "text", "long_text", "time"]
+    kind: Literal["choice", "text", "long_text", "time", "amount"]
     required: bool
     choices: tuple[str, ...] = ()
     max_length: int | None = None
@@ -228,7 +239,7 @@ class EventData:
                 problems.append(f"{where}: {message}")
             raise InvalidEventData(f"{kind} data: {'; '.join(problems)}") from None
         data = parsed.model_dump(mode="json", exclude_none=True)
-        for name in ("deadline", "until", "court_deadline"):
+        for name in ("deadline", "until", "court_deadline", "clocks_from"):
             moment = getattr(parsed, name, None)
             if isinstance(moment, datetime):
                 data[name] = moment.isoformat()  # as given, offset included
@@ -264,6 +275,8 @@ def _field(name: str, info: FieldInfo) -> DataField:
         return DataField(name, "choice", required, tuple(str(m.value) for m in annotation))
     if annotation is AwareDatetime or annotation is datetime:
         return DataField(name, "time", required)
+    if annotation is Decimal:
+        return DataField(name, "amount", required)
     kind: Literal["text", "long_text"] = "long_text" if (longest or 0) > 500 else "text"
     return DataField(name, kind, required, max_length=longest)
 
@@ -284,4 +297,6 @@ def _type_name(annotation: Any) -> str:
         return "{" + ", ".join(annotation.model_fields) + "}"
     if annotation is str:
         return "text"
+    if annotation is Decimal:
+        return "amount (up to 2 decimals)"
     return getattr(annotation, "__name__", str(annotation))

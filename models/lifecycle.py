@@ -72,13 +72,22 @@ class DisputeState:
         return self.status in OPEN_STATUSES
 
     @classmethod
-    def reported(cls, *, path: UnitPath, risk: Risk, at: datetime) -> DisputeState:
+    def reported(
+        cls,
+        *,
+        path: UnitPath,
+        risk: Risk,
+        at: datetime,
+        clocks_from: datetime | None = None,
+    ) -> DisputeState:
+        """The dispute as reported at ``at``; its clocks start then, or at ``clocks_from``
+        if later (a dispute brought in from a ledger: at its import)."""
         return cls(
             status=Status.reported,
             risk=risk,
             level=Level.village,
             path=path,
-            level_since=at,
+            level_since=max(at, clocks_from) if clocks_from is not None else at,
             reported_at=at,
         )
 

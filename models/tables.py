@@ -144,6 +144,14 @@ class Dispute(SQLModel, table=True):
         _queue("ix_disputes_queue_township", "township_code"),
         _queue("ix_disputes_queue_village", "village_code"),
         _queue("ix_disputes_queue_reported", "reported_unit"),
+        # A row of an office's ledger is brought in once however often the ledger is.
+        Index(
+            "uq_disputes_ledger_key",
+            "ledger_key",
+            unique=True,
+            postgresql_where=text("ledger_key IS NOT NULL"),
+            sqlite_where=text("ledger_key IS NOT NULL"),
+        ),
     )
     id: int | None = Field(
         default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
@@ -178,6 +186,13 @@ class Dispute(SQLModel, table=True):
     # For the queues: the risk as a rank (0 high, 1 medium, 2 low), and the next deadline,
     # the earliest obligation or acknowledgement due (NO_DEADLINE if none).
     risk_rank: int = Field(default=2, sa_column=Column(SmallInteger, nullable=False))
+    # The record a ledger keeps of it (models.record), and the ledger row it came from:
+    # the importing unit's code and the row's number there.
+    record: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSON, nullable=False, server_default=text("'{}'")),
+    )
+    ledger_key: str | None = Field(default=None, max_length=200)
     attention_at: datetime = Field(
         default=NO_DEADLINE, sa_column=Column(UTCDateTime(), nullable=False)
     )

@@ -618,7 +618,7 @@ def evaluate(
     fold_state.note(report)
     for name, rule in policy.rules.obligations.items():
         if fold_state.applies(rule):
-            fold_state.since[name] = initial.reported_at
+            fold_state.since[name] = initial.level_since  # the report, or a later start
     return _fold(fold_state, history, settled=settled, now=now)
 
 

@@ -39,6 +39,8 @@ __all__ = [
     "RuleSet",
     "SensitivePeriod",
     "Source",
+    "Category",
+    "lookup",
     "SupervisionGrade",
     "UnitObligationRule",
     "SupervisionRule",
@@ -297,6 +299,32 @@ class Source(Labelled):
     court: bool = False
 
 
+class Category(Labelled):
+    """A kind of dispute (纠纷类型): a code of the rule file's list, which also answers to
+    ``aliases`` (the other names ledgers give it)."""
+
+    aliases: list[Annotated[str, Field(min_length=1, max_length=64)]] = []
+
+
+def _names_of(code: str, labelled: Labelled, aliases: list[str]) -> list[str]:
+    """The names a code answers to: itself, its labels and its aliases, each also with 纠纷
+    added or taken off; compared without case or surrounding space."""
+    labels = [labelled.label] if isinstance(labelled.label, str) else list(labelled.label.values())
+    names = [code, *labels, *aliases]
+    for label in [*labels, *aliases]:
+        names.append(label[: -len("纠纷")] if label.endswith("纠纷") else f"{label}纠纷")
+    return [name.strip().casefold() for name in names]
+
+
+def lookup(table: dict[str, Any], text: str) -> str | None:
+    """The code of ``table`` (categories or sources) that ``text`` names, or None."""
+    wanted = text.strip().casefold()
+    for code, entry in table.items():
+        if wanted in _names_of(code, entry, getattr(entry, "aliases", [])):
+            return code
+    return None
+
+
 class JudicialConfirmation(Model):
     """司法确认: the parties to a written agreement may apply jointly to a court ``within``
     this time of it (人民调解法 art. 33); later applications are refused."""
@@ -396,6 +424,7 @@ class RuleSet(Model):
     unit_obligations: dict[str, UnitObligationRule] = {}
     judicial_confirmation: JudicialConfirmation | None = None
     sources: dict[str, Source] = {}
+    categories: dict[str, Category] = {}
     sensitive_periods: list[SensitivePeriod] = []
     acknowledgement: dict[Risk, DurationField] = {}
     acknowledgement_escalation: dict[Risk, DurationField] = {}
@@ -428,6 +457,18 @@ class Problem(Model):
 def consistency_problems(rules: RuleSet) -> list[Problem]:
     """Problems that no single field shows: rules that contradict or lead nowhere."""
     problems: list[Problem] = []
+    for listing, coded in (("categories", rules.categories), ("sources", rules.sources)):
+        called: dict[str, str] = {}
+        for code, entry in coded.items():
+            for alias in dict.fromkeys(_names_of(code, entry, getattr(entry, "aliases", []))):
+                if called.get(alias, code) != code:
+                    problems.append(
+                        Problem(
+                            path=(listing, code),
+                            message=f"{alias!r} already names {called[alias]!r}",
+                        )
+                    )
+                called.setdefault(alias, code)
     seen_ids: dict[str, tuple[str | int, ...]] = {}
     thresholds: dict[tuple[Level, Risk, str, str | tuple[str, ...] | None], int] = {}
     for index, rule in enumerate(rules.escalations):

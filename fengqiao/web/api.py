@@ -27,6 +27,7 @@ from fengqiao.web.schemas import (
     TaskItem,
 )
 from models.values import Actor, Level, Risk, Status
+from rules.schema import lookup
 from workflows.access import Forbidden
 from workflows.errors import BadInput, NotFound, first_line
 from workflows.recording import NewDispute, NewEvent, Refusals, record_event, report_dispute
@@ -165,9 +166,12 @@ def api_app(web: Web) -> FastAPI:
         cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$")] = None,
         limit: Annotated[int, Query(ge=1, le=LONGEST_PAGE)] = 50,
     ) -> dict[str, Any]:
+        policy = web.rules()
+        if category is not None:  # its code, or any of its names
+            category = lookup(policy.rules.categories, category) or category
         return queue_view(
             engine=web.engine,
-            policy=web.rules(),
+            policy=policy,
             viewer=signed.viewer,
             now=web.clock(),
             zone=web.zone,
@@ -208,6 +212,7 @@ def api_app(web: Web) -> FastAPI:
                 risk=body.risk,
                 category=body.category,
                 title=body.title,
+                description=body.description,
                 at=_time(body.at, web, "at"),
                 people_involved=body.people_involved,
                 parties=body.parties,

@@ -44,6 +44,7 @@ from models.lifecycle import allowed_now
 from models.values import Actor, EventKind, Level, Risk, Role, Status, UnitLevel
 from rules.loader import RulesError, parse_ruleset
 from rules.policy import Policy
+from rules.schema import Language, lookup
 from workflows.access import Action, permit
 from workflows.accounts import (
     SignInRefused,
@@ -105,23 +106,6 @@ ACCOUNT_PASSWORD_BYTES = 12  # a password set on the accounts page: 16 URL-safe 
 PAGE_HISTORY = 50  # events and closed tasks a dispute's page shows before ?all=1
 PARTY_ROWS = 3
 BULK_ACTIONS = ("assign", "handback", "acknowledge")
-# Suggested when reporting (any other may be typed): the usual kinds of 民间纠纷.
-CATEGORIES = (
-    "婚姻家庭",
-    "邻里纠纷",
-    "房屋宅基地",
-    "土地承包",
-    "山林权属",
-    "合同纠纷",
-    "劳资纠纷",
-    "损害赔偿",
-    "征地拆迁",
-    "物业纠纷",
-    "道路交通",
-    "医疗纠纷",
-    "环境污染",
-    "其他",
-)
 # Event kinds recorded from a dispute's page; acknowledge (签收) is done on its task.
 _ON_PAGE = tuple(k for k in EventKind if k not in (EventKind.report, EventKind.acknowledge))
 
@@ -186,6 +170,7 @@ def pages_app(web: Web) -> FastAPI:
         language = _language(request)
         policy = web.rules()
         t = Words(language, policy)
+        labels: Language = "en" if language == "en" else "zh"
         now = web.clock()
         viewer = signed.viewer if signed else None
         names: dict[str, str] = context.pop("names", {})
@@ -210,7 +195,16 @@ def pages_app(web: Web) -> FastAPI:
                     name: rule.fulfilled_by.value
                     for name, rule in policy.rules.unit_obligations.items()
                 },
-                "categories": CATEGORIES,
+                # the rule file's kinds of dispute and sources, by code, in the language
+                "categories": {
+                    code: c.label_in(labels) for code, c in policy.rules.categories.items()
+                },
+                "sources": {code: c.label_in(labels) for code, c in policy.rules.sources.items()},
+                "category": lambda code: (
+                    policy.rules.categories[code].label_in(labels)
+                    if code in policy.rules.categories
+                    else code
+                ),
                 "unit": lambda code: names.get(code, code),
                 "target": lambda target: _target(target, names),
                 **context,
@@ -511,7 +505,17 @@ def pages_app(web: Web) -> FastAPI:
     def new_dispute(request: Request, signed: Changing, form: Form) -> Response:
         values: dict[str, Any] = {
             name: _field(form, name)
-            for name in ("unit", "risk", "category", "title", "at", "people_involved", "location")
+            for name in (
+                "unit",
+                "risk",
+                "category",
+                "title",
+                "description",
+                "source",
+                "at",
+                "people_involved",
+                "location",
+            )
         }
         names, phones = _fields(form, "party_name"), _fields(form, "party_phone")
         values["parties"] = list(zip(names, phones, strict=False))
@@ -535,6 +539,8 @@ def pages_app(web: Web) -> FastAPI:
                     risk=values["risk"],
                     category=values["category"],
                     title=values["title"],
+                    description=values["description"] or None,
+                    source=values["source"] or None,
                     at=_local_time(values["at"], web, "at"),
                     people_involved=int(people),
                     parties=parties,
@@ -625,7 +631,7 @@ def pages_app(web: Web) -> FastAPI:
     @app.get("/queue")
     def queue(request: Request, signed: Person) -> Response:
         viewer, now = signed.viewer, web.clock()
-        filters, given = _filters(request)
+        filters, given = _filters(request, web.rules())
         page = queue_view(
             engine=web.engine,
             policy=web.rules(),
@@ -726,7 +732,7 @@ def pages_app(web: Web) -> FastAPI:
     @app.get("/escalations")
     def escalations(request: Request, signed: Person) -> Response:
         viewer, now = signed.viewer, web.clock()
-        filters, given = _filters(request)
+        filters, given = _filters(request, web.rules())
         rows = escalations_view(
             engine=web.engine,
             now=now,
@@ -1018,8 +1024,9 @@ def _local_time(value: str, web: Web, what: str) -> datetime | None:
     return parse_time(value, zone=web.rules().zone, what=what) if value else None
 
 
-def _filters(request: Request) -> tuple[QueueFilters, dict[str, str]]:
-    """The queue's filters from the URL, and those given (to keep in links)."""
+def _filters(request: Request, policy: Policy) -> tuple[QueueFilters, dict[str, str]]:
+    """The queue's filters from the URL, and those given (to keep in links); a category
+    by its code or any of its names."""
     query = request.query_params
     given = {
         k: query[k]
@@ -1038,7 +1045,11 @@ def _filters(request: Request) -> tuple[QueueFilters, dict[str, str]]:
         risk=Risk(given["risk"]) if "risk" in given else None,
         status=Status(given["status"]) if "status" in given else None,
         overdue=given.get("overdue") in ("1", "true", "on"),
-        category=given.get("category"),
+        category=(
+            lookup(policy.rules.categories, given["category"]) or given["category"]
+            if "category" in given
+            else None
+        ),
     )
     return filters, given
 

@@ -71,6 +71,18 @@ class EventOut(_Out):
     rules_version: str
 
 
+class AgreementOut(_Out):
+    form: str  # oral or written
+    amount: str | None  # in yuan, as a decimal text
+    terms: str | None
+
+
+class VisitsOut(_Out):
+    count: int
+    last: str | None  # stable or relapsed
+    last_at: str | None
+
+
 class DisputeOut(_Out):
     """Exactly the JSON of ``fengqiao dispute show --json``."""
 
@@ -95,6 +107,18 @@ class DisputeOut(_Out):
     people_involved: int
     location: str | None
     parties: list[dict[str, Any]]
+    # what a ledger (台账) keeps of it (models.record)
+    description: str | None
+    ledger_no: str | None
+    method: str | None
+    agreement: AgreementOut | None
+    mediators: str | None
+    mediated_by: list[str]
+    outcome: str | None  # resolved, failed, referred, withdrawn
+    resolved_at: str | None
+    visits: VisitsOut
+    confirmed: bool | None  # 司法确认
+    closed_at: str | None
     rules_version: str
     obligations: list[ObligationOut]
     escalations: list[EscalationOut]
@@ -203,8 +227,15 @@ class NewDisputeIn(_In):
 
     unit: str = Field(min_length=1, max_length=32)
     risk: Risk
-    category: str = Field(min_length=1, max_length=64)
+    category: str = Field(
+        min_length=1,
+        max_length=64,
+        description="a code of the rule file's categories, or its name (邻里, 婚姻家庭…)",
+    )
     title: str = Field(min_length=1, max_length=500)
+    description: str | None = Field(
+        default=None, max_length=2000, description="what it is about (纠纷简要情况)"
+    )
     at: str | None = Field(
         default=None, description="ISO 8601; without an offset, in the rules' zone; default now"
     )

@@ -134,11 +134,33 @@ def test_a_dotenv_file_supplies_settings(cli: Cli, tmp_path: Path) -> None:
 
 BAD_INPUT = [
     (
-        ["dispute", "new", "--unit", "999", "--risk", "high", "--category", "c", "--title", "t"],
+        [
+            "dispute",
+            "new",
+            "--unit",
+            "999",
+            "--risk",
+            "high",
+            "--category",
+            "other",
+            "--title",
+            "t",
+        ],
         "unknown unit '999'",
     ),
     (
-        ["dispute", "new", "--unit", "330101", "--risk", "high", "--category", "c", "--title", "t"],
+        [
+            "dispute",
+            "new",
+            "--unit",
+            "330101",
+            "--risk",
+            "high",
+            "--category",
+            "other",
+            "--title",
+            "t",
+        ],
         "disputes are reported at a village or a grid",
     ),
     (

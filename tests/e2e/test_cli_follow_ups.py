@@ -76,7 +76,7 @@ def test_a_source_the_rules_do_not_know_or_a_court_wrongly_named_is_refused(
 ) -> None:
     before = dump_file(tmp_path)
     done = county(
-        "--now", NOW, "dispute", "new", "--unit", "33010101", "--risk", "low", "--category", "c",
+        "--now", NOW, "dispute", "new", "--unit", "33010101", "--risk", "low", "--category", "other",
         "--title", "t", *given,
     )  # fmt: skip
     assert done.code == 2 and message in done.err, done.err

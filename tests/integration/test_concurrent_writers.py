@@ -60,7 +60,7 @@ def test_writers_meeting_a_new_rule_version_at_once_store_it_once(
     org_engine: Engine, policy: Policy
 ) -> None:
     ids = [
-        report(org_engine, policy, unit="33010101", risk="low", category="c", title=f"d{n}")
+        report(org_engine, policy, unit="33010101", risk="low", category="other", title=f"d{n}")
         for n in range(WRITERS)
     ]
     renamed = Policy.from_ruleset(

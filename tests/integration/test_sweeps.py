@@ -279,7 +279,7 @@ def test_an_obligation_recorded_late_has_its_task_at_once(
         now=datetime(2026, 11, 9, 12, tzinfo=SHANGHAI),
         unit="33010101",
         risk="medium",
-        category="c",
+        category="other",
         title="t",
         at=late,
     )

@@ -81,7 +81,15 @@ def test_each_kind_has_a_form_with_exactly_its_fields(site: Site) -> None:
         return [n for n in re.findall(r'name="([a-z_]+)"', form) if n not in ("csrf", "kind")]
 
     assert fields("assess") == ["risk", "note", "at"]
-    assert fields("resolve") == ["method", "agreement", "note", "at"]
+    assert fields("resolve") == [
+        "method",
+        "agreement",
+        "amount",
+        "terms",
+        "mediators",
+        "note",
+        "at",
+    ]
     assert fields("visit") == ["outcome", "note", "at"]
     assert fields("assign") == ["person", "note", "at"]
     assert fields("note") == ["text", "at"]

@@ -121,7 +121,7 @@ def test_a_form_without_its_csrf_token_is_refused_and_changes_nothing(site: Site
     before = dump(site.engine)
     forms = [
         (f"/disputes/{dispute}/events", {"kind": "check"}),
-        ("/disputes/new", {"unit": "33010101", "risk": "low", "category": "c", "title": "t"}),
+        ("/disputes/new", {"unit": "33010101", "risk": "low", "category": "other", "title": "t"}),
         ("/queue/bulk", {"action": "acknowledge", "dispute": str(dispute)}),
         ("/logout", {}),
     ]

@@ -382,7 +382,15 @@ def test_the_fields_of_each_kind_are_those_its_data_takes() -> None:
     from models.events import DataField
 
     resolve = EventData.fields(K.resolve)
-    assert [f.name for f in resolve] == ["method", "agreement", "note"]
+    assert [f.name for f in resolve] == [
+        "method",
+        "agreement",
+        "amount",
+        "terms",
+        "mediators",
+        "note",
+    ]
+    assert resolve[2] == DataField("amount", "amount", False)
     assert resolve[0] == DataField(
         "method", "choice", True, ("people", "administrative", "judicial")
     )
@@ -397,6 +405,8 @@ def test_the_fields_of_each_kind_are_those_its_data_takes() -> None:
             if f.choices
             else "2026-12-01T09:00:00+08:00"
             if f.kind == "time"
+            else "1200.50"
+            if f.kind == "amount"
             else "x"
             for f in EventData.fields(kind)
         }

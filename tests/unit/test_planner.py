@@ -4,7 +4,7 @@ writes. Rows stored are stand-ins with the fields the planner reads."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -35,6 +35,7 @@ class Row:
     category: str = "邻里纠纷"
     reported_unit: str = "3301010101"
     last_seq: int = 1
+    record: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

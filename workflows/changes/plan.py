@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from models.lifecycle import Event
+from models.record import record_after
 from models.targets import Target, answered_by, owner
 from models.values import (
     ACKNOWLEDGEMENT,
@@ -57,6 +58,8 @@ class StoredDispute(Protocol):
     def reported_unit(self) -> str: ...
     @property
     def last_seq(self) -> int: ...
+    @property
+    def record(self) -> Mapping[str, Any]: ...
 
 
 class StoredObligation(Protocol):
@@ -132,6 +135,7 @@ class Plan:
     events: list[dict[str, Any]] = field(default_factory=list)
     escalations: list[dict[str, Any]] = field(default_factory=list)
     disputes: list[dict[str, Any]] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)  # the ledger's, when changed
     obligations: ObligationChanges = field(default_factory=ObligationChanges)
     tasks_closed: list[dict[str, Any]] = field(default_factory=list)
     tasks_opened: list[dict[str, Any]] = field(default_factory=list)
@@ -146,6 +150,7 @@ class Plan:
         self.events.extend(other.events)
         self.escalations.extend(other.escalations)
         self.disputes.extend(other.disputes)
+        self.records.extend(other.records)
         self.obligations.extend(other.obligations)
         self.tasks_closed.extend(other.tasks_closed)
         self.tasks_opened.extend(other.tasks_opened)
@@ -246,6 +251,8 @@ def plan_dispute(
     fields = _dispute_fields(evaluation, policy, seq=seq, acknowledgements=acknowledgements_due)
     fields["reported_unit"] = reported_unit
     plan.disputes.append({"b_id": dispute.id, **fields})
+    if fresh:
+        plan.records.append({"b_id": dispute.id, "record": record_after(dispute.record, fresh)})
     next_at = fields["next_decision_at"]
     if next_at is not None and next_at < now:
         plan.still_due.append(dispute.id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -211,7 +212,13 @@ def initial_state(dispute: Any, past: Sequence[Event]) -> DisputeState:
     if moved is not None:
         was = moved.data["was"]
         path = UnitPath(was["village"], was["township"], was["county"])
-    return DisputeState.reported(path=path, risk=risk, at=dispute.reported_at)
+    clocks_from = report.data.get("clocks_from") if report is not None else None
+    return DisputeState.reported(
+        path=path,
+        risk=risk,
+        at=dispute.reported_at,
+        clocks_from=datetime.fromisoformat(clocks_from) if clocks_from else None,
+    )
 
 
 def _by_dispute(rows: list[Any], disputes: Collection[int]) -> dict[int, list[Any]]:

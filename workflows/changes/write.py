@@ -76,6 +76,7 @@ def write_plan(session: Session, plan: Plan, *, policy: Policy, now: datetime) -
         execute_many(session, _EVENTS, plan.events)
         execute_many(session, _ESCALATIONS, plan.escalations)
         execute_many(session, _DISPUTES, plan.disputes)
+        execute_many(session, _DISPUTES, plan.records)  # the record's column alone
         execute_many(session, _OBLIGATIONS_GONE, [{"b_id": gone} for gone in changes.gone])
         execute_many(session, _OBLIGATIONS_NEW, changes.new)
         execute_many(session, _OBLIGATIONS_MOVED, changes.moved)

@@ -98,7 +98,11 @@ def render(
     if notice is not None:
         values.update(
             dispute=notice.dispute,
-            category=notice.category,
+            category=(
+                policy.rules.categories[notice.category].label_in(language)
+                if notice.category in policy.rules.categories
+                else notice.category
+            ),
             risk=label(policy, notice.risk, language),
             task=label(policy, notice.task, language),
             due=notice.due.astimezone(policy.zone).strftime("%Y-%m-%d %H:%M"),

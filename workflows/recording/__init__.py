@@ -2,8 +2,9 @@
 them, each change in one transaction."""
 
 from workflows.recording.importing import ImportSummary, import_events
-from workflows.recording.lines import decode_text, loads_limited
+from workflows.recording.lines import decode_text, loads_limited, shown
 from workflows.recording.service import (
+    DisputeRefused,
     Recorded,
     Refusals,
     record,
@@ -11,6 +12,7 @@ from workflows.recording.service import (
     record_events,
     record_on_many,
     report_dispute,
+    report_disputes,
 )
 from workflows.recording.validate import (
     RECORDABLE,
@@ -23,6 +25,7 @@ from workflows.recording.validate import (
 
 __all__ = [
     "RECORDABLE",
+    "DisputeRefused",
     "EventForbidden",
     "EventRefused",
     "ImportSummary",
@@ -39,4 +42,6 @@ __all__ = [
     "record_events",
     "record_on_many",
     "report_dispute",
+    "report_disputes",
+    "shown",
 ]

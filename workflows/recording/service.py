@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -13,7 +13,7 @@ from sqlalchemy import Engine, Row, insert
 from sqlmodel import Session
 
 from models.lifecycle import DisputeState, Event
-from models.values import NO_DEADLINE, Actor, EventKind, Level, Role, Status
+from models.values import NO_DEADLINE, Actor, EventKind, Level, Risk, Role, Status, UnitPath
 from rules.evaluate import (
     LEVEL_CHANGES,
     Evaluation,
@@ -39,6 +39,7 @@ from workflows.changes import (
     write_plan,
 )
 from workflows.db import transaction
+from workflows.driver import insert_returning
 from workflows.errors import BadInput, NotFound
 from workflows.org import ancestors, unit_path
 from workflows.recording.validate import (
@@ -46,6 +47,7 @@ from workflows.recording.validate import (
     EventRefused,
     NewDispute,
     NewEvent,
+    category_of,
     check_dispute,
     checked_parties,
     named_people,
@@ -55,6 +57,7 @@ from workflows.recording.validate import (
 from workflows.rulesets import register_ruleset, ruleset_query
 
 __all__ = [
+    "DisputeRefused",
     "Recorded",
     "Refusals",
     "record",
@@ -62,6 +65,7 @@ __all__ = [
     "record_events",
     "record_on_many",
     "report_dispute",
+    "report_disputes",
 ]
 
 log = structlog.get_logger(__name__)
@@ -93,6 +97,7 @@ class _Reported:
     category: str
     reported_unit: str
     last_seq: int = 0
+    record: Mapping[str, Any] = field(default_factory=dict)
 
 
 def report_dispute(
@@ -100,73 +105,133 @@ def report_dispute(
 ) -> int:
     """Report a dispute at the village of ``dispute.unit`` (a village or one of its grids),
     reported by ``actor``, in one transaction; its id."""
-    at = dispute.at or now
-    risk = check_dispute(dispute, now=now)
-    parties = checked_parties(dispute)
-    reported = report_data(dispute, now=now, sources=policy.rules.sources)
     with transaction(engine) as session:
-        if actor.checked:
-            _may_report(session, actor, dispute.unit)
-        path = unit_path(session, dispute.unit)
-        if actor.person is not None:
-            reporter = staff_of(session, [actor.person]).get(actor.person)
-            if reporter is None:
-                raise NotFound(f"unknown person {actor.person!r}")
-            if reporter.left_at is not None:
-                raise BadInput(
-                    f"{actor.person!r} left on {reporter.left_at.date().isoformat()}: "
-                    "they no longer report disputes"
-                )
-        register_ruleset(session=session, policy=policy, now=now)
-        category = dispute.category.strip()
-        dispute_id: int = session.execute(
-            insert(DISPUTES).returning(DISPUTES.c.id),
-            {
-                "category": category,
-                "title": dispute.title.strip(),
-                "risk": risk,
-                "status": Status.reported,
-                "level": Level.village,
-                "unit_code": path.village,
-                "reported_unit": dispute.unit,
-                "village_code": path.village,
-                "township_code": path.township,
-                "county_code": path.county,
-                "people_involved": dispute.people_involved,
-                "parties": parties,
-                "location": dispute.location,
-                "reported_at": at,
-                "level_since": at,
-                "paused": False,
-                "supervised": False,
-                "last_seq": 0,
-                "rules_version": policy.version,
-                "risk_rank": risk.rank,
-                "attention_at": NO_DEADLINE,  # the plan below sets it
-            },
-        ).scalar_one()
+        try:
+            (dispute_id,) = report_disputes(session, [dispute], policy=policy, now=now, actor=actor)
+        except DisputeRefused as exc:
+            raise exc.cause from None
+    return dispute_id
+
+
+class DisputeRefused(BadInput):
+    """A dispute of a batch that cannot be reported: ``index`` is its place in the batch,
+    ``cause`` the refusal itself (a :class:`NotFound` for a unit outside one's scope)."""
+
+    def __init__(self, cause: BadInput, *, index: int) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.index = index
+
+
+def report_disputes(
+    session: Session,
+    disputes: Sequence[NewDispute],
+    *,
+    policy: Policy,
+    now: datetime,
+    actor: Actor,
+) -> list[int]:
+    """Report disputes in the caller's transaction, set-wise (an office's ledger brought
+    in): each checked, inserted, evaluated and planned, the plans written together; their
+    ids, in order. Raise :class:`DisputeRefused` for the first that cannot be reported;
+    then nothing is written."""
+    checked: list[tuple[NewDispute, Risk, list[dict[str, Any]], str, dict[str, Any]]] = []
+    for index, dispute in enumerate(disputes):
+        try:
+            risk = check_dispute(dispute, now=now)
+            parties = checked_parties(dispute)
+            category = category_of(dispute, policy.rules.categories)
+            reported = report_data(dispute, now=now, sources=policy.rules.sources)
+        except BadInput as exc:
+            raise DisputeRefused(exc, index=index) from None
+        checked.append((dispute, risk, parties, category, reported))
+    if actor.person is not None:
+        reporter = staff_of(session, [actor.person]).get(actor.person)
+        if reporter is None:
+            raise DisputeRefused(NotFound(f"unknown person {actor.person!r}"), index=0)
+        if reporter.left_at is not None:
+            gone = BadInput(
+                f"{actor.person!r} left on {reporter.left_at.date().isoformat()}: "
+                "they no longer report disputes"
+            )
+            raise DisputeRefused(gone, index=0)
+    paths: dict[str, UnitPath] = {}
+    for index, (dispute, *_) in enumerate(checked):
+        if dispute.unit in paths:
+            continue
+        try:
+            if actor.checked:
+                _may_report(session, actor, dispute.unit)
+            paths[dispute.unit] = unit_path(session, dispute.unit)
+        except BadInput as exc:
+            raise DisputeRefused(exc, index=index) from None
+    register_ruleset(session=session, policy=policy, now=now)
+    rows: list[dict[str, Any]] = [
+        {
+            "category": category,
+            "title": dispute.title.strip(),
+            "risk": risk,
+            "status": Status.reported,
+            "level": Level.village,
+            "unit_code": paths[dispute.unit].village,
+            "reported_unit": dispute.unit,
+            "village_code": paths[dispute.unit].village,
+            "township_code": paths[dispute.unit].township,
+            "county_code": paths[dispute.unit].county,
+            "people_involved": dispute.people_involved,
+            "parties": parties,
+            "location": dispute.location,
+            "reported_at": dispute.at or now,
+            "level_since": dispute.at or now,
+            "paused": False,
+            "supervised": False,
+            "last_seq": 0,
+            "rules_version": policy.version,
+            "risk_rank": risk.rank,
+            "attention_at": NO_DEADLINE,  # the plan below sets it
+            "record": {},  # the plan below folds the report into it
+            "ledger_key": (
+                f"{dispute.ledger_unit}:{dispute.ledger_no}"
+                if dispute.ledger_no is not None and dispute.ledger_unit is not None
+                else None
+            ),
+        }
+        for dispute, risk, parties, category, _ in checked
+    ]
+    ids = insert_returning(session, _NEW_DISPUTE, rows)
+    plan = Plan()
+    for dispute_id, (dispute, risk, _, category, reported) in zip(ids, checked, strict=True):
+        at = dispute.at or now
         # The report is the dispute's first event; the evaluation starts from it.
         report = Event(EventKind.report, at, MappingProxyType(reported), actor.person, seq=1)
-        initial = DisputeState.reported(path=path, risk=risk, at=at)
-        evaluation = evaluate(initial, [report], policy=policy, now=now)
-        plan = plan_dispute(
-            _Reported(dispute_id, category, dispute.unit),
-            evaluation,
-            fresh=[report],
-            policy=policy,
-            now=now,
+        initial = DisputeState.reported(
+            path=paths[dispute.unit], risk=risk, at=at, clocks_from=dispute.clocks_from
         )
-        write_plan(session, plan, policy=policy, now=now)
-        log_decisions(plan.decisions)
-    log.info(
-        "dispute_reported",
-        dispute_id=dispute_id,
-        unit=dispute.unit,
-        risk=risk.value,
-        rules_version=policy.version,
-        actor=actor.name,
-    )
-    return dispute_id
+        evaluation = evaluate(initial, [report], policy=policy, now=now)
+        plan.extend(
+            plan_dispute(
+                _Reported(dispute_id, category, dispute.unit),
+                evaluation,
+                fresh=[report],
+                policy=policy,
+                now=now,
+            )
+        )
+    write_plan(session, plan, policy=policy, now=now)
+    log_decisions(plan.decisions)
+    for dispute_id, (dispute, risk, *_) in zip(ids, checked, strict=True):
+        log.info(
+            "dispute_reported",
+            dispute_id=dispute_id,
+            unit=dispute.unit,
+            risk=risk.value,
+            rules_version=policy.version,
+            actor=actor.name,
+        )
+    return list(ids)
+
+
+_NEW_DISPUTE = insert(DISPUTES).returning(DISPUTES.c.id)
 
 
 def _may_report(session: Session, actor: Actor, unit: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -12,7 +12,7 @@ from models.events import EventData, InvalidEventData
 from models.lifecycle import BY_ORG_ONLY, Event
 from models.parties import InvalidParties, validate_parties
 from models.values import EventKind, Risk
-from rules.schema import Source
+from rules.schema import Category, Source, lookup
 from workflows.access import Forbidden
 from workflows.errors import BadInput, NotFound
 from workflows.recording.lines import shown
@@ -22,6 +22,7 @@ __all__ = [
     "EventForbidden",
     "EventRefused",
     "NewDispute",
+    "category_of",
     "NewEvent",
     "check_dispute",
     "check_time",
@@ -63,6 +64,12 @@ class NewDispute:
     source: str | None = None
     court: str | None = None
     court_deadline: datetime | None = None
+    description: str | None = None  # 纠纷简要情况
+    # a row of an office's ledger: its number there (kept with the importing unit's code,
+    # so the row is brought in once), and when its clocks start (the import)
+    ledger_no: str | None = None
+    ledger_unit: str | None = None
+    clocks_from: datetime | None = None
 
 
 class EventRefused(BadInput):
@@ -79,16 +86,19 @@ class EventForbidden(EventRefused, Forbidden):
 
 def report_data(new: NewDispute, *, now: datetime, sources: Mapping[str, Source]) -> dict[str, Any]:
     """The data of the dispute's ``report`` event, its source one of ``sources`` (the rule
-    file's; any, if it has none); raise :class:`BadInput`."""
-    if new.source is not None and sources and new.source not in sources:
-        raise BadInput(f"unknown source {new.source!r}; known: {', '.join(sources)}")
+    file's, by code or name; any, if it has none); raise :class:`BadInput`."""
+    if new.source is not None and sources:
+        code = lookup(dict(sources), new.source)
+        if code is None:
+            raise BadInput(f"unknown source {new.source!r}; known: {', '.join(sources)}")
+        new = replace(new, source=code)
     court_source = new.source is not None and new.source in sources and sources[new.source].court
     if court_source and not (new.court or "").strip():
         raise BadInput(f"a dispute from a court ({new.source}) names the court: give the court")
     if not court_source and (new.court is not None or new.court_deadline is not None):
         raise BadInput("a court and its deadline go with a court's source (court_delegated, …)")
     raw: dict[str, Any] = {"risk": new.risk}
-    for name in ("source", "court", "court_deadline"):
+    for name in ("source", "court", "court_deadline", "description", "ledger_no", "clocks_from"):
         value = getattr(new, name)
         if value is not None:
             raw[name] = value.isoformat() if isinstance(value, datetime) else value
@@ -105,6 +115,21 @@ def report_data(new: NewDispute, *, now: datetime, sources: Mapping[str, Source]
     return data
 
 
+def category_of(new: NewDispute, categories: Mapping[str, Category]) -> str:
+    """The code of the dispute's category, one of ``categories`` (the rule file's, by code
+    or any of its names); as given if the rules keep no list; raise :class:`BadInput`."""
+    given = new.category.strip()
+    if not categories:
+        return given
+    code = lookup(dict(categories), given)
+    if code is None:
+        raise BadInput(
+            f"unknown category {shown(given)}; known: {', '.join(categories)} "
+            "(or their names, as the rule file gives them)"
+        )
+    return code
+
+
 def check_dispute(new: NewDispute, *, now: datetime) -> Risk:
     """Refuse a dispute that cannot be reported as given; its risk."""
     check_time(new.at or now, now=now)
@@ -115,6 +140,8 @@ def check_dispute(new: NewDispute, *, now: datetime) -> Risk:
     _check_text("category", new.category, 64, required=True)
     _check_text("title", new.title, 500, required=True)
     _check_text("location", new.location, 500)
+    _check_text("description", new.description, 2000)
+    _check_text("ledger number", new.ledger_no, 64)
     if not 1 <= new.people_involved <= 1_000_000:
         raise BadInput(f"people involved must be between 1 and 1000000, got {new.people_involved}")
     if "\x00" in new.unit:

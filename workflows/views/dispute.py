@@ -73,6 +73,39 @@ def dispute_view(
 _LIVE = (TaskState.open, TaskState.acknowledged)
 
 
+def _record(record: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
+    """What a ledger keeps of the dispute (models.record), as ``dispute show`` gives it."""
+
+    def moment(name: str) -> str | None:
+        value = record.get(name)
+        return iso(datetime.fromisoformat(value), zone) if value else None
+
+    agreement = None
+    if record.get("agreement"):
+        agreement = {
+            "form": record["agreement"],
+            "amount": record.get("amount"),
+            "terms": record.get("terms"),
+        }
+    return {
+        "description": record.get("description"),
+        "ledger_no": record.get("ledger_no"),
+        "method": record.get("method"),
+        "agreement": agreement,
+        "mediators": record.get("mediators"),
+        "mediated_by": record.get("mediated_by", []),
+        "outcome": record.get("outcome"),
+        "resolved_at": moment("resolved_at"),
+        "visits": {
+            "count": record.get("visits", 0),
+            "last": record.get("visit_outcome"),
+            "last_at": moment("visited_at"),
+        },
+        "confirmed": record.get("confirmed"),
+        "closed_at": moment("closed_at"),
+    }
+
+
 def _latest(
     session: Session,
     dispute: Any,
@@ -178,6 +211,7 @@ def shape_dispute(
         "people_involved": dispute.people_involved,
         "location": dispute.location,
         "parties": dispute.parties,
+        **_record(dispute.record or {}, zone),
         "rules_version": dispute.rules_version,
         "obligations": [
             {

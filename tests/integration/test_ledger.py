@@ -1,0 +1,125 @@
+"""An office's ledger (台账) brought in: every row a dispute with its history, all or
+nothing, every bad cell named, nothing new the second time, clocks started at the import."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine
+from sqlmodel import col, select
+
+from models.tables import Dispute, Escalation
+from models.values import Actor
+from rules.policy import Policy
+from tests.support.db import dump
+from tests.support.ledgers import ROWS, office_csv, office_workbook
+from tests.support.recording import sweep
+from workflows.db import reading
+from workflows.errors import NotFound
+from workflows.ledger import Problems, import_ledger
+from workflows.views import dispute_view
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 5, 11, 9, 0, tzinfo=SHANGHAI)
+LI = Actor("li")  # the township's supervisor, at 东溪镇 (330101)
+
+
+def _bring_in(engine: Engine, policy: Policy, path: Path, **options: object) -> object:
+    return import_ledger(engine=engine, policy=policy, now=NOW, actor=LI, path=path, **options)  # type: ignore[arg-type]
+
+
+def test_an_office_ledger_becomes_disputes_with_their_histories_and_retrying_adds_nothing(
+    org_engine: Engine, policy: Policy, tmp_path: Path
+) -> None:
+    ledger = office_workbook(tmp_path / "台账.xlsx")
+    summary = _bring_in(org_engine, policy, ledger)
+    assert str(summary) == (
+        f"{ledger}: 4 rows; brought in 4 disputes (1 closed, 1 mediating, 1 resolved, "
+        "1 withdrawn) with 5 events of their histories"
+    )
+    with reading(org_engine) as session:
+        disputes = session.exec(select(Dispute).order_by(col(Dispute.id))).all()
+    first = dispute_view(engine=org_engine, dispute_id=disputes[0].id or 0, now=NOW, zone=SHANGHAI)
+    assert (first["status"], first["category"], first["source"]) == ("closed", "neighbour", "visit")
+    assert first["reported_unit"] == "33010101" and first["reported_at"].startswith("2026-03-02")
+    assert first["parties"] == [
+        {"name": "张三", "role": "applicant", "phone": "13800138000"},
+        {"name": "李四", "phone": "057188776655"},
+    ]
+    assert first["agreement"] == {"form": "written", "amount": "1200", "terms": None}
+    assert (first["ledger_no"], first["mediators"], first["method"]) == (
+        "东溪调〔2026〕1号",
+        "王调解",
+        "people",
+    )
+    assert first["visits"]["last"] == "stable" and first["closed_at"].startswith("2026-03-21")
+    assert [d.reported_unit for d in disputes] == ["33010101", "33010102", "3301010101", "33010101"]
+    assert disputes[2].record["amount"] == "12000"  # 1.2万
+    before = dump(org_engine)
+    again = _bring_in(org_engine, policy, ledger)
+    assert str(again).endswith("brought in 0 disputes with 0 events of their histories; "
+                               "4 rows brought in before, not again")  # fmt: skip
+    assert dump(org_engine) == before
+
+
+def test_an_open_imported_dispute_is_not_escalated_for_the_time_before_the_import(
+    org_engine: Engine, policy: Policy, tmp_path: Path
+) -> None:
+    _bring_in(org_engine, policy, office_workbook(tmp_path / "台账.xlsx"))
+    sweep(org_engine, policy, now=NOW)
+    with reading(org_engine) as session:
+        open_one = session.exec(select(Dispute).where(Dispute.status == "mediating")).one()
+        assert session.exec(select(Escalation)).all() == []
+    assert open_one.reported_at.astimezone(SHANGHAI).date().isoformat() == "2026-03-10"
+    assert open_one.level_since == NOW  # its clocks start at the import
+    assert open_one.attention_at > NOW  # nothing of it overdue
+
+
+def test_every_bad_cell_is_named_and_nothing_is_recorded_until_the_ledger_is_good(
+    org_engine: Engine, policy: Policy, tmp_path: Path
+) -> None:
+    bad = [list(row) for row in ROWS]
+    bad[0][1] = "2026-13-01"  # no such month
+    bad[1][3] = "吵架"  # no such category
+    bad[1][5] = "12345"  # not a phone
+    bad[2][7] = "很高"  # not a risk
+    bad[3][0] = bad[2][0]  # a number twice
+    bad[3][8] = "不存在村"
+    ledger = office_csv(tmp_path / "台账.csv", bad)  # GBK, as Chinese Excel saves it
+    before = dump(org_engine)
+    with pytest.raises(Problems) as refused:
+        _bring_in(org_engine, policy, ledger)
+    assert refused.value.lines == [
+        f"{ledger}:台账!B3: no such day: 2026-13-01",
+        f"{ledger}:台账!D4: unknown category '吵架'; known: 婚姻家庭、邻里、房屋宅基地、合同、生产经营、"
+        "损害赔偿、山林土地、征地拆迁、环境污染、劳动争议、消费、医疗、道路交通事故、物业、其它",
+        f"{ledger}:台账!F4: parties[0].phone: not a phone number (a mobile such as 13800138000, "
+        "or a landline such as 0575-87654321)",
+        f"{ledger}:台账!H5: not a risk; give 高/中/低 or 红/橙/黄",
+        f"{ledger}:台账!A6: number '东溪调〔2026〕3号' is also at 台账!A5",
+    ]
+    assert dump(org_engine) == before
+    fixed = [list(row) for row in ROWS]
+    fixed[3][8] = "不存在村"
+    with pytest.raises(Problems) as unknown_unit:
+        _bring_in(org_engine, policy, office_csv(ledger, fixed))
+    assert unknown_unit.value.lines == [
+        f"{ledger}:台账!I6: no village or grid '不存在村' in your part of the org"
+    ]
+    summary = _bring_in(org_engine, policy, office_csv(ledger, ROWS), dry_run=True)
+    assert str(summary).endswith("; nothing recorded (--dry-run)")
+    assert dump(org_engine) == before
+    assert "brought in 4 disputes" in str(_bring_in(org_engine, policy, ledger))
+
+
+def test_a_ledger_is_brought_in_only_within_the_persons_part_of_the_org(
+    org_engine: Engine, policy: Policy, tmp_path: Path
+) -> None:
+    ledger = office_workbook(tmp_path / "台账.xlsx", ROWS[:1])
+    with pytest.raises(Problems, match=r"台账!I5: no village or grid '上林村' in your part"):
+        import_ledger(engine=org_engine, policy=policy, now=NOW, actor=Actor("zhao"), path=ledger)
+    with pytest.raises(NotFound, match="unknown person 'nobody'"):
+        import_ledger(engine=org_engine, policy=policy, now=NOW, actor=Actor("nobody"), path=ledger)
