@@ -25,6 +25,7 @@ from models.events import DataField, EventData
 from rules.evaluate import HistoryError
 from rules.loader import RulesError
 from workflows.errors import BadInput, ProblemList, first_line
+from workflows.ledger import STATUS_FILTERS
 from workflows.recording import RECORDABLE
 from workflows.settings import load_settings
 
@@ -210,6 +211,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--mapping", type=Path, help="the office's own header names (YAML; docs/ledger.md)"
     )
     bring.add_argument("--dry-run", action="store_true", help="check everything, record nothing")
+
+    give = _command(
+        ledgers,
+        "export",
+        c.ledger_export,
+        "write a unit's ledger as an Excel sheet with today's state (read back by import)",
+    )
+    give.add_argument("--unit", required=True, help="the unit whose disputes it lists")
+    give.add_argument("--from", dest="start", help="reported on or after this day (2026-03-01)")
+    give.add_argument("--to", dest="end", help="reported on or before this day")
+    give.add_argument(
+        "--status",
+        choices=list(STATUS_FILTERS),
+        help="only these: a status, open (reported, mediating) or live (not closed)",
+    )
+    give.add_argument("--out", required=True, type=Path, help="the .xlsx file to write")
+    give.add_argument(
+        "--by", help="export as this person: their scope, parties masked if their role says so"
+    )
 
     rules = top.add_parser("rules", help="the escalation rules").add_subparsers(
         dest="rules_command", required=True, parser_class=_Parser

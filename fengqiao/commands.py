@@ -7,6 +7,7 @@ import getpass
 import json
 import sys
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from fengqiao.context import Context
@@ -31,7 +32,7 @@ from workflows.accounts import disable_account, issue_token, revoke_tokens, set_
 from workflows.db import migrate
 from workflows.engine import sweep as sweep_due
 from workflows.errors import BadInput
-from workflows.ledger import import_ledger
+from workflows.ledger import export_ledger, import_ledger
 from workflows.messaging import deliver, retry_dead
 from workflows.recording import (
     NewDispute,
@@ -217,6 +218,31 @@ def ledger_import(ctx: Context, args: argparse.Namespace) -> int:
     )
     print(summary)
     return 0
+
+
+def ledger_export(ctx: Context, args: argparse.Namespace) -> int:
+    summary = export_ledger(
+        engine=ctx.engine,
+        policy=ctx.policy,
+        now=ctx.now,
+        actor=ctx.actor(args.by),
+        unit=args.unit,
+        out=args.out,
+        start=_day(args.start, "--from"),
+        end=_day(args.end, "--to"),
+        status=args.status,
+    )
+    print(summary)
+    return 0
+
+
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"{option}: not a day: {text!r}; give it as 2026-03-01") from None
 
 
 def rules_check(ctx: Context, args: argparse.Namespace) -> int:

@@ -115,6 +115,24 @@ class OrgChange(SQLModel, table=True):
     disputes: int = 0  # the live disputes it moved or released
 
 
+class LedgerExport(SQLModel, table=True):
+    """A ledger (台账) given out: when, by whom, of which unit and filters, how many rows,
+    and whether the parties' data was masked."""
+
+    __tablename__ = "ledger_exports"
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    at: datetime = _time(index=True)
+    actor: str = Field(max_length=64)
+    unit: str = Field(max_length=32)
+    start: str | None = Field(default=None, max_length=10)  # local days, ISO
+    end: str | None = Field(default=None, max_length=10)
+    status: str | None = Field(default=None, max_length=16)
+    rows: int = 0
+    masked: bool = False
+
+
 # The disputes a queue lists: not closed or withdrawn (a referred one owes its feedback).
 LIVE = text("status IN ('reported', 'mediating', 'resolved', 'referred')")
 

@@ -3,7 +3,7 @@ nothing, every bad cell named, nothing new the second time, clocks started at th
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -11,15 +11,16 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from models.tables import Dispute, Escalation
+from models.tables import Dispute, Escalation, LedgerExport
 from models.values import Actor
 from rules.policy import Policy
-from tests.support.db import dump
+from tests.support.db import dump, load_county
 from tests.support.ledgers import ROWS, office_csv, office_workbook
 from tests.support.recording import sweep
-from workflows.db import reading
+from workflows.db import make_engine, migrate, reading
 from workflows.errors import NotFound
-from workflows.ledger import Problems, import_ledger
+from workflows.ledger import COLUMNS, Problems, export_ledger, import_ledger
+from workflows.recording import NewDispute, report_dispute
 from workflows.views import dispute_view
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -123,3 +124,89 @@ def test_a_ledger_is_brought_in_only_within_the_persons_part_of_the_org(
         import_ledger(engine=org_engine, policy=policy, now=NOW, actor=Actor("zhao"), path=ledger)
     with pytest.raises(NotFound, match="unknown person 'nobody'"):
         import_ledger(engine=org_engine, policy=policy, now=NOW, actor=Actor("nobody"), path=ledger)
+
+
+def _cells(path: Path) -> list[list[object]]:
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(path).active
+    assert sheet is not None
+    return [list(row) for row in sheet.iter_rows(min_row=3, values_only=True)]
+
+
+def test_the_ledger_exported_reads_back_into_an_empty_database_as_the_same_ledger(
+    org_engine: Engine, policy: Policy, tmp_path: Path
+) -> None:
+    _bring_in(org_engine, policy, office_workbook(tmp_path / "台账.xlsx"))
+    report_dispute(
+        engine=org_engine,
+        policy=policy,
+        now=NOW,
+        actor=Actor("wang"),
+        dispute=NewDispute(
+            unit="3301010102",
+            risk="medium",
+            category="物业纠纷",
+            title="电梯维修费分摊",
+            description="三户不肯分摊电梯维修费",
+            source="online",
+            at=NOW,
+            people_involved=3,
+            parties=[
+                {"name": "郑十", "role": "被申请人", "id_number": "11010519491231002X"},
+                {"name": "冯十一", "phone": "13700001111", "address": "上林村12号"},
+            ],
+        ),
+    )
+    first = tmp_path / "first.xlsx"
+    summary = export_ledger(
+        engine=org_engine, policy=policy, now=NOW, actor=LI, unit="330101", out=first
+    )
+    assert str(summary) == f"{first}: 5 disputes of 330101"
+    exported = _cells(first)
+    assert exported[0][:19] == list(COLUMNS[:19])
+    assert exported[1][:19] == [
+        "东溪调〔2026〕1号", datetime(2026, 3, 2), "来访", "邻里", "张三（申请人）、李四",  # noqa: DTZ001
+        "13800138000、057188776655", "两户之间排水沟堵塞，雨天积水", "低", "上林村", "村级",
+        "王调解", "人民调解", "调解成功", 1200, "已回访1次（稳定）", None,
+        datetime(2026, 3, 21), "否", "否",  # noqa: DTZ001
+    ]  # fmt: skip
+    assert exported[5][4:6] == ["郑十（被申请人）、冯十一", "、13700001111"]
+
+    empty = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    migrate(empty)
+    load_county(empty)
+    assert "brought in 5 disputes" in str(_bring_in(empty, policy, first))
+    second = tmp_path / "second.xlsx"
+    export_ledger(engine=empty, policy=policy, now=NOW, actor=LI, unit="330101", out=second)
+    assert _cells(second) == exported
+
+
+def test_an_export_by_someone_who_does_not_handle_disputes_masks_the_parties_and_is_logged(
+    org_engine: Engine, policy: Policy, tmp_path: Path
+) -> None:
+    _bring_in(org_engine, policy, office_workbook(tmp_path / "台账.xlsx"))
+    out = tmp_path / "masked.xlsx"
+    summary = export_ledger(
+        engine=org_engine,
+        policy=policy,
+        now=NOW,
+        actor=Actor("admin"),
+        unit="330101",
+        out=out,
+        start=date(2026, 3, 1),
+        end=date(2026, 3, 31),
+        status="closed",
+    )
+    assert str(summary) == f"{out}: 1 disputes of 330101; parties masked"
+    (row,) = _cells(out)[1:]
+    assert row[4:6] == ["张**（申请人）、李**", "138****8000、057*****6655"]
+    with pytest.raises(NotFound):  # a mediator of a grid cannot export the township
+        export_ledger(
+            engine=org_engine, policy=policy, now=NOW, actor=Actor("zhao"), unit="330101", out=out
+        )
+    with reading(org_engine) as session:
+        logged = session.exec(select(LedgerExport)).all()
+    assert [(e.actor, e.unit, e.start, e.end, e.status, e.rows, e.masked) for e in logged] == [
+        ("admin", "330101", "2026-03-01", "2026-03-31", "closed", 1, True)
+    ]

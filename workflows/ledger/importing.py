@@ -260,7 +260,8 @@ def _unit(text: str, places: dict[str, list[str]]) -> str | BadInput:
     """The code of the village or grid ``text`` names (its code, its name, or both as
     ``name（code）``) in the importer's subtree."""
     wanted = text.strip()
-    for part in (wanted, *wanted.replace("（", "(").replace("）", ")").rstrip(")").split("(")):
+    parts = wanted.replace("（", "(").replace("）", ")").rstrip(")").split("(")
+    for part in (wanted, *reversed(parts)):  # the code in brackets first
         codes = places.get(part.strip())
         if codes is not None and len(set(codes)) == 1:
             return codes[0]

@@ -12,7 +12,7 @@ import io
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from importlib.resources import files
 from pathlib import Path
@@ -20,9 +20,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from openpyxl import load_workbook
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.datetime import from_excel
 
 from models.parties import InvalidParties, validate_parties
 from rules.schema import RuleSet, lookup
@@ -193,6 +190,8 @@ def _sheets(path: Path) -> Iterator[_Sheet]:
     except OSError as exc:
         raise BadInput(f"{where}: cannot read the ledger: {exc.strerror}") from None
     if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from openpyxl import load_workbook  # noqa: PLC0415 - only when a workbook is read
+
         try:
             book = load_workbook(io.BytesIO(data), data_only=True)
         except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on a bad file
@@ -212,6 +211,15 @@ def _sheets(path: Path) -> Iterator[_Sheet]:
         yield _Sheet(path.stem, [list(row) for row in csv.reader(io.StringIO(text))])
     else:
         raise BadInput(f"{where}: a ledger is an Excel workbook (.xlsx) or a CSV file")
+
+
+def get_column_letter(number: int) -> str:
+    """A column's letters (1: A, 27: AA), as the cells of a message name it."""
+    letters = ""
+    while number:
+        number, left = divmod(number - 1, 26)
+        letters = chr(ord("A") + left) + letters
+    return letters
 
 
 def first(exc: BaseException) -> str:
@@ -276,9 +284,8 @@ def parse_date(value: Any, zone: ZoneInfo) -> datetime:
         return datetime.combine(value, time(), zone)
     if isinstance(value, int | float) and not isinstance(value, bool):
         if 20_000 <= value <= 80_000:  # an Excel serial: 1954 to 2119
-            moment = from_excel(value)
-            assert isinstance(moment, datetime)
-            return moment.replace(tzinfo=zone)
+            moment = datetime(1899, 12, 30, tzinfo=zone) + timedelta(days=value)
+            return moment
         raise ValueError(f"not a date; give {DATE_FORMS}")
     text = str(value).strip()
     found = _DATE.match(text) or _COMPACT_DATE.match(text)
@@ -362,24 +369,29 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+def _parts(parts: list[str]) -> list[str]:
+    stripped = [p.strip() for p in parts]
+    while stripped and not stripped[-1]:
+        stripped.pop()
+    return stripped
+
+
 def _parties(names: Any, phones: Any, ids: Any, addresses: Any) -> list[dict[str, Any]]:
     """The parties from the cells that list them in the same order: 张三（申请人）、李四."""
-    columns = [
-        [p.strip() for p in _SPLIT.split(_text(cell) or "") if p.strip()]
-        for cell in (names, phones, ids)
-    ]
-    places = [p.strip() for p in re.split(r"[;；\n]+", _text(addresses) or "") if p.strip()]
+    # each cell's parts in place, an empty part kept (the party with no phone: 、139…)
+    columns = [_parts(_SPLIT.split(_text(cell) or "")) for cell in (names, phones, ids)]
+    places = _parts(re.split(r"[;；\n]+", _text(addresses) or ""))
     parties: list[dict[str, Any]] = []
     for index in range(max(len(columns[0]), len(columns[1]), len(columns[2]), len(places))):
         party: dict[str, Any] = {}
-        if index < len(columns[0]):
+        if index < len(columns[0]) and columns[0][index]:
             name = columns[0][index]
             role = _ROLE.match(name)
             if role is not None:
                 name, party["role"] = role.group(1).strip(), role.group(2).strip()
             party["name"] = name
         for key, values in (("phone", columns[1]), ("id_number", columns[2]), ("address", places)):
-            if index < len(values):
+            if index < len(values) and values[index]:
                 party[key] = values[index]
         parties.append(party)
     return parties
