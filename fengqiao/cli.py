@@ -22,6 +22,7 @@ from fengqiao import commands as c
 from fengqiao.context import Context
 from fengqiao.logs import configure_logging
 from models.events import DataField, EventData
+from models.sealing import SealError
 from rules.evaluate import HistoryError
 from rules.loader import RulesError
 from workflows.errors import BadInput, ProblemList, first_line
@@ -187,6 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id", type=_dispute_id)
     show.add_argument("--json", action="store_true")
 
+    find = _command(
+        dispute,
+        "find",
+        c.dispute_find,
+        "the disputes with a party of this phone or ID number (found by its keyed hash)",
+    )
+    wanted = find.add_mutually_exclusive_group(required=True)
+    wanted.add_argument("--phone")
+    wanted.add_argument("--id-number")
+    find.add_argument("--by", help="as this person: within their part of the org")
+    find.add_argument("--json", action="store_true")
+
     events = top.add_parser("events", help="bulk loading").add_subparsers(
         dest="events_command", required=True, parser_class=_Parser
     )
@@ -229,6 +242,23 @@ def build_parser() -> argparse.ArgumentParser:
     give.add_argument("--out", required=True, type=Path, help="the .xlsx file to write")
     give.add_argument(
         "--by", help="export as this person: their scope, parties masked if their role says so"
+    )
+
+    keys = top.add_parser("keys", help="the key that seals the parties' data").add_subparsers(
+        dest="keys_command", required=True, parser_class=_Parser
+    )
+    fresh = _command(keys, "new", c.keys_new, "write a new key file (for FENGQIAO_DATA_KEY_FILE)")
+    fresh.add_argument("--out", required=True, type=Path)
+    rotate = _command(
+        keys,
+        "rotate",
+        c.keys_rotate,
+        "make a new current key and seal every dispute's parties again with it",
+    )
+    rotate.add_argument(
+        "--prune",
+        action="store_true",
+        help="instead: drop the old keys, once nothing is sealed with them",
     )
 
     rules = top.add_parser("rules", help="the escalation rules").add_subparsers(
@@ -452,7 +482,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return _refused(args, exc.lines, reason="rules")
     except ProblemList as exc:
         return _refused(args, exc.lines, reason="problems")
-    except (BadInput, HistoryError) as exc:
+    except (BadInput, HistoryError, SealError) as exc:
         return _refused(args, [f"fengqiao: {exc}"], reason=type(exc).__name__)
     except OperationalError as exc:
         return _refused(

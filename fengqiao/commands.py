@@ -26,12 +26,15 @@ from fengqiao.render import (
     task_lines,
     unit_task_lines,
 )
+from models.sealing import Keyring
 from rules.loader import coverage_warnings, default_rules_path, load_ruleset
 from rules.policy import load_policy
+from workflows.access import viewer_of
 from workflows.accounts import disable_account, issue_token, revoke_tokens, set_password
-from workflows.db import migrate
+from workflows.db import migrate, reading
 from workflows.engine import sweep as sweep_due
 from workflows.errors import BadInput
+from workflows.keys import save_keyring
 from workflows.ledger import export_ledger, import_ledger
 from workflows.messaging import deliver, retry_dead
 from workflows.recording import (
@@ -45,11 +48,13 @@ from workflows.recording import (
 from workflows.reorganising import load_org
 from workflows.reorganising import org_history as org_history_of
 from workflows.rollout import ChangedDispute, RulesDiff, apply_rules, diff_rules
+from workflows.sealing import prune_keys, rotate_keys
 from workflows.tasks import acknowledge_dispute, acknowledge_task, fulfil_unit_tasks
 from workflows.views import (
     dispute_view,
     escalations_view,
     explain_view,
+    find_by_party,
     iso,
     outbox_view,
     rules_history_view,
@@ -203,6 +208,43 @@ def events_import(ctx: Context, args: argparse.Namespace) -> int:
         f"({summary.decisions} escalations and listings fell due)"
         + (f"; {summary.already} lines recorded before, not again" if summary.already else "")
     )
+    return 0
+
+
+def dispute_find(ctx: Context, args: argparse.Namespace) -> int:
+    viewer = None
+    if args.by is not None:
+        with reading(ctx.engine) as session:
+            viewer = viewer_of(session, args.by)
+    found = find_by_party(
+        engine=ctx.engine, viewer=viewer, zone=ctx.zone, phone=args.phone, id_number=args.id_number
+    )
+    if args.json:
+        _json(found)
+        return 0
+    print("id\tstatus\trisk\tunit\treported_at\ttitle")
+    for row in found:
+        print(
+            f"{row['id']}\t{row['status']}\t{row['risk']}\t{row['unit']}\t"
+            f"{row['reported_at']}\t{row['title']}"
+        )
+    return 0
+
+
+def keys_new(ctx: Context, args: argparse.Namespace) -> int:
+    if not save_keyring(args.out, Keyring.generate(), create=True):
+        raise BadInput(f"{args.out} exists: a key file is never overwritten")
+    print(f"{args.out}: a new key; set FENGQIAO_DATA_KEY_FILE={args.out} and keep a copy safe")
+    return 0
+
+
+def keys_rotate(ctx: Context, args: argparse.Namespace) -> int:
+    if args.prune:
+        path, dropped = prune_keys(engine=ctx.engine, url=ctx.settings.db)
+        print(f"{path}: dropped {len(dropped)} old key{'s' if len(dropped) != 1 else ''}"
+              + (f" ({', '.join(dropped)})" if dropped else ""))  # fmt: skip
+        return 0
+    print(rotate_keys(engine=ctx.engine, url=ctx.settings.db))
     return 0
 
 

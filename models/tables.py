@@ -6,6 +6,7 @@ same way; they come back timezone-aware.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from models.sealing import Keyring, SealError, is_sealed
 from models.values import NO_DEADLINE, OutboxState, TaskState
 
 __all__ = [
@@ -70,6 +72,35 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+class SealedJSON(TypeDecorator[Any]):
+    """A JSON value kept sealed (models.sealing): a list of parties in, the sealed text
+    stored (as a JSON string), the list out. An empty list is kept as it is; a value stored
+    before sealing began (a list) is read as it is, until `fengqiao keys rotate` seals it.
+    The keyring is the engine's (workflows.keys), found on its dialect."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if not value:
+            return value
+        plain = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return _keyring(dialect).seal(plain)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if is_sealed(value):
+            return json.loads(_keyring(dialect).open(value))
+        return value
+
+
+def _keyring(dialect: Any) -> Keyring:
+    source = getattr(dialect, "fengqiao_keyring", None)
+    if source is None:
+        raise SealError("this engine has no key for the parties' data (workflows.db.make_engine)")
+    keyring: Keyring = source()
+    return keyring
+
+
 def _time(*, index: bool = False, nullable: bool = False) -> Any:
     return Field(sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
 
@@ -113,6 +144,15 @@ class OrgChange(SQLModel, table=True):
     before: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     after: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     disputes: int = 0  # the live disputes it moved or released
+
+
+class PartyDigest(SQLModel, table=True):
+    """A keyed hash of a party's phone or ID number (models.sealing): the disputes naming
+    it are found without keeping it in clear."""
+
+    __tablename__ = "party_digests"
+    digest: str = Field(primary_key=True, max_length=64)
+    dispute_id: int = Field(sa_column=Column(BigId, primary_key=True))
 
 
 class LedgerExport(SQLModel, table=True):
@@ -186,8 +226,9 @@ class Dispute(SQLModel, table=True):
     county_code: str = Field(max_length=32)
     assignee: str | None = Field(default=None, foreign_key="people.id", index=True)
     people_involved: int = Field(default=1)
+    # sealed at rest (models.sealing); found by phone or ID number through party_digests
     parties: list[dict[str, Any]] = Field(
-        default_factory=list, sa_column=Column(JSON, nullable=False)
+        default_factory=list, sa_column=Column(SealedJSON, nullable=False)
     )
     location: str | None = Field(default=None, max_length=500)
     reported_at: datetime = _time()

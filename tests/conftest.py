@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from models.sealing import Keyring
 from rules.policy import Policy, load_policy
 from tests.support.db import load_county
 from workflows.db import make_engine, migrate, normalise_url
@@ -24,6 +25,9 @@ from workflows.db import make_engine, migrate, normalise_url
 # Prefect keeps its state under PREFECT_HOME: a scratch one, never the developer's.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="fengqiao-prefect-"))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# The key that seals the parties' data, for the databases made in this process (PostgreSQL
+# needs one given; the command line run by the e2e tests makes a SQLite file's own).
+os.environ.setdefault("FENGQIAO_DATA_KEY", Keyring.generate().to_text())
 
 PG_URL = os.environ.get("FENGQIAO_TEST_POSTGRES_URL")
 REQUIRE_PG = os.environ.get("FENGQIAO_REQUIRE_POSTGRES") == "1"

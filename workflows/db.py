@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 import models.migrations
+from workflows.keys import keyring_source
 
 __all__ = [
     "database_now",
@@ -45,14 +46,17 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine that never puts statement parameters (parties' data) into error messages."""
+    """An engine that never puts statement parameters (parties' data) into error messages,
+    and seals the parties' data with the keyring of ``url`` (workflows.keys)."""
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    engine.dialect.fengqiao_keyring = keyring_source(url)  # type: ignore[attr-defined]
+    return engine
 
 
 def _sqlite_begin(connection: Any) -> None:

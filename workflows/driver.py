@@ -68,14 +68,17 @@ class _Compiled:
 
 
 _NAMED = re.compile(r"%\((\w+)\)s")
-_COMPILED: dict[tuple[int, str, tuple[str, ...]], tuple[ClauseElement, _Compiled]] = {}
+_COMPILED: dict[
+    tuple[int, int, tuple[str, ...]], tuple[tuple[ClauseElement, Dialect], _Compiled]
+] = {}
 
 
 def _compiled(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
     """``statement`` compiled for ``dialect`` (with ``keys`` as an insert's or update's
-    columns), once. Statements are module constants: the cache holds them by identity,
-    and keeps each alive so that its identity is never reused."""
-    cache_key = (id(statement), dialect.name, keys)
+    columns), once per engine. Statements are module constants: the cache holds them by
+    identity, and keeps each alive so that its identity is never reused; so too the
+    dialect, whose processors are the engine's (the parties' data is sealed with its key)."""
+    cache_key = (id(statement), id(dialect), keys)
     found = _COMPILED.get(cache_key)
     if found is not None:
         return found[1]
@@ -113,7 +116,7 @@ def _compiled(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...])
     row = namedtuple("Row", [c.key for c in columns], rename=True) if columns else None
     results = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns)
     made = _Compiled(sql, names, processors, defaults, row, results)
-    _COMPILED[cache_key] = (statement, made)
+    _COMPILED[cache_key] = ((statement, dialect), made)
     return made
 
 

@@ -116,7 +116,7 @@ def test_options_and_environment_variables_work_before_or_after_the_command(
         "--risk",
         "low",
         "--category",
-        "c",
+        "other",
         "--title",
         "t",
         "--json",
@@ -172,7 +172,7 @@ BAD_INPUT = [
             "--risk",
             "high",
             "--category",
-            "c",
+            "other",
             "--title",
             "t",
             "--by",
@@ -189,7 +189,7 @@ BAD_INPUT = [
             "--risk",
             "severe",
             "--category",
-            "c",
+            "other",
             "--title",
             "t",
         ],
@@ -246,7 +246,7 @@ BAD_INPUT = [
             "--risk",
             "low",
             "--category",
-            "c",
+            "other",
             "--title",
             "t",
             "--people",
@@ -436,7 +436,7 @@ def test_logs_are_json_lines_naming_the_dispute_and_never_the_parties(county: Cl
         "--risk",
         "high",
         "--category",
-        "c",
+        "other",
         "--title",
         "t",
         "--parties",
@@ -827,3 +827,44 @@ def test_a_data_value_nested_too_deeply_is_refused_in_one_line(county: Cli) -> N
         duplicate,
     )
     assert done.code == 2 and done.err.strip().endswith("--data: duplicate key 'text'")
+
+
+def test_an_office_ledger_is_brought_in_given_out_and_its_parties_found_sealed(
+    county: Cli, tmp_path: Path
+) -> None:
+    from tests.support.ledgers import ROWS, office_workbook
+
+    bad = [list(row) for row in ROWS]
+    bad[1][7] = "很高"
+    office_workbook(tmp_path / "台账.xlsx", bad)
+    at = ("--now", "2026-05-11T09:00+08:00")
+    refused = county(*at, "ledger", "import", "台账.xlsx", "--by", "li")
+    assert (refused.code, refused.err) == (
+        2,
+        "台账.xlsx:台账!H6: not a risk; give 高/中/低 or 红/橙/黄\n",
+    )
+    office_workbook(tmp_path / "台账.xlsx")
+    tried = county(*at, "ledger", "import", "台账.xlsx", "--by", "li", "--dry-run")
+    assert tried.code == 0 and tried.out.endswith("; nothing recorded (--dry-run)\n")
+    done = county(*at, "ledger", "import", "台账.xlsx", "--by", "li")
+    assert done.code == 0 and "brought in 4 disputes" in done.out, done.err
+    again = county(*at, "ledger", "import", "台账.xlsx", "--by", "li")
+    assert "4 rows brought in before, not again" in again.out
+    given = county(
+        *at, "ledger", "export", "--unit", "330101", "--out", "out.xlsx", "--by", "admin"
+    )
+    assert given.out == "out.xlsx: 4 disputes of 330101; parties masked\n"
+    found = county(*at, "dispute", "find", "--phone", "138-0013-8000", "--json")
+    assert [d["id"] for d in json.loads(found.out)] == [1]
+    assert b"13800138000" not in (tmp_path / "fengqiao.db").read_bytes()
+    key = tmp_path / "fengqiao.db.key"
+    assert key.exists()  # made beside the database the first time a party was sealed
+    rotated = county(*at, "keys", "rotate")
+    assert rotated.code == 0 and "the parties of 4 disputes sealed with it" in rotated.out
+    pruned = county(*at, "keys", "rotate", "--prune")
+    assert pruned.code == 0 and "dropped 1 old key" in pruned.out
+    shown = county(*at, "dispute", "show", "1", "--json")
+    assert json.loads(shown.out)["parties"][0]["phone"] == "13800138000"
+    key.write_text(key.read_text().replace(key.read_text()[-20:-10], "A" * 10))
+    broken = county(*at, "dispute", "show", "1", "--json")
+    assert broken.code == 2 and broken.err.startswith("fengqiao: ")

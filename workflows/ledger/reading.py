@@ -193,24 +193,53 @@ def _sheets(path: Path) -> Iterator[_Sheet]:
         from openpyxl import load_workbook  # noqa: PLC0415 - only when a workbook is read
 
         try:
-            book = load_workbook(io.BytesIO(data), data_only=True)
+            # Read-only: the rows stream from the file, not a cell object each.
+            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds on a bad file
             raise BadInput(f"{where}: not an Excel workbook (.xlsx): {first(exc)}") from None
-        for sheet in book.worksheets:
-            rows = [list(row) for row in sheet.iter_rows(values_only=True)]
-            for merged in sheet.merged_cells.ranges:
-                value = sheet.cell(merged.min_row, merged.min_col).value
-                for r in range(merged.min_row, min(merged.max_row, len(rows)) + 1):
-                    line = rows[r - 1]
-                    for c in range(merged.min_col, merged.max_col + 1):
-                        if c - 1 < len(line):
-                            line[c - 1] = value
-            yield _Sheet(sheet.title, rows)
+        try:
+            for sheet in book.worksheets:
+                merged = _merged_ranges(book, sheet)
+                rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+                for first_row, first_column, last_row, last_column in merged:
+                    if first_row > len(rows):
+                        continue
+                    top = rows[first_row - 1]
+                    value = top[first_column - 1] if first_column - 1 < len(top) else None
+                    for line in rows[first_row - 1 : last_row]:
+                        line.extend([None] * (last_column - len(line)))
+                        line[first_column - 1 : last_column] = [value] * (
+                            last_column - first_column + 1
+                        )
+                yield _Sheet(sheet.title, rows)
+        finally:
+            book.close()
     elif path.suffix.lower() in (".csv", ".txt"):
         text = decode_text(data, where=where)
         yield _Sheet(path.stem, [list(row) for row in csv.reader(io.StringIO(text))])
     else:
         raise BadInput(f"{where}: a ledger is an Excel workbook (.xlsx) or a CSV file")
+
+
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+)(\d+):([A-Z]+)(\d+)"')
+
+
+def _merged_ranges(book: Any, sheet: Any) -> list[tuple[int, int, int, int]]:
+    """The merged cells of a sheet read in read-only mode (which leaves them out): each
+    as first row, first column, last row, last column, read from the sheet's XML."""
+    with book._archive.open(sheet._worksheet_path) as xml:  # noqa: SLF001 - what read-only keeps
+        text = xml.read()
+    return [
+        (int(top), _column_number(left), int(bottom), _column_number(right))
+        for left, top, right, bottom in _MERGE.findall(text)
+    ]
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - ord("A") + 1
+    return number
 
 
 def get_column_letter(number: int) -> str:

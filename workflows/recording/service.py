@@ -13,6 +13,7 @@ from sqlalchemy import Engine, Row, insert
 from sqlmodel import Session
 
 from models.lifecycle import DisputeState, Event
+from models.tables import PartyDigest
 from models.values import NO_DEADLINE, Actor, EventKind, Level, Risk, Role, Status, UnitPath
 from rules.evaluate import (
     LEVEL_CHANGES,
@@ -39,7 +40,7 @@ from workflows.changes import (
     write_plan,
 )
 from workflows.db import transaction
-from workflows.driver import insert_returning
+from workflows.driver import insert_returning, insert_rows
 from workflows.errors import BadInput, NotFound
 from workflows.org import ancestors, unit_path
 from workflows.recording.validate import (
@@ -55,6 +56,7 @@ from workflows.recording.validate import (
     validated,
 )
 from workflows.rulesets import register_ruleset, ruleset_query
+from workflows.sealing import digest_rows, keyring_of
 
 __all__ = [
     "DisputeRefused",
@@ -199,6 +201,12 @@ def report_disputes(
         for dispute, risk, parties, category, _ in checked
     ]
     ids = insert_returning(session, _NEW_DISPUTE, rows)
+    # the parties are sealed in their row; their phones and ID numbers found by digest
+    digests = digest_rows(
+        keyring_of(session), zip(ids, (row["parties"] for row in rows), strict=True)
+    )
+    if digests:
+        insert_rows(session, _DIGESTS, digests)
     plan = Plan()
     for dispute_id, (dispute, risk, _, category, reported) in zip(ids, checked, strict=True):
         at = dispute.at or now
@@ -232,6 +240,7 @@ def report_disputes(
 
 
 _NEW_DISPUTE = insert(DISPUTES).returning(DISPUTES.c.id)
+_DIGESTS = PartyDigest.__table__  # type: ignore[attr-defined]
 
 
 def _may_report(session: Session, actor: Actor, unit: str) -> None:

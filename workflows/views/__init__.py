@@ -4,6 +4,7 @@ prints and the web app renders. Each reads in a transaction of its own that hold
 from workflows.views.accounts import ACCOUNTS_PAGE, accounts_view
 from workflows.views.dispute import dispute_view, iso, shape_dispute
 from workflows.views.explain import explain_view, shape_explanation
+from workflows.views.finding import find_by_party
 from workflows.views.listings import (
     escalations_view,
     ladder,
@@ -30,6 +31,7 @@ __all__ = [
     "dispute_view",
     "escalations_view",
     "explain_view",
+    "find_by_party",
     "iso",
     "ladder",
     "outbox_view",
