@@ -41,6 +41,7 @@ __all__ = [
     "Source",
     "Category",
     "lookup",
+    "names",
     "SupervisionGrade",
     "UnitObligationRule",
     "SupervisionRule",
@@ -318,11 +319,17 @@ def _names_of(code: str, labelled: Labelled, aliases: list[str]) -> list[str]:
 
 def lookup(table: dict[str, Any], text: str) -> str | None:
     """The code of ``table`` (categories or sources) that ``text`` names, or None."""
-    wanted = text.strip().casefold()
+    return names(table).get(text.strip().casefold())
+
+
+def names(table: dict[str, Any]) -> dict[str, str]:
+    """Every name of ``table``'s codes (compared without case or surrounding space), and
+    its code: the first code to take a name keeps it."""
+    found: dict[str, str] = {}
     for code, entry in table.items():
-        if wanted in _names_of(code, entry, getattr(entry, "aliases", [])):
-            return code
-    return None
+        for name in _names_of(code, entry, getattr(entry, "aliases", [])):
+            found.setdefault(name, code)
+    return found
 
 
 class JudicialConfirmation(Model):

@@ -28,14 +28,7 @@ from workflows.db import transaction
 from workflows.errors import BadInput, NotFound
 from workflows.ledger.reading import LedgerRow, Problems, load_mapping, read_ledger
 from workflows.org import subtree
-from workflows.recording import (
-    DisputeRefused,
-    NewDispute,
-    NewEvent,
-    Refusals,
-    record,
-    report_disputes,
-)
+from workflows.recording import DisputeRefused, NewDispute, NewEvent, report_disputes
 
 __all__ = ["LedgerSummary", "import_ledger"]
 
@@ -163,22 +156,16 @@ def _bring_in(
         raise Problems(problems)
     try:
         ids = report_disputes(
-            session, [d for _, d, _ in fresh], policy=policy, now=now, actor=actor
+            session,
+            [d for _, d, _ in fresh],
+            policy=policy,
+            now=now,
+            actor=actor,
+            histories=[events for _, _, events in fresh],
         )
     except DisputeRefused as refused:
-        row = fresh[refused.index][0]
-        raise Problems([f"{path}:{_at(row)}: {refused}"]) from None
-    histories = {i: events for i, (_, _, events) in zip(ids, fresh, strict=True) if events}
-    try:
-        record(session, histories, policy=policy, now=now, actor=actor)
-    except Refusals as refusals:
-        by_id = {i: row for i, (row, _, _) in zip(ids, fresh, strict=True)}
-        raise Problems(
-            [
-                f"{path}:{_cell_of(by_id[d], histories[d], exc)}: {exc}"
-                for d, exc in refusals.refused.items()
-            ]
-        ) from None
+        row, _, events = fresh[refused.index]
+        raise Problems([f"{path}:{_cell_of(row, events, refused.event)}: {refused}"]) from None
     statuses = Counter(
         session.scalars(select(col(Dispute.status)).where(col(Dispute.id).in_(ids))).all()
         if ids
@@ -189,7 +176,7 @@ def _bring_in(
         rows=len(rows),
         recorded=len(ids),
         already=already,
-        events=sum(len(events) for events in histories.values()),
+        events=sum(len(events) for _, _, events in fresh),
         statuses=dict(statuses),
         dry_run=False,
     )
@@ -199,10 +186,9 @@ def _at(row: LedgerRow) -> str:
     return f"{row.sheet}!{row.row}"
 
 
-def _cell_of(row: LedgerRow, events: Sequence[NewEvent], exc: BadInput) -> str:
-    """The cell of the event refused: the date it was recorded at."""
-    index = getattr(exc, "index", None)
-    if index is None or index >= len(events):
+def _cell_of(row: LedgerRow, events: Sequence[NewEvent], index: int | None) -> str:
+    """The cell of the event refused (the date it was recorded at), or the row's."""
+    if index is None or not 0 <= index < len(events):
         return _at(row)
     column = {
         "resolve": "resolved",

@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from models.parties import InvalidParties, validate_parties
-from rules.schema import RuleSet, lookup
+from rules.schema import RuleSet
+from rules.schema import names as code_names
 from workflows.errors import BadInput, ProblemList
 from workflows.recording import decode_text, shown
 
@@ -438,6 +439,7 @@ def read_ledger(
     rows: list[LedgerRow] = []
     found_header = False
     numbers: dict[str, str] = {}
+    called = (code_names(dict(rules.categories)), code_names(dict(rules.sources)))
     for sheet in _sheets(path):
         header = _header(sheet, mapping)
         if header is None:
@@ -465,7 +467,8 @@ def read_ledger(
                 continue
             if given is not None:
                 numbers[given] = cell
-            row = _row(path, sheet.name, number, line, columns, mapping, rules, zone, problems)
+            row = _row(path, sheet.name, number, line, columns, mapping, rules, called, zone,
+                       problems)  # fmt: skip
             if row is not None:
                 rows.append(row)
     if not found_header:
@@ -490,6 +493,7 @@ def _row(
     columns: Mapping[int, str],
     mapping: Mapping_,
     rules: RuleSet,
+    called: tuple[dict[str, str], dict[str, str]],
     zone: ZoneInfo,
     problems: list[str],
 ) -> LedgerRow | None:
@@ -520,8 +524,8 @@ def _row(
     registered = value("registered", lambda v: parse_date(v, zone), required="the date (登记日期)")
     unit = value("unit", lambda v: _text(v) or "", required="the unit (登记单位)")
     risk = value("risk", parse_risk) if ("risk" in raw or "risk" in mapping.defaults) else "low"
-    category = value("category", lambda v: _coded(rules.categories, v, "category"))
-    source = value("source", lambda v: _coded(rules.sources, v, "source"))
+    category = value("category", lambda v: _coded(rules.categories, called[0], v, "category"))
+    source = value("source", lambda v: _coded(rules.sources, called[1], v, "source"))
     description = value("description", lambda v: _long(v, 2000))
     title = value("title", lambda v: _long(v, 500))
     people = value("people_involved", _count)
@@ -640,14 +644,14 @@ def _count(value: Any) -> int:
     return int(text)
 
 
-def _coded(table: Mapping[str, Any], value: Any, what: str) -> str:
+def _coded(table: Mapping[str, Any], called: Mapping[str, str], value: Any, what: str) -> str:
     text = _text(value) or ""
     if not table:
         return text
-    code = lookup(dict(table), text)
+    code = called.get(text.strip().casefold())
     if code is None:
-        names = "、".join(entry.label_in("zh") for entry in table.values())
-        raise ValueError(f"unknown {what} {shown(text)}; known: {names}")
+        known = "、".join(entry.label_in("zh") for entry in table.values())
+        raise ValueError(f"unknown {what} {shown(text)}; known: {known}")
     return code
 
 

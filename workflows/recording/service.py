@@ -117,12 +117,14 @@ def report_dispute(
 
 class DisputeRefused(BadInput):
     """A dispute of a batch that cannot be reported: ``index`` is its place in the batch,
+    ``event`` that of the event of its history refused (None: the dispute itself),
     ``cause`` the refusal itself (a :class:`NotFound` for a unit outside one's scope)."""
 
-    def __init__(self, cause: BadInput, *, index: int) -> None:
+    def __init__(self, cause: BadInput, *, index: int, event: int | None = None) -> None:
         super().__init__(str(cause))
         self.cause = cause
         self.index = index
+        self.event = event
 
 
 def report_disputes(
@@ -132,11 +134,14 @@ def report_disputes(
     policy: Policy,
     now: datetime,
     actor: Actor,
+    histories: Sequence[Sequence[NewEvent]] = (),
 ) -> list[int]:
     """Report disputes in the caller's transaction, set-wise (an office's ledger brought
     in): each checked, inserted, evaluated and planned, the plans written together; their
-    ids, in order. Raise :class:`DisputeRefused` for the first that cannot be reported;
-    then nothing is written."""
+    ids, in order. ``histories``, if given, has for each dispute the events that followed
+    its report (as the ledger says what became of it): recorded with it, evaluated once.
+    Raise :class:`DisputeRefused` for the first that cannot be reported; then nothing is
+    written."""
     checked: list[tuple[NewDispute, Risk, list[dict[str, Any]], str, dict[str, Any]]] = []
     for index, dispute in enumerate(disputes):
         try:
@@ -157,6 +162,7 @@ def report_disputes(
                 "they no longer report disputes"
             )
             raise DisputeRefused(gone, index=0)
+    followed = _histories(session, disputes, histories, now=now, actor=actor)
     paths: dict[str, UnitPath] = {}
     for index, (dispute, *_) in enumerate(checked):
         if dispute.unit in paths:
@@ -208,19 +214,26 @@ def report_disputes(
     if digests:
         insert_rows(session, _DIGESTS, digests)
     plan = Plan()
-    for dispute_id, (dispute, risk, _, category, reported) in zip(ids, checked, strict=True):
+    for index, (dispute_id, (dispute, risk, _, category, reported)) in enumerate(
+        zip(ids, checked, strict=True)
+    ):
         at = dispute.at or now
         # The report is the dispute's first event; the evaluation starts from it.
         report = Event(EventKind.report, at, MappingProxyType(reported), actor.person, seq=1)
+        fresh = [report, *followed[index]]
         initial = DisputeState.reported(
             path=paths[dispute.unit], risk=risk, at=at, clocks_from=dispute.clocks_from
         )
-        evaluation = evaluate(initial, [report], policy=policy, now=now)
+        try:
+            evaluation = evaluate(initial, fresh, policy=policy, now=now)
+        except HistoryError as exc:
+            event = exc.seq - 2 if exc.seq >= 2 else None  # the report is 1
+            raise DisputeRefused(BadInput(str(exc)), index=index, event=event) from None
         plan.extend(
             plan_dispute(
                 _Reported(dispute_id, category, dispute.unit),
                 evaluation,
-                fresh=[report],
+                fresh=fresh,
                 policy=policy,
                 now=now,
             )
@@ -237,6 +250,41 @@ def report_disputes(
             actor=actor.name,
         )
     return list(ids)
+
+
+def _histories(
+    session: Session,
+    disputes: Sequence[NewDispute],
+    histories: Sequence[Sequence[NewEvent]],
+    *,
+    now: datetime,
+    actor: Actor,
+) -> list[list[Event]]:
+    """Each dispute's history after its report, validated and numbered from 2; a person
+    signed in records only the kinds their role allows."""
+    if not histories:
+        return [[] for _ in disputes]
+    viewer = viewer_of(session, actor.person) if actor.checked and actor.person else None
+    followed: list[list[Event]] = []
+    for index, (dispute, history) in enumerate(zip(disputes, histories, strict=True)):
+        events: list[Event] = []
+        for position, new in enumerate(history):
+            try:
+                event = validated(
+                    new,
+                    seq=position + 2,
+                    reported_at=dispute.at or now,
+                    now=now,
+                    actor=actor.person,
+                    people=(actor.person,) if actor.person else (),  # known: checked above
+                )
+                if viewer is not None:
+                    permit(viewer, Action.of_event(event.kind))
+            except BadInput as exc:
+                raise DisputeRefused(exc, index=index, event=position) from None
+            events.append(event)
+        followed.append(events)
+    return followed
 
 
 _NEW_DISPUTE = insert(DISPUTES).returning(DISPUTES.c.id)
