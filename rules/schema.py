@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -317,18 +318,27 @@ def _names_of(code: str, labelled: Labelled, aliases: list[str]) -> list[str]:
     return [name.strip().casefold() for name in names]
 
 
-def lookup(table: dict[str, Any], text: str) -> str | None:
+def lookup(table: Mapping[str, Any], text: str) -> str | None:
     """The code of ``table`` (categories or sources) that ``text`` names, or None."""
     return names(table).get(text.strip().casefold())
 
 
-def names(table: dict[str, Any]) -> dict[str, str]:
+# The names of each table looked up, made once: the table is kept with them, so that its
+# identity is not taken by another.
+_NAMES: dict[int, tuple[Mapping[str, Any], dict[str, str]]] = {}
+
+
+def names(table: Mapping[str, Any]) -> dict[str, str]:
     """Every name of ``table``'s codes (compared without case or surrounding space), and
     its code: the first code to take a name keeps it."""
+    kept = _NAMES.get(id(table))
+    if kept is not None and kept[0] is table:
+        return kept[1]
     found: dict[str, str] = {}
     for code, entry in table.items():
         for name in _names_of(code, entry, getattr(entry, "aliases", [])):
             found.setdefault(name, code)
+    _NAMES[id(table)] = (table, found)
     return found
 
 

@@ -439,7 +439,7 @@ def read_ledger(
     rows: list[LedgerRow] = []
     found_header = False
     numbers: dict[str, str] = {}
-    called = (code_names(dict(rules.categories)), code_names(dict(rules.sources)))
+    called = (code_names(rules.categories), code_names(rules.sources))
     for sheet in _sheets(path):
         header = _header(sheet, mapping)
         if header is None:

@@ -88,7 +88,7 @@ def report_data(new: NewDispute, *, now: datetime, sources: Mapping[str, Source]
     """The data of the dispute's ``report`` event, its source one of ``sources`` (the rule
     file's, by code or name; any, if it has none); raise :class:`BadInput`."""
     if new.source is not None and sources:
-        code = lookup(dict(sources), new.source)
+        code = lookup(sources, new.source)
         if code is None:
             raise BadInput(f"unknown source {new.source!r}; known: {', '.join(sources)}")
         new = replace(new, source=code)
@@ -121,7 +121,7 @@ def category_of(new: NewDispute, categories: Mapping[str, Category]) -> str:
     given = new.category.strip()
     if not categories:
         return given
-    code = lookup(dict(categories), given)
+    code = lookup(categories, given)
     if code is None:
         raise BadInput(
             f"unknown category {shown(given)}; known: {', '.join(categories)} "
