@@ -1,14 +1,17 @@
 """The pages: sign-in, a mediator's tasks, a dispute, reporting one, a supervisor's queue and
-escalations. Each reads through the read models and changes through one service, as the
-person signed in; a form that changes something carries the session's CSRF secret."""
+escalations, the ledger (台账) in and out. Each reads through the read models and changes
+through one service, as the person signed in; a form that changes something carries the
+session's CSRF secret."""
 
 from __future__ import annotations
 
 import hmac
 import json
+import os
 import secrets
-from collections.abc import Sequence
-from datetime import datetime
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -17,10 +20,11 @@ import structlog
 import yaml
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import text
-from starlette.datastructures import FormData, QueryParams
+from starlette.background import BackgroundTask
+from starlette.datastructures import FormData, QueryParams, UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fengqiao.web.api import status_of
@@ -38,6 +42,20 @@ from fengqiao.web.auth import (
 )
 from fengqiao.web.config import OrgLists, Web
 from fengqiao.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Words
+from fengqiao.web.ledger import (
+    CONFIRM_BODY,
+    LARGEST,
+    UPLOAD_BODY,
+    XLSX,
+    Preview,
+    TooLarge,
+    bring_in,
+    check,
+    decoded,
+    download_disposition,
+    ledger_name,
+    read_form,
+)
 from fengqiao.web.present import local_path, next_decision_text, row_state, spent, until, when
 from models.events import EventData
 from models.lifecycle import allowed_now
@@ -45,7 +63,7 @@ from models.values import Actor, EventKind, Level, Risk, Role, Status, UnitLevel
 from rules.loader import RulesError, parse_ruleset
 from rules.policy import Policy
 from rules.schema import Language, lookup
-from workflows.access import Action, permit
+from workflows.access import Action, Viewer, permit
 from workflows.accounts import (
     SignInRefused,
     SignInThrottled,
@@ -57,6 +75,7 @@ from workflows.accounts import (
 )
 from workflows.db import reading
 from workflows.errors import BadInput, NotFound, first_line
+from workflows.ledger import STATUS_FILTERS, Problems, export_ledger
 from workflows.recording import NewDispute, NewEvent, Refusals, record_event, record_on_many
 from workflows.recording import report_dispute as report
 from workflows.rollout import KINDS, ChangedDispute, apply_rules, diff_rules
@@ -139,6 +158,40 @@ def _changing(signed: Person, request: Request, form: Form) -> Signed:
 
 
 Changing = Annotated[Signed, Depends(_changing)]
+
+
+async def _upload(request: Request) -> AsyncIterator[FormData]:
+    """The form of a ledger uploaded, read within the ledger's size limit."""
+    form = await read_form(request, largest=UPLOAD_BODY)
+    try:
+        yield form
+    finally:
+        await form.close()
+
+
+async def _confirmation(request: Request) -> AsyncIterator[FormData]:
+    """The form confirming an import: the ledger carried back, base64."""
+    form = await read_form(request, largest=CONFIRM_BODY)
+    try:
+        yield form
+    finally:
+        await form.close()
+
+
+Upload = Annotated[FormData, Depends(_upload)]
+Confirmation = Annotated[FormData, Depends(_confirmation)]
+
+
+def _uploading(signed: Person, request: Request, form: Upload) -> Signed:
+    return _changing(signed, request, form)
+
+
+def _confirming(signed: Person, request: Request, form: Confirmation) -> Signed:
+    return _changing(signed, request, form)
+
+
+Uploading = Annotated[Signed, Depends(_uploading)]
+Confirming = Annotated[Signed, Depends(_confirming)]
 
 
 def _actor(signed: Signed) -> Actor:
@@ -685,6 +738,10 @@ def pages_app(web: Web) -> FastAPI:
             notice=notice if notice in BULK_ACTIONS and done.isdigit() else None,
             notice_count=done,
             names=names,
+            # the ledger of the unit looked at, as an Excel workbook
+            export_units=export_units(viewer),
+            export_unit=given.get("unit") or viewer.unit,
+            export_statuses=list(STATUS_FILTERS),
         )
 
     @app.post("/queue/bulk")
@@ -763,6 +820,163 @@ def pages_app(web: Web) -> FastAPI:
                 engine=web.engine,
                 codes=[s["unit"] for r in rows for s in r["ladder"]] + [r["unit"] for r in rows],
             ),
+        )
+
+    # -- the ledger (台账) -------------------------------------------------------------------
+
+    def export_units(viewer: Viewer) -> list[dict[str, Any]]:
+        """The units whose ledger ``viewer`` may give out, for a select: theirs and those
+        below it, down to villages (and grids, for a village's or a grid's people)."""
+        low = viewer.level in (UnitLevel.village, UnitLevel.grid)
+        levels = (
+            tuple(UnitLevel) if low else (UnitLevel.county, UnitLevel.township, UnitLevel.village)
+        )
+        return org.units(viewer, levels)
+
+    def ledger_page(
+        request: Request,
+        signed: Signed,
+        *,
+        name: str | None = None,
+        preview: Preview | None = None,
+        problems: Sequence[str] = (),
+        error: str | None = None,
+        status_code: int = 200,
+    ) -> Response:
+        query = request.query_params
+        done = {k: query.get(k, "") for k in ("rows", "recorded", "already", "events")}
+        return render(
+            request,
+            "ledger.html",
+            signed,
+            status_code=status_code,
+            may_import=signed.viewer.may(Action.report),
+            largest_mb=LARGEST // 2**20,
+            file_name=name,
+            preview=preview,
+            problems=problems,
+            error=error,
+            done=done if preview is None and all(v.isdigit() for v in done.values()) else None,
+            export_units=export_units(signed.viewer),
+            export_unit=signed.viewer.unit,
+            export_statuses=list(STATUS_FILTERS),
+            names=unit_names(engine=web.engine, codes=[signed.viewer.unit]),
+        )
+
+    @app.exception_handler(TooLarge)
+    def _too_large(request: Request, exc: TooLarge) -> Response:
+        message = Words(_language(request), web.rules())("ledger.too_large", mb=LARGEST // 2**20)
+        try:
+            signed = signed_in(request)
+        except NotSignedIn:
+            return failure(request, 413, message)
+        return ledger_page(request, signed, error=message, status_code=413)
+
+    def ledger_refused(
+        request: Request, signed: Signed, exc: BadInput, name: str | None = None
+    ) -> Response:
+        """The page again with what is wrong with the ledger: every problem, or one line."""
+        if isinstance(exc, Problems):
+            return ledger_page(request, signed, name=name, problems=exc.lines, status_code=400)
+        if status_of(exc) == 403:
+            raise exc
+        return ledger_page(request, signed, name=name, error=first_line(exc), status_code=400)
+
+    @app.get("/ledger")
+    def ledger(request: Request, signed: Person) -> Response:
+        return ledger_page(request, signed)
+
+    @app.get("/ledger/import", include_in_schema=False)
+    def ledger_import_page(signed: Person) -> Response:
+        return RedirectResponse("/ledger", status_code=303)
+
+    @app.post("/ledger/import")
+    def ledger_preview(request: Request, signed: Uploading, form: Upload) -> Response:
+        """A ledger uploaded, checked by a dry run: its problems, or what it would bring in."""
+        permit(signed.viewer, Action.report)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            t = Words(_language(request), web.rules())
+            return ledger_page(request, signed, error=t("ledger.no_file"), status_code=400)
+        name = None
+        try:
+            name = ledger_name(upload.filename)
+            found = check(
+                engine=web.engine,
+                policy=web.rules(),
+                now=web.clock(),
+                actor=_actor(signed),
+                name=name,
+                content=upload.file.read(LARGEST + 1),
+            )
+        except TooLarge:
+            raise
+        except BadInput as exc:
+            return ledger_refused(request, signed, exc, name)
+        return ledger_page(request, signed, name=name, preview=found)
+
+    @app.post("/ledger/import/confirm")
+    def ledger_import(request: Request, signed: Confirming, form: Confirmation) -> Response:
+        """The ledger of a preview brought in, checked again in full as it is."""
+        permit(signed.viewer, Action.report)
+        name = None
+        try:
+            name = ledger_name(_field(form, "name"))
+            summary = bring_in(
+                engine=web.engine,
+                policy=web.rules(),
+                now=web.clock(),
+                actor=_actor(signed),
+                name=name,
+                content=decoded(_field(form, "data")),
+            )
+        except TooLarge:
+            raise
+        except BadInput as exc:
+            return ledger_refused(request, signed, exc, name)
+        said = {
+            "rows": summary.rows,
+            "recorded": summary.recorded,
+            "already": summary.already,
+            "events": summary.events,
+        }
+        return RedirectResponse(f"/ledger?{urlencode(said)}", status_code=303)
+
+    @app.get("/ledger/export.xlsx")
+    def ledger_export(request: Request, signed: Person) -> Response:
+        """A unit's ledger as an Excel workbook: ?unit= (the person's own by default),
+        from= and to= (days of the report, both included), status=."""
+        query = request.query_params
+        unit = query.get("unit") or signed.viewer.unit
+        if "\x00" in unit or len(unit) > 64:
+            raise BadInput("unit: not a unit")
+        start, end = _day(query.get("from"), "from"), _day(query.get("to"), "to")
+        now = web.clock()
+        handle, written = tempfile.mkstemp(prefix="fq-ledger-", suffix=".xlsx")
+        os.close(handle)
+        out = Path(written)
+        try:
+            export_ledger(
+                engine=web.engine,
+                policy=web.rules(),
+                now=now,
+                actor=_actor(signed),
+                unit=unit,
+                out=out,
+                start=start,
+                end=end,
+                status=query.get("status") or None,
+            )
+        except BaseException:
+            out.unlink(missing_ok=True)
+            raise
+        return FileResponse(
+            out,
+            media_type=XLSX,
+            headers={
+                "Content-Disposition": download_disposition(unit, now.astimezone(web.zone).date())
+            },
+            background=BackgroundTask(out.unlink, missing_ok=True),
         )
 
     # -- the rules (administrators) --------------------------------------------------------
@@ -1052,6 +1266,16 @@ def _filters(request: Request, policy: Policy) -> tuple[QueueFilters, dict[str, 
         ),
     )
     return filters, given
+
+
+def _day(value: str | None, name: str) -> date | None:
+    """A day of a query (``2026-12-02``), or None if not given."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadInput(f"{name}: not a day (YYYY-MM-DD): {value[:40]!r}") from None
 
 
 def _rule_value(value: Any) -> str:

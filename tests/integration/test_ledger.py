@@ -210,3 +210,20 @@ def test_an_export_by_someone_who_does_not_handle_disputes_masks_the_parties_and
     assert [(e.actor, e.unit, e.start, e.end, e.status, e.rows, e.masked) for e in logged] == [
         ("admin", "330101", "2026-03-01", "2026-03-31", "closed", 1, True)
     ]
+
+
+def test_a_large_ledger_is_written_by_a_process_of_its_own_with_the_same_cells(
+    org_engine: Engine, policy: Policy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workflows.ledger import exporting
+
+    _bring_in(org_engine, policy, office_workbook(tmp_path / "台账.xlsx"))
+    here = tmp_path / "here.xlsx"
+    export_ledger(engine=org_engine, policy=policy, now=NOW, actor=LI, unit="330101", out=here)
+    monkeypatch.setattr(exporting, "_BATCH", 2)  # "large": more than a batch of rows
+    apart = tmp_path / "apart.xlsx"
+    summary = export_ledger(
+        engine=org_engine, policy=policy, now=NOW, actor=LI, unit="330101", out=apart
+    )
+    assert summary.rows == 4 and _cells(apart) == _cells(here)
+    assert not list(tmp_path.glob("*.rows"))

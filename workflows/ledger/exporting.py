@@ -7,11 +7,14 @@ it gives the same ledger.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from itertools import chain, islice
 from pathlib import Path
+from queue import Full
 from typing import Any
 
 import structlog
@@ -89,6 +92,17 @@ _SUBTREE = {
 }
 
 
+# What a row of the ledger reads of a dispute (not its fold, which is most of its row).
+_READ = tuple(
+    getattr(Dispute.__table__.c, name)  # type: ignore[attr-defined]
+    for name in (
+        "id", "category", "title", "risk", "status", "level", "unit_code", "reported_unit",
+        "people_involved", "parties", "location", "reported_at", "supervised",
+        "supervision_deadline", "attention_at", "record",
+    )
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ExportSummary:
     path: str
@@ -132,7 +146,7 @@ def export_ledger(
         level = UnitLevel(chain[0].level)
         names = dict(session.execute(select(col(Unit.code), col(Unit.name))).tuples().all())
         people = dict(session.execute(select(col(Person.id), col(Person.name))).tuples().all())
-        query = disputes_in_scope(viewer).where(col(_SUBTREE[level]) == unit)
+        query = disputes_in_scope(viewer, *_READ).where(col(_SUBTREE[level]) == unit)
         if start is not None:
             query = query.where(col(Dispute.reported_at) >= datetime.combine(start, time(), zone))
         if end is not None:
@@ -192,11 +206,75 @@ def _write(
     masked: bool,
     period: tuple[date | None, date | None],
 ) -> int:
+    """Write the sheet: here for a small ledger; for a large one, the rows' cells made here
+    while a process of its own writes them (XlsxWriter's time is most of an export's, and
+    the two then take a core each), a few batches in flight at most."""
     counted = Counter(names.values())
     shared = frozenset(name for name, count in counted.items() if count > 1)
+    start, end = period
+    span = f"{start.isoformat() if start else '…'} 至 {end.isoformat() if end else '…'}"
+    made = now.astimezone(policy.zone).strftime("%Y-%m-%d %H:%M")
+    line = f"登记日期：{span}；导出时间：{made}"
+    rows = (
+        _cells(d, policy=policy, now=now, names=names, people=people, masked=masked,
+               shared=shared)
+        for d in disputes
+    )  # fmt: skip
+    batches = iter(lambda: list(islice(rows, _BATCH)), [])
+    first = next(batches, [])
+    if len(first) < _BATCH:
+        return _write_sheet(str(out), title, line, [first])
+    context = multiprocessing.get_context("spawn")  # never fork a threaded server
+    queue: Any = context.Queue(maxsize=4)
+    writer = context.Process(
+        target=_sheet_process, args=(str(out), title, line, queue), name="ledger-writer"
+    )
+    writer.start()
+    try:
+        for batch in chain([first], batches, [None]):
+            while True:
+                try:
+                    queue.put(batch, timeout=1)
+                    break
+                except Full:
+                    if not writer.is_alive():
+                        raise RuntimeError("the ledger's writer stopped") from None
+        writer.join()
+    finally:
+        if writer.is_alive():
+            writer.terminate()
+            writer.join()
+        queue.close()
+    if writer.exitcode != 0:
+        raise RuntimeError(f"the ledger's writer stopped (exit code {writer.exitcode})")
+    return _counted(out)
+
+
+_BATCH = 2_000  # rows handed to the writer at a time
+
+
+def _sheet_process(path: str, title: str, line: str, queue: Any) -> None:
+    """In the writer's process: the rows as they come, until None."""
+    _write_sheet(path, title, line, iter(queue.get, None))
+
+
+def _counted(out: Path) -> int:
+    """The rows the writer wrote: it leaves their count beside the sheet."""
+    count = out.with_name(out.name + ".rows")
+    try:
+        return int(count.read_text())
+    finally:
+        count.unlink(missing_ok=True)
+
+
+def _write_sheet(path: str, title: str, line: str, batches: Iterable[list[list[Any]]]) -> int:
+    """The ledger's workbook at ``path``: the title, ``line``, the header, the rows' cells
+    (batches of rows), in XlsxWriter's constant-memory mode; how many rows. In a process of
+    its own, the count is also left in ``path.rows``."""
     import xlsxwriter  # noqa: PLC0415 - only when a ledger is written
 
-    book = xlsxwriter.Workbook(str(out), {"constant_memory": True})
+    book = xlsxwriter.Workbook(path, {"constant_memory": True})
+    written = 0
     try:
         sheet = book.add_worksheet("台账")
         heading = book.add_format({"bold": True, "font_size": 14, "align": "center"})
@@ -209,32 +287,31 @@ def _write(
         for index, name in enumerate(COLUMNS):
             sheet.set_column(index, index, _WIDTHS.get(name, 12))
         sheet.merge_range(0, 0, 0, len(COLUMNS) - 1, title, heading)
-        start, end = period
-        span = f"{start.isoformat() if start else '…'} 至 {end.isoformat() if end else '…'}"
-        made = now.astimezone(policy.zone).strftime("%Y-%m-%d %H:%M")
-        sheet.write_string(1, 0, f"登记日期：{span}；导出时间：{made}")
+        sheet.write_string(1, 0, line)
         sheet.write_row(2, 0, COLUMNS, header)
         sheet.freeze_panes(3, 1)
-        written = 0
-        for written, dispute in enumerate(disputes, start=1):  # noqa: B007 - counted
-            cells = _cells(dispute, policy=policy, now=now, names=names, people=people,
-                           masked=masked, shared=shared)  # fmt: skip
-            row = 2 + written
-            for column, value in enumerate(cells):
-                if value is None or value == "":
-                    continue
-                if isinstance(value, date):
-                    sheet.write_datetime(row, column, datetime.combine(value, time()), day)
-                elif isinstance(value, int):
-                    sheet.write_number(row, column, value)
-                elif COLUMNS[column] == "协议金额":
-                    sheet.write_number(row, column, float(value), money)
-                else:
-                    sheet.write_string(row, column, str(value))
+        amount = COLUMNS.index("协议金额")
+        for batch in batches:
+            for cells in batch:
+                written += 1
+                row = 2 + written
+                for column, value in enumerate(cells):
+                    if value is None or value == "":
+                        continue
+                    if isinstance(value, date):
+                        sheet.write_datetime(row, column, datetime.combine(value, time()), day)
+                    elif isinstance(value, int):
+                        sheet.write_number(row, column, value)
+                    elif column == amount:
+                        sheet.write_number(row, column, float(value), money)
+                    else:
+                        sheet.write_string(row, column, value)
         if written:
             sheet.autofilter(2, 0, 2 + written, len(COLUMNS) - 1)
     finally:
         book.close()
+    if multiprocessing.parent_process() is not None:
+        Path(path + ".rows").write_text(str(written))
     return written
 
 

@@ -25,14 +25,18 @@ from models.values import Actor, UnitLevel
 from rules.policy import Policy
 from workflows.access import Action, permit, viewer_of
 from workflows.db import transaction
+from workflows.driver import one_of
 from workflows.errors import BadInput, NotFound
 from workflows.ledger.reading import LedgerRow, Problems, load_mapping, read_ledger
 from workflows.org import subtree
 from workflows.recording import DisputeRefused, NewDispute, NewEvent, report_disputes
 
-__all__ = ["LedgerSummary", "import_ledger"]
+__all__ = ["PREVIEW", "LedgerSummary", "import_ledger"]
 
 log = structlog.get_logger(__name__)
+
+PREVIEW = 50  # rows of a summary's preview
+_DISPUTES = Dispute.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,9 @@ class LedgerSummary:
     events: int  # the events of their histories, beyond their reports
     statuses: dict[str, int]  # the disputes brought in, by status
     dry_run: bool
+    # the first rows as read, each with the status its dispute has once brought in (None:
+    # brought in before): what a page shows before the import is confirmed
+    preview: tuple[tuple[LedgerRow, str | None], ...] = ()
 
     def __str__(self) -> str:
         verb = "would bring in" if self.dry_run else "brought in"
@@ -166,19 +173,27 @@ def _bring_in(
     except DisputeRefused as refused:
         row, _, events = fresh[refused.index]
         raise Problems([f"{path}:{_cell_of(row, events, refused.event)}: {refused}"]) from None
-    statuses = Counter(
-        session.scalars(select(col(Dispute.status)).where(col(Dispute.id).in_(ids))).all()
-        if ids
-        else []
+    dialect = session.get_bind().dialect.name
+    status_of: dict[int, str] = dict(
+        session.execute(
+            select(_DISPUTES.c.id, _DISPUTES.c.status).where(
+                one_of(_DISPUTES.c.id, "ids", dialect)
+            ),
+            {"ids": ids},
+        )
+        .tuples()
+        .all()
     )
+    after = {id(row): status_of[i] for i, (row, _, _) in zip(ids, fresh, strict=True)}
     return LedgerSummary(
         path=str(path),
         rows=len(rows),
         recorded=len(ids),
         already=already,
         events=sum(len(events) for _, _, events in fresh),
-        statuses=dict(statuses),
+        statuses=dict(Counter(status_of.values())),
         dry_run=False,
+        preview=tuple((row, after.get(id(row))) for row in rows[:PREVIEW]),
     )
 
 
