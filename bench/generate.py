@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import math
 import multiprocessing
 import os
@@ -51,6 +52,7 @@ from sqlalchemy import Engine, event, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import col  # noqa: E402
 
+from models.parties import validate_parties  # noqa: E402
 from models.tables import Dispute, OutboxMessage  # noqa: E402
 from models.values import OPERATOR, Actor  # noqa: E402
 from rules.policy import Policy, load_policy  # noqa: E402
@@ -1118,6 +1120,7 @@ def generate(
         played = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="fengqiao-generate-") as tmp:
             captured = _play(policy, now, chosen or scripts(), Path(tmp))
+        _reseal(captured, url)
         played = time.perf_counter() - played
     except BaseException:
         lanes.close()
@@ -1152,6 +1155,21 @@ def generate(
         rows=rows,
         blocks=blocks,
     )
+
+
+def _reseal(captured: _Captured, url: str) -> None:
+    """The parties of the templates, sealed with the key of the database at ``url``: the
+    scratch databases the scripts played in had keys of their own. (Every copy of a
+    template holds the same sealed value: bench data, not a secret.)"""
+    keyring = make_engine(url).dialect.fengqiao_keyring()  # type: ignore[attr-defined]
+    plain = validate_parties([dict(p) for p in _PARTIES])
+    token = keyring.seal(json.dumps(plain, ensure_ascii=False, separators=(",", ":")).encode())
+    column = captured.columns["disputes"].index("parties")
+    for template in captured.templates:
+        template.rows["disputes"] = [
+            (*row[:column], json.dumps(token), *row[column + 1 :])
+            for row in template.rows["disputes"]
+        ]
 
 
 # ----------------------------------------------------------------------------- command line

@@ -30,11 +30,13 @@ from sqlalchemy import case as sql_case
 from sqlmodel import col, func, select
 
 from fengqiao.render import dispute_lines
+from models.sealing import Keyring
 from models.tables import Dispute, Escalation, Obligation, Task
 from models.values import ENGINE, OPERATOR, Actor, TaskState
 from workflows.accounts import set_password
 from workflows.db import make_engine, migrate, reading
 from workflows.engine import sweep
+from workflows.keys import key_file, save_keyring
 from workflows.recording import NewDispute, NewEvent, record_event, report_dispute
 from workflows.reorganising import load_org
 from workflows.views import dispute_view, escalations_view
@@ -139,6 +141,12 @@ class Simulation:
         for stale in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
             stale.unlink(missing_ok=True)
         self.url = f"sqlite:///{database}"
+        # A throwaway county: its parties are sealed with a key of its own, made afresh
+        # with it (no note to back it up).
+        key = key_file(self.url)
+        if key is not None and key.name == f"{database.name}.key":
+            key.unlink(missing_ok=True)
+            save_keyring(key, Keyring.generate(), create=True)
         self.engine = make_engine(self.url)
         migrate(self.engine)
         self.cases: list[Case] = []

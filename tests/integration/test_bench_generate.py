@@ -4,6 +4,8 @@ disputes due for a decision are exactly the ones it says."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -26,6 +28,7 @@ from bench.generate import (
     run_script,
     script_named,
 )
+from models.sealing import Keyring
 from models.tables import (
     Dispute,
     DisputeEvent,
@@ -41,6 +44,7 @@ from rules.policy import Policy
 from tests.support.db import dump
 from tests.support.recording import ENGINE, SHANGHAI
 from workflows.db import make_engine, migrate, reading, transaction
+from workflows.keys import KEY_ENV
 from workflows.sweeps import escalation_sweep, sweep_disputes
 
 NOW = datetime(2026, 11, 16, 9, 0, tzinfo=SHANGHAI)  # a Monday
@@ -130,10 +134,17 @@ def _org_of(db: sqlite3.Connection, dispute_id: int) -> Org:
 
 
 def _rows(db: sqlite3.Connection, table: str, dispute_id: int) -> list[tuple[Any, ...]]:
+    """The rows of a dispute in ``table``, a sealed value opened (each sealing differs)."""
     key = "id" if table == "disputes" else "dispute_id"
-    return db.execute(
-        f"SELECT * FROM {table} WHERE {key} = ? ORDER BY id", (dispute_id,)
-    ).fetchall()
+    rows = db.execute(f"SELECT * FROM {table} WHERE {key} = ? ORDER BY id", (dispute_id,))
+    return [tuple(_opened(value) for value in row) for row in rows.fetchall()]
+
+
+def _opened(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith('"fq1:'):
+        keyring = Keyring.from_text(os.environ[KEY_ENV], where=KEY_ENV)  # the tests' key
+        return json.loads(keyring.open(json.loads(value)))
+    return value
 
 
 def test_each_generated_dispute_has_the_rows_its_history_writes_through_the_real_code(
