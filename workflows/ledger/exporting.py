@@ -134,7 +134,7 @@ def export_ledger(
     if status is not None and status not in STATUS_FILTERS:
         raise BadInput(f"unknown status {status!r}; known: {', '.join(STATUS_FILTERS)}")
     if start is not None and end is not None and end < start:
-        raise BadInput(f"--to {end.isoformat()} is before --from {start.isoformat()}")
+        raise BadInput(f"the end {end.isoformat()} is before the start {start.isoformat()}")
     if out.suffix.lower() != ".xlsx":
         raise BadInput(f"{out}: the ledger is written as an Excel workbook (.xlsx)")
     zone = policy.zone
