@@ -89,6 +89,7 @@ from workflows.views import (
     dispute_view,
     escalations_view,
     explain_view,
+    find_by_party,
     overdue_count,
     queue_view,
     rules_history_view,
@@ -881,6 +882,30 @@ def pages_app(web: Web) -> FastAPI:
         if status_of(exc) == 403:
             raise exc
         return ledger_page(request, signed, name=name, error=first_line(exc), status_code=400)
+
+    # -- finding disputes by a party's phone or ID number ---------------------------------
+
+    @app.get("/find")
+    def find_page(request: Request, signed: Person) -> Response:
+        return render(request, "find.html", signed, found=None, error=None)
+
+    @app.post("/find")
+    def find_by_number(request: Request, signed: Changing, form: Form) -> Response:
+        """The disputes of one's scope naming a phone or an ID number: posted, never in
+        the address, and found by its keyed hash."""
+        phone, number = _field(form, "phone") or None, _field(form, "id_number") or None
+        try:
+            found = find_by_party(
+                engine=web.engine,
+                viewer=signed.viewer,
+                zone=web.zone,
+                phone=phone,
+                id_number=number,
+            )
+        except BadInput as exc:
+            return render(request, "find.html", signed, status_code=400, found=None, error=str(exc))
+        names = unit_names(engine=web.engine, codes={d["unit"] for d in found})
+        return render(request, "find.html", signed, found=found, error=None, names=names)
 
     @app.get("/ledger")
     def ledger(request: Request, signed: Person) -> Response:
