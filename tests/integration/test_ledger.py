@@ -227,3 +227,20 @@ def test_a_large_ledger_is_written_by_a_process_of_its_own_with_the_same_cells(
     )
     assert summary.rows == 4 and _cells(apart) == _cells(here)
     assert not list(tmp_path.glob("*.rows"))
+
+
+def test_every_row_refused_is_named_at_once_units_and_events_alike(
+    org_engine: Engine, policy: Policy, tmp_path: Path
+) -> None:
+    rows = [list(row) for row in ROWS]
+    rows[2][15] = "2026-04-10"  # resolved, then closed without a return visit
+    ledger = office_workbook(tmp_path / "台账.xlsx", rows)
+    before = dump(org_engine)
+    wang = Actor("wang", via="web")  # a village's mediator, signed in: their role is checked
+    with pytest.raises(Problems) as refused:
+        import_ledger(engine=org_engine, policy=policy, now=NOW, actor=wang, path=ledger)
+    lines = [line.removeprefix(f"{ledger}:") for line in refused.value.lines]
+    assert [line.split(": ", 1)[0] for line in lines] == ["台账!I6", "台账!P7", "台账!P8"]
+    assert lines[0] == "台账!I6: no village or grid '下林村' in your part of the org"
+    assert "may not close" in lines[1] and "may not withdraw" in lines[2]
+    assert dump(org_engine) == before

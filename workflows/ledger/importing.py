@@ -9,6 +9,7 @@ time before (models.lifecycle, ``clocks_from``).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -18,6 +19,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from models.tables import Dispute, Unit
@@ -96,6 +98,11 @@ def import_ledger(
                 raise _DryRun(replace(summary, dry_run=True))
     except _DryRun as done:
         return done.summary
+    except IntegrityError:  # a row's key taken by an import of the same ledger meanwhile
+        raise BadInput(
+            f"{path}: another import brought in rows of this ledger meanwhile; nothing was "
+            "recorded: run it again (what is already in is not brought in twice)"
+        ) from None
     log.info(
         "ledger_imported",
         rows=summary.rows,
@@ -159,8 +166,8 @@ def _bring_in(
             clocks_from=now,
         )
         fresh.append((row, dispute, _history(row)))
-    if problems:
-        raise Problems(problems)
+    # Every problem at once: those of the rows' units and dates above, and what reporting
+    # the other rows with their histories refuses (the transaction is rolled back).
     try:
         ids = report_disputes(
             session,
@@ -171,8 +178,11 @@ def _bring_in(
             histories=[events for _, _, events in fresh],
         )
     except DisputeRefused as refused:
-        row, _, events = fresh[refused.index]
-        raise Problems([f"{path}:{_cell_of(row, events, refused.event)}: {refused}"]) from None
+        for each in refused.every:
+            row, _, events = fresh[each.index]
+            problems.append(f"{path}:{_cell_of(row, events, each.event)}: {each}")
+    if problems:
+        raise Problems(sorted(problems, key=_in_ledger_order))
     dialect = session.get_bind().dialect.name
     status_of: dict[int, str] = dict(
         session.execute(
@@ -195,6 +205,18 @@ def _bring_in(
         dry_run=False,
         preview=tuple((row, after.get(id(row))) for row in rows[:PREVIEW]),
     )
+
+
+def _in_ledger_order(line: str) -> tuple[str, int, int]:
+    """A problem line's place: its sheet, row, and column (``FILE:SHEET!C12: …``)."""
+    found = re.search(r":([^:!]*)!([A-Z]*)(\d+): ", line)
+    if found is None:
+        return ("", 0, 0)
+    sheet, letters, row = found.groups()
+    column = 0
+    for letter in letters:
+        column = column * 26 + ord(letter) - ord("A") + 1
+    return (sheet, int(row), column)
 
 
 def _at(row: LedgerRow) -> str:

@@ -125,6 +125,15 @@ class DisputeRefused(BadInput):
         self.cause = cause
         self.index = index
         self.event = event
+        self.every: list[DisputeRefused] = [self]  # of the batch, when it is raised for all
+
+
+def _refuse(refused: list[DisputeRefused]) -> None:
+    """Raise the first refusal of a batch, carrying every one (an import names them all)."""
+    if refused:
+        first = refused[0]
+        first.every = list(refused)
+        raise first
 
 
 def report_disputes(
@@ -140,8 +149,9 @@ def report_disputes(
     in): each checked, inserted, evaluated and planned, the plans written together; their
     ids, in order. ``histories``, if given, has for each dispute the events that followed
     its report (as the ledger says what became of it): recorded with it, evaluated once.
-    Raise :class:`DisputeRefused` for the first that cannot be reported; then nothing is
-    written."""
+    Raise :class:`DisputeRefused` for the first that cannot be reported, carrying every
+    refusal (``every``: each dispute's first); then nothing is written."""
+    refused: list[DisputeRefused] = []
     checked: list[tuple[NewDispute, Risk, list[dict[str, Any]], str, dict[str, Any]]] = []
     for index, dispute in enumerate(disputes):
         try:
@@ -150,8 +160,10 @@ def report_disputes(
             category = category_of(dispute, policy.rules.categories)
             reported = report_data(dispute, now=now, sources=policy.rules.sources)
         except BadInput as exc:
-            raise DisputeRefused(exc, index=index) from None
+            refused.append(DisputeRefused(exc, index=index))
+            continue
         checked.append((dispute, risk, parties, category, reported))
+    _refuse(refused)
     if actor.person is not None:
         reporter = staff_of(session, [actor.person]).get(actor.person)
         if reporter is None:
@@ -162,17 +174,22 @@ def report_disputes(
                 "they no longer report disputes"
             )
             raise DisputeRefused(gone, index=0)
-    followed = _histories(session, disputes, histories, now=now, actor=actor)
+    followed = _histories(session, disputes, histories, now=now, actor=actor, refused=refused)
     paths: dict[str, UnitPath] = {}
+    unreachable: dict[str, BadInput] = {}
     for index, (dispute, *_) in enumerate(checked):
-        if dispute.unit in paths:
+        if dispute.unit in unreachable:
+            refused.append(DisputeRefused(unreachable[dispute.unit], index=index))
+        if dispute.unit in paths or dispute.unit in unreachable:
             continue
         try:
             if actor.checked:
                 _may_report(session, actor, dispute.unit)
             paths[dispute.unit] = unit_path(session, dispute.unit)
         except BadInput as exc:
-            raise DisputeRefused(exc, index=index) from None
+            unreachable[dispute.unit] = exc
+            refused.append(DisputeRefused(exc, index=index))
+    _refuse(sorted(refused, key=lambda r: r.index))
     register_ruleset(session=session, policy=policy, now=now)
     rows: list[dict[str, Any]] = [
         {
@@ -228,7 +245,8 @@ def report_disputes(
             evaluation = evaluate(initial, fresh, policy=policy, now=now)
         except HistoryError as exc:
             event = exc.seq - 2 if exc.seq >= 2 else None  # the report is 1
-            raise DisputeRefused(BadInput(str(exc)), index=index, event=event) from None
+            refused.append(DisputeRefused(BadInput(str(exc)), index=index, event=event))
+            continue
         plan.extend(
             plan_dispute(
                 _Reported(dispute_id, category, dispute.unit),
@@ -238,6 +256,7 @@ def report_disputes(
                 now=now,
             )
         )
+    _refuse(refused)  # the caller's transaction, with the rows inserted, is rolled back
     write_plan(session, plan, policy=policy, now=now)
     log_decisions(plan.decisions)
     for dispute_id, (dispute, risk, *_) in zip(ids, checked, strict=True):
@@ -259,9 +278,11 @@ def _histories(
     *,
     now: datetime,
     actor: Actor,
+    refused: list[DisputeRefused],
 ) -> list[list[Event]]:
     """Each dispute's history after its report, validated and numbered from 2; a person
-    signed in records only the kinds their role allows."""
+    signed in records only the kinds their role allows. A history refused is added to
+    ``refused`` (its first event refused) and left empty."""
     if not histories:
         return [[] for _ in disputes]
     viewer = viewer_of(session, actor.person) if actor.checked and actor.person else None
@@ -281,7 +302,9 @@ def _histories(
                 if viewer is not None:
                     permit(viewer, Action.of_event(event.kind))
             except BadInput as exc:
-                raise DisputeRefused(exc, index=index, event=position) from None
+                refused.append(DisputeRefused(exc, index=index, event=position))
+                events = []
+                break
             events.append(event)
         followed.append(events)
     return followed
