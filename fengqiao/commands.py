@@ -26,7 +26,7 @@ from fengqiao.render import (
     task_lines,
     unit_task_lines,
 )
-from models.sealing import Keyring
+from models.sealing import Keyring, SealError
 from rules.loader import coverage_warnings, default_rules_path, load_ruleset
 from rules.policy import load_policy
 from workflows.access import viewer_of
@@ -48,7 +48,7 @@ from workflows.recording import (
 from workflows.reorganising import load_org
 from workflows.reorganising import org_history as org_history_of
 from workflows.rollout import ChangedDispute, RulesDiff, apply_rules, diff_rules
-from workflows.sealing import prune_keys, rotate_keys
+from workflows.sealing import in_clear, prune_keys, rotate_keys, seal_in_clear
 from workflows.tasks import acknowledge_dispute, acknowledge_task, fulfil_unit_tasks
 from workflows.views import (
     dispute_view,
@@ -84,6 +84,20 @@ def _parse_json(text: str | None, what: str) -> Any:
 
 def init(ctx: Context, args: argparse.Namespace) -> int:
     migrate(ctx.raw_engine)
+    # Parties stored before sealing began (an upgraded database) are sealed now, if the
+    # key is at hand; otherwise the command says how.
+    clear = in_clear(ctx.raw_engine)
+    if clear:
+        try:
+            sealed = seal_in_clear(ctx.raw_engine)
+        except SealError as exc:
+            print(
+                f"fengqiao: the parties of {clear:,} disputes are stored in clear and stay so: "
+                f"{exc}; then run `fengqiao init` again",
+                file=sys.stderr,
+            )
+        else:
+            print(f"sealed the parties of {sealed:,} disputes stored before sealing began")
     print(f"database ready: {ctx.db_label}")
     return 0
 

@@ -25,13 +25,23 @@ from workflows.db import reading, transaction
 from workflows.errors import BadInput
 from workflows.keys import key_file, save_keyring
 
-__all__ = ["Rotated", "digest_rows", "keyring_of", "prune_keys", "rotate_keys"]
+__all__ = [
+    "Rotated",
+    "digest_rows",
+    "in_clear",
+    "keyring_of",
+    "prune_keys",
+    "rotate_keys",
+    "seal_in_clear",
+]
 
 log = structlog.get_logger(__name__)
 
 _BATCH = 1_000
 _DISPUTES = Dispute.__table__  # type: ignore[attr-defined]
 _DIGESTS = PartyDigest.__table__  # type: ignore[attr-defined]
+_RAW = cast(_DISPUTES.c.parties, String)  # the stored text, not opened
+_CLEAR = _RAW.not_like('%"fq1:%') & (_RAW != "[]")  # parties stored before sealing began
 _SEAL_AGAIN = (
     update(_DISPUTES)
     .where(_DISPUTES.c.id == bindparam("b_id"))
@@ -83,18 +93,41 @@ def rotate_keys(*, engine: Engine, url: str) -> Rotated:
     keyring: Keyring = source().rotated()
     save_keyring(path, keyring)
     engine.dialect.fengqiao_keyring = lambda: keyring  # type: ignore[attr-defined]
+    sealed = _seal_again(engine, keyring, only_clear=False)
+    log.info("data_key_rotated", key=keyring.current, disputes=sealed)
+    return Rotated(str(path), keyring.current, sealed, len(keyring.keys) - 1)
+
+
+def in_clear(engine: Engine) -> int:
+    """How many disputes keep their parties in clear: stored before sealing began."""
+    with reading(engine) as session:
+        count: int = session.execute(select(func.count()).where(_CLEAR)).scalar_one()
+    return count
+
+
+def seal_in_clear(engine: Engine) -> int:
+    """Seal, with the current key, the parties stored before sealing began (a database
+    upgraded from an earlier version), and make their digests; how many disputes."""
+    keyring: Keyring = engine.dialect.fengqiao_keyring()  # type: ignore[attr-defined]
+    sealed = _seal_again(engine, keyring, only_clear=True)
+    if sealed:
+        log.info("parties_sealed", key=keyring.current, disputes=sealed)
+    return sealed
+
+
+def _seal_again(engine: Engine, keyring: Keyring, *, only_clear: bool) -> int:
+    """Write every dispute's parties again (sealed with ``keyring``'s current key, through
+    the column's type) with their digests, a batch a transaction; how many disputes."""
     sealed = 0
     after = 0
     while True:
         with transaction(engine) as session:
-            found = session.execute(
-                select(col(Dispute.id), col(Dispute.parties))
-                .where(col(Dispute.id) > after)
-                .order_by(col(Dispute.id))
-                .limit(_BATCH)
-            ).all()
+            query = select(col(Dispute.id), col(Dispute.parties)).where(col(Dispute.id) > after)
+            if only_clear:
+                query = query.where(_CLEAR)
+            found = session.execute(query.order_by(col(Dispute.id)).limit(_BATCH)).all()
             if not found:
-                break
+                return sealed
             after = found[-1][0]
             batch = [(row[0], row[1]) for row in found if row[1]]
             if batch:
@@ -105,8 +138,6 @@ def rotate_keys(*, engine: Engine, url: str) -> Rotated:
                 if digests:
                     session.execute(insert(_DIGESTS), digests)
                 sealed += len(batch)
-    log.info("data_key_rotated", key=keyring.current, disputes=sealed)
-    return Rotated(str(path), keyring.current, sealed, len(keyring.keys) - 1)
 
 
 def prune_keys(*, engine: Engine, url: str) -> tuple[str, list[str]]:
@@ -114,7 +145,7 @@ def prune_keys(*, engine: Engine, url: str) -> tuple[str, list[str]]:
     dropped. Refuse if anything is still sealed with an old key: rotate first."""
     path = _key_file(url)
     keyring: Keyring = engine.dialect.fengqiao_keyring()  # type: ignore[attr-defined]
-    raw = cast(Dispute.parties, String)  # the stored text, not opened
+    raw = _RAW
     in_use: set[str] = set()
     with reading(engine) as session:
         for key in keyring.keys:
@@ -125,9 +156,7 @@ def prune_keys(*, engine: Engine, url: str) -> tuple[str, list[str]]:
             ).scalar_one()
             if count:
                 in_use.add(key)
-        legacy = session.execute(
-            select(func.count()).where(raw.not_like('%"fq1:%'), raw != "[]")
-        ).scalar_one()
+        legacy = session.execute(select(func.count()).where(_CLEAR)).scalar_one()
     if in_use or legacy:
         said = ", ".join(sorted(in_use)) or "no key (stored before sealing began)"
         raise BadInput(f"some parties are still sealed with {said}: run `fengqiao keys rotate`")

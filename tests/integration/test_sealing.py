@@ -155,3 +155,35 @@ def test_a_key_given_itself_cannot_be_rotated(policy: Policy, tmp_path: Path) ->
     migrate(engine)
     with pytest.raises(BadInput, match="keep it in a file"):
         rotate_keys(engine=engine, url=url)
+
+
+def test_parties_stored_before_sealing_began_are_sealed_by_init_with_the_current_key(
+    policy: Policy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workflows.sealing import in_clear, seal_in_clear
+
+    monkeypatch.delenv(KEY_ENV)  # the database file's own key
+    database = tmp_path / "fengqiao.db"
+    engine = make_engine(f"sqlite:///{database}")
+    migrate(engine)
+    load_county(engine)
+    first, second = _report(engine, policy), _report(engine, policy)
+    with engine.begin() as connection:  # as an earlier version kept it
+        connection.execute(
+            text("UPDATE disputes SET parties = :p WHERE id = :id"),
+            {"p": '[{"name": "旧数据", "phone": "13700001111"}]', "id": first},
+        )
+    assert in_clear(engine) == 1
+    assert seal_in_clear(engine) == 1 and in_clear(engine) == 0
+    assert seal_in_clear(engine) == 0  # nothing left to do
+    engine.dispose()
+    assert "旧数据".encode() not in _file_bytes(database)
+    again = make_engine(f"sqlite:///{database}")
+    assert dispute_view(engine=again, dispute_id=first, now=NOW, zone=SHANGHAI)["parties"] == [
+        {"name": "旧数据", "phone": "13700001111"}
+    ]
+    assert [d["id"] for d in find_by_party(engine=again, viewer=None, zone=SHANGHAI,
+                                           phone="13700001111")] == [first]  # fmt: skip
+    assert (
+        len(dispute_view(engine=again, dispute_id=second, now=NOW, zone=SHANGHAI)["parties"]) == 2
+    )
