@@ -29,6 +29,7 @@ from rules.policy import Policy
 from workflows.access import disputes_in_scope, mask_parties, sees_parties, viewer_of
 from workflows.db import reading, transaction
 from workflows.errors import BadInput
+from workflows.ledger.words import AGREEMENTS, METHODS, RISKS, VISITS, written
 from workflows.org import unit_in_scope
 
 __all__ = ["COLUMNS", "ExportSummary", "STATUS_FILTERS", "export_ledger"]
@@ -76,12 +77,9 @@ STATUS_FILTERS = {
     "open": OPEN_STATUSES,
     "live": LIVE_STATUSES,
 }
-_RISKS = {"high": "高", "medium": "中", "low": "低"}
 _LEVELS = {"village": "村级", "township": "镇级", "county": "县级"}
 _STATUSES = {"reported": "已登记", "mediating": "调解中", "resolved": "已化解",
              "closed": "已结案", "referred": "已移交", "withdrawn": "撤回"}  # fmt: skip
-_METHODS = {"people": "人民调解", "administrative": "行政调解", "judicial": "司法调解"}
-_AGREEMENTS = {"written": "书面协议", "oral": "口头协议"}
 _REFERRED = {"court": "转法院", "arbitration": "转仲裁", "police": "移交公安", "petition": "转信访"}
 _ROLES = {code: words[0] for code, words in PARTY_ROLES.items() if code != "party"}
 _SUBTREE = {
@@ -352,7 +350,7 @@ def _cells(
     else:
         said = "调解中" if dispute.status in OPEN_STATUSES else ""
     visits = record.get("visits", 0)
-    visit = {"stable": "稳定", "relapsed": "反复"}.get(record.get("visit_outcome", ""), "")
+    visit = written(VISITS, record.get("visit_outcome"))
     confirmed = record.get("confirmed")
     mediators = record.get("mediators") or "、".join(
         people.get(p, p) for p in record.get("mediated_by", [])
@@ -378,11 +376,11 @@ def _cells(
         ),
         _joined(parties, "phone", "、"),
         record.get("description", ""),
-        _RISKS.get(dispute.risk, dispute.risk),
+        written(RISKS, dispute.risk) or dispute.risk,
         names.get(dispute.unit_code, dispute.unit_code),
         _LEVELS.get(dispute.level, dispute.level),
         mediators,
-        _METHODS.get(record.get("method", ""), ""),
+        written(METHODS, record.get("method")),
         said,
         record.get("amount"),
         (f"已回访{visits}次（{visit}）" if visits else "未回访")
@@ -396,7 +394,7 @@ def _cells(
         _place(dispute.reported_unit, names, shared),
         _STATUSES.get(dispute.status, dispute.status),
         _local_day(record.get("resolved_at"), policy),
-        _AGREEMENTS.get(record.get("agreement", ""), ""),
+        written(AGREEMENTS, record.get("agreement")),
         record.get("terms", ""),
         _local_day(record.get("visited_at"), policy),
         dispute.people_involved,

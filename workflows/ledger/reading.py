@@ -25,6 +25,7 @@ from models.parties import InvalidParties, validate_parties
 from rules.schema import RuleSet
 from rules.schema import names as code_names
 from workflows.errors import BadInput, ProblemList
+from workflows.ledger.words import AGREEMENTS, METHODS, RISKS, VISITS
 from workflows.recording import decode_text, shown
 
 __all__ = [
@@ -329,30 +330,15 @@ def parse_date(value: Any, zone: ZoneInfo) -> datetime:
         raise ValueError(f"no such day: {text}") from None
 
 
-_RISKS = {
-    "high": ("高", "高风险", "红", "红色", "high", "h"),
-    "medium": ("中", "中风险", "较高", "橙", "橙色", "medium", "m"),
-    "low": ("低", "低风险", "一般", "黄", "黄色", "low", "l"),
-}
-
-
 def parse_risk(value: Any) -> str:
     """high, medium or low from 高/中/低, 红/橙/黄 (or high, medium, low)."""
     text = _normal(value).removesuffix("等级").removesuffix("预警")
-    for risk, names in _RISKS.items():
+    for risk, names in RISKS.items():
         if text in names:
             return risk
     raise ValueError("not a risk; give 高/中/低 or 红/橙/黄")
 
 
-_METHODS = {
-    "people": ("人民调解", "人民", "people"),
-    "administrative": ("行政调解", "行政", "administrative"),
-    "judicial": ("司法调解", "司法", "诉调对接", "judicial"),
-}
-_AGREEMENTS = {"written": ("书面", "书面协议", "written"), "oral": ("口头", "口头协议", "oral")}
-_STABLE = ("稳定", "已回访", "良好", "未复发", "满意", "已回访稳定", "stable")
-_RELAPSED = ("反复", "复发", "不稳定", "已复发", "relapsed")
 _NOT_VISITED = ("未回访", "无", "-", "/", "")
 _YES = ("是", "已确认", "已司法确认", "确认", "yes", "y", "true", "1", "√")
 _NO = ("否", "未确认", "无", "no", "n", "false", "0", "-", "/")
@@ -530,8 +516,8 @@ def _row(
     title = value("title", lambda v: _long(v, 500))
     people = value("people_involved", _count)
     location = value("location", lambda v: _long(v, 500))
-    method = value("method", lambda v: _choice(v, _METHODS, "method of mediation"))
-    agreement = value("agreement", lambda v: _choice(v, _AGREEMENTS, "form of agreement"))
+    method = value("method", lambda v: _choice(v, METHODS, "method of mediation"))
+    agreement = value("agreement", lambda v: _choice(v, AGREEMENTS, "form of agreement"))
     amount = value("amount", _amount)
     terms = value("terms", lambda v: _long(v, 500))
     mediators = value("mediators", lambda v: _long(v, 200))
@@ -659,9 +645,9 @@ def _visit(value: Any) -> str | None:
     text = _normal(value)
     if text in _NOT_VISITED:
         return None
-    if any(text.startswith(word) or word in text for word in _RELAPSED):
+    if any(text.startswith(word) or word in text for word in VISITS["relapsed"]):
         return "relapsed"
-    if any(word in text for word in _STABLE):
+    if any(word in text for word in VISITS["stable"]):
         return "stable"
     raise ValueError("not a return visit's outcome; give 稳定 (已回访) or 反复 (复发), or 未回访")
 
