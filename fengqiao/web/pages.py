@@ -10,7 +10,7 @@ import json
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -161,26 +161,22 @@ def _changing(signed: Person, request: Request, form: Form) -> Signed:
 Changing = Annotated[Signed, Depends(_changing)]
 
 
-async def _upload(request: Request) -> AsyncIterator[FormData]:
-    """The form of a ledger uploaded, read within the ledger's size limit."""
-    form = await read_form(request, largest=UPLOAD_BODY)
-    try:
-        yield form
-    finally:
-        await form.close()
+def _form_within(largest: int) -> Callable[[Request], AsyncIterator[FormData]]:
+    """A dependency reading a form of at most ``largest`` bytes (a ledger uploaded, or
+    carried back in base64 to confirm its import), closed after the request."""
+
+    async def form_within(request: Request) -> AsyncIterator[FormData]:
+        form = await read_form(request, largest=largest)
+        try:
+            yield form
+        finally:
+            await form.close()
+
+    return form_within
 
 
-async def _confirmation(request: Request) -> AsyncIterator[FormData]:
-    """The form confirming an import: the ledger carried back, base64."""
-    form = await read_form(request, largest=CONFIRM_BODY)
-    try:
-        yield form
-    finally:
-        await form.close()
-
-
-Upload = Annotated[FormData, Depends(_upload)]
-Confirmation = Annotated[FormData, Depends(_confirmation)]
+Upload = Annotated[FormData, Depends(_form_within(UPLOAD_BODY))]
+Confirmation = Annotated[FormData, Depends(_form_within(CONFIRM_BODY))]
 
 
 def _uploading(signed: Person, request: Request, form: Upload) -> Signed:
