@@ -244,6 +244,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--by", help="export as this person: their scope, parties masked if their role says so"
     )
 
+    paper = _command(
+        top,
+        "report",
+        c.report,
+        "read a report of the rule file (weekly: 周研判报告, monthly: 月督查通报) of a unit, "
+        "or list those stored",
+    )
+    paper.add_argument("name", help="the report's name in the rule file (weekly, monthly), or list")
+    paper.add_argument("--unit", help="the unit reported on (a township, a county…)")
+    paper.add_argument("--week", help="its ISO week, such as 2026-W10 (default: last week)")
+    paper.add_argument("--month", help="its month, such as 2026-03 (default: last month)")
+    paper.add_argument(
+        "--format",
+        choices=["text", "json", "xlsx", "docx"],
+        default="text",
+        help="text (a table, the default), json, or a file: xlsx (Excel), docx (Word)",
+    )
+    paper.add_argument("--out", type=Path, help="the file to write (xlsx, docx)")
+    paper.add_argument("--template", type=Path, help="an office's own Word template (docx)")
+    paper.add_argument("--by", help="read as this person: their scope and role")
+
     keys = top.add_parser("keys", help="the key that seals the parties' data").add_subparsers(
         dest="keys_command", required=True, parser_class=_Parser
     )

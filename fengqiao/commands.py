@@ -21,6 +21,8 @@ from fengqiao.render import (
     history_lines,
     json_text,
     outbox_lines,
+    report_lines,
+    report_list_lines,
     rule_key_lines,
     sweep_lines,
     task_lines,
@@ -47,6 +49,7 @@ from workflows.recording import (
 )
 from workflows.reorganising import load_org
 from workflows.reorganising import org_history as org_history_of
+from workflows.reports import find_period, list_reports, read_report, write_report_file
 from workflows.rollout import ChangedDispute, RulesDiff, apply_rules, diff_rules
 from workflows.sealing import in_clear, prune_keys, rotate_keys, seal_in_clear
 from workflows.tasks import acknowledge_dispute, acknowledge_task, fulfil_unit_tasks
@@ -259,6 +262,50 @@ def keys_rotate(ctx: Context, args: argparse.Namespace) -> int:
               + (f" ({', '.join(dropped)})" if dropped else ""))  # fmt: skip
         return 0
     print(rotate_keys(engine=ctx.engine, url=ctx.settings.db))
+    return 0
+
+
+def report(ctx: Context, args: argparse.Namespace) -> int:
+    """``report NAME --unit``: a report as a table, JSON, Excel or Word; ``report list``."""
+    if args.name == "list":
+        found = list_reports(
+            engine=ctx.engine, policy=ctx.policy, actor=ctx.actor(args.by), unit=args.unit
+        )
+        if args.format == "json":
+            _json(found)
+        else:
+            _print(report_list_lines(found))
+        return 0
+    if args.unit is None:
+        raise BadInput("--unit is required: the unit reported on")
+    files = ("xlsx", "docx")
+    if (args.format in files) != (args.out is not None):
+        raise BadInput(
+            "--out FILE goes with --format xlsx or docx"
+            if args.out is not None
+            else f"--format {args.format} writes a file: give --out FILE"
+        )
+    if args.template is not None and args.format != "docx":
+        raise BadInput("--template is a Word template: it goes with --format docx")
+    period = find_period(ctx.policy, args.name, week=args.week, month=args.month, now=ctx.now)
+    content = read_report(
+        engine=ctx.engine,
+        policy=ctx.policy,
+        name=args.name,
+        unit=args.unit,
+        period=period,
+        now=ctx.now,
+        actor=ctx.actor(args.by),
+    )
+    if args.format == "json":
+        _json(content)
+    elif args.format == "text":
+        _print(report_lines(content))
+    else:
+        write_report_file(content, args.format, args.out, template=args.template)
+        print(
+            f"wrote {args.out}: {content['title']} {content['name']} {content['period']['label']}"
+        )
     return 0
 
 

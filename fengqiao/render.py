@@ -7,6 +7,8 @@ import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
+from rules.reporting import COLUMNS, FIGURES
+from rules.reporting import percent as rate
 from workflows.rollout import KINDS
 from workflows.runs import SweepResult
 
@@ -328,3 +330,164 @@ def history_lines(history: Sequence[dict[str, Any]]) -> Iterable[str]:
         else:
             for line in rule_key_lines(change["changes"]):
                 yield "  " + line
+
+
+# The Chinese headings of a report's columns (rules.reporting.COLUMNS).
+HEADINGS = {
+    "screened": "排查",
+    "resolved": "化解",
+    "resolution_rate": "化解率",
+    "open": "在办",
+    "overdue": "超期",
+    "escalated": "上交",
+    "supervised": "督办",
+    "supervised_missed": "督办逾期",
+    "visits_done": "回访",
+    "visits_overdue": "回访逾期",
+    "relapses": "反复",
+    "referred": "转办",
+}
+METHOD_NAMES = {"people": "人民调解", "administrative": "行政调解", "judicial": "司法调解"}
+RISK_NAMES = {"high": "高", "medium": "中", "low": "低"}
+
+
+def _figures(row: dict[str, Any]) -> list[str]:
+    return [rate(row[key]) if key == "resolution_rate" else str(row[key]) for key in COLUMNS]
+
+
+def report_lines(content: dict[str, Any]) -> Iterable[str]:
+    """A report as the terminal shows it: its heading, the table of sub-units and totals,
+    the breakdowns, and the sections its rule asks for."""
+    period = content["period"]
+    yield (
+        f"{content['name']} {content['title']} {period['label']} "
+        f"({period['first_day']} – {period['last_day']})"
+    )
+    stored = "stored" if content.get("stored") else "made now from the event log"
+    yield f"made {content['made_at']} ({stored}); 化解率 = {content['resolution_rate']['label']}"
+    yield ""
+    rows = [
+        [row["name"] + ("（本级）" if row["own"] else ""), *_figures(row)]
+        for row in content["units"]
+    ]
+    rows.append(["合计", *_figures(content["totals"])])
+    right = range(1, len(COLUMNS) + 1)
+    yield from table(rows, header=["单位", *(HEADINGS[key] for key in COLUMNS)], right=right)
+    totals = content["totals"]
+    if not any(totals[key] for key in FIGURES):
+        yield ""
+        yield "零报告: nothing to report in this period."
+    yield ""
+    methods = ", ".join(f"{METHOD_NAMES[k]} {v}" for k, v in totals["methods"].items())
+    yield f"化解方式: {methods}"
+    if content["referrals"]:
+        yield "转办: " + ", ".join(f"{to} {n}" for to, n in content["referrals"].items())
+    if content["categories"]:
+        yield ""
+        yield from table(
+            [
+                [
+                    c["label"],
+                    str(c["screened"]),
+                    str(c["resolved"]),
+                    str(c["open"]),
+                    str(c["overdue"]),
+                ]
+                for c in content["categories"]
+            ],
+            header=["纠纷类型", "排查", "化解", "在办", "超期"],
+            right=range(1, 5),
+        )
+    yield ""
+    yield from table(
+        [
+            [
+                RISK_NAMES[r["risk"]],
+                str(r["screened"]),
+                str(r["resolved"]),
+                str(r["open"]),
+                str(r["overdue"]),
+            ]
+            for r in content["risks"]
+        ],
+        header=["风险", "排查", "化解", "在办", "超期"],
+        right=range(1, 5),
+    )
+    yield from _sections(content)
+
+
+def _sections(content: dict[str, Any]) -> Iterable[str]:
+    if "assessment" in content:
+        assessment = content["assessment"]
+        yield ""
+        yield "研判:"
+        for word, changes in (
+            ("风险上升", assessment["raised"]),
+            ("风险下降", assessment["lowered"]),
+        ):
+            for c in changes:
+                yield (
+                    f"  {word} #{c['dispute']} {c['title']} ({c['unit_name']}): "
+                    f"{RISK_NAMES[c['from']]} → {RISK_NAMES[c['to']]}"
+                )
+        for h in assessment["high_risk"]:
+            late = ", 超期" if h["overdue"] else ""
+            yield f"  高风险 #{h['dispute']} {h['title']} ({h['unit_name']}{late})"
+        if not any(assessment.values()):
+            yield "  no risk changed; no open high-risk dispute"
+    if "ranking" in content:
+        yield ""
+        yield "排名 (化解率): " + ", ".join(
+            f"{r['rank'] or '-'} {r['name']} {rate(r['resolution_rate'])}"
+            for r in content["ranking"]["by_rate"]
+        )
+        yield "排名 (超期): " + ", ".join(
+            f"{r['rank']} {r['name']} {r['overdue']}" for r in content["ranking"]["by_overdue"]
+        )
+    if "named" in content:
+        named = [
+            f"{n['name']} (超期 {n['overdue']}, 上交 {n['escalated']})" for n in content["named"]
+        ]
+        yield "通报: " + ("; ".join(named) if named else "none")
+    if "listings" in content:
+        for m in content["listings"]:
+            grade = m["grade_label"] or "督办"
+            deadline = m["deadline"] or "—"
+            yield f"督办逾期: #{m['dispute']} {m['title']} ({m['name']}, {grade}, 期限 {deadline})"
+
+
+def report_list_lines(found: Sequence[dict[str, Any]]) -> Iterable[str]:
+    """The reports stored, one a line."""
+    if not found:
+        yield "no report stored yet"
+        return
+    yield from table(
+        [
+            [
+                r["kind"],
+                r["period"]["label"],
+                r["unit"],
+                r["name"],
+                str(r["totals"]["screened"]),
+                str(r["totals"]["resolved"]),
+                rate(r["totals"]["resolution_rate"]),
+                str(r["totals"]["open"]),
+                str(r["totals"]["overdue"]),
+                r["made_at"],
+            ]
+            for r in found
+        ],
+        header=[
+            "report",
+            "period",
+            "unit",
+            "name",
+            "排查",
+            "化解",
+            "化解率",
+            "在办",
+            "超期",
+            "made",
+        ],
+        right=range(4, 9),
+    )

@@ -222,6 +222,7 @@ class MessageKind(StrEnum):
     undeliverable = "undeliverable"  # a message died; told to the supervisors
     reorganised = "reorganised"  # a unit moved or merged: its live disputes' new supervisors
     released = "released"  # a person moved or left: their disputes back to be assigned
+    report = "report"  # a report (周研判报告, 月督查通报) stored: where to read it
 
 
 @dataclass(frozen=True)

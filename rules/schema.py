@@ -34,6 +34,9 @@ __all__ = [
     "Delivery",
     "Language",
     "ObligationRule",
+    "RESOLUTION_RATES",
+    "ReportRule",
+    "ReportSection",
     "QuietHours",
     "Reminders",
     "Problem",
@@ -342,6 +345,28 @@ def names(table: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
+ReportSection = Literal["assessment", "ranking", "named_units", "missed_listings"]
+# 化解率: resolved ÷ screened in the period (the glossary's); of the disputes screened in the
+# period, the share resolved by its end; resolved ÷ (open at the start + screened).
+RESOLUTION_RATES = {
+    "screened": "化解数 ÷ 排查数",
+    "cohort": "本期排查中已化解 ÷ 排查数",
+    "handled": "化解数 ÷ (期初在办 + 排查数)",
+}
+
+
+class ReportRule(Labelled):
+    """A report (周研判报告, 月督查通报): stored for every unit of ``level`` each time the
+    schedule's flow of the same name runs, of the last whole ``period`` (week: Monday to
+    Sunday, local; month) before it; its optional ``sections``; the 化解率 it gives."""
+
+    level: Literal["village", "township", "county"]
+    period: Literal["week", "month"]
+    resolution_rate: Literal["screened", "cohort", "handled"] = "screened"
+    sections: list[ReportSection] = []
+    trend: int = Field(default=6, ge=1, le=24)  # the periods the trend shows, this one last
+
+
 class JudicialConfirmation(Model):
     """司法确认: the parties to a written agreement may apply jointly to a court ``within``
     this time of it (人民调解法 art. 33); later applications are refused."""
@@ -447,6 +472,7 @@ class RuleSet(Model):
     acknowledgement_escalation: dict[Risk, DurationField] = {}
     reminders: Reminders = Reminders()
     delivery: Delivery = Delivery()
+    reports: dict[str, ReportRule] = {}
     schedule: dict[str, FlowSchedule] = {}
 
     @field_validator("timezone")
@@ -587,18 +613,36 @@ def consistency_problems(rules: RuleSet) -> list[Problem]:
                 )
             )
     for flow in rules.schedule:
-        if flow not in SWEEPS and flow not in rules.obligations:
+        if flow not in SWEEPS and flow not in rules.obligations and flow not in rules.reports:
             problems.append(
                 Problem(
                     path=("schedule", flow),
                     message=f"unknown flow {flow!r}; known: {', '.join(SWEEPS)}, "
-                    f"{', '.join(sorted(rules.obligations))}",
+                    f"{', '.join(sorted([*rules.obligations, *rules.reports]))}",
+                )
+            )
+    for name in rules.reports:
+        if name in rules.obligations or name in SWEEPS:
+            problems.append(
+                Problem(
+                    path=("reports", name),
+                    message=f"{name!r} also names a flow of the schedule: give the report "
+                    "another name",
+                )
+            )
+        elif name not in rules.schedule:
+            problems.append(
+                Problem(
+                    path=("reports", name),
+                    message=f"report {name!r} has no schedule: add schedule.{name} "
+                    '(e.g. {at: "09:00", days: [mon]})',
                 )
             )
     problems.extend(_field_problems(rules))
     for section, names in (
         ("obligations", rules.obligations),
         ("unit_obligations", rules.unit_obligations),
+        ("reports", rules.reports),
     ):
         for name in names:
             if len(name) > 32:
@@ -606,7 +650,7 @@ def consistency_problems(rules: RuleSet) -> list[Problem]:
                     Problem(
                         path=(section, name),
                         message=f"{name!r} is {len(name)} characters long; a name is at "
-                        "most 32 (it names tasks)",
+                        f"most 32 (it names {'flows' if section == 'reports' else 'tasks'})",
                     )
                 )
     for name, unit_rule in rules.unit_obligations.items():

@@ -148,8 +148,10 @@ def insert_ignoring_duplicates(session: Session, model: Any, rows: list[dict[str
     if not rows:
         return 0
     insert = dialect_insert(session)
-    outcome = session.execute(insert(model).values(rows).on_conflict_do_nothing())
-    return int(getattr(outcome, "rowcount", 0) or 0)
+    keys = list(model.__table__.primary_key.columns)
+    # Counted from RETURNING: psycopg gives a rowcount of -1 for a row inserted this way.
+    outcome = session.execute(insert(model).values(rows).on_conflict_do_nothing().returning(*keys))
+    return len(outcome.all())
 
 
 def database_now(engine: Engine) -> datetime:

@@ -21,6 +21,8 @@ CADENCE = {
     "return_visit",
     "half_month_review",
     "monthly_inspection",
+    "weekly",  # the reports' flows
+    "monthly",
 }
 
 

@@ -4,7 +4,7 @@ grids without a worker, and dates that cannot be."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -362,7 +362,7 @@ def test_a_sweep_that_missed_a_first_working_day_opens_that_months_inspection_la
     ]
 
 
-def test_the_monthly_circular_lists_each_listing_with_its_grade_and_deadline(
+def test_the_monthly_circular_counts_a_listing_and_names_it_once_its_deadline_passed(
     org_engine: Engine, policy: Policy, tmp_path: Path
 ) -> None:
     from models.tables import Report
@@ -370,18 +370,26 @@ def test_the_monthly_circular_lists_each_listing_with_its_grade_and_deadline(
     dispute_id = at_county(org_engine, policy, tmp_path)
     sweep(org_engine, policy, MONDAY + 16 * DAY)  # listed: yellow, due the end of 2 December
     sweep(org_engine, policy, FIRST_WORKING_DAY)  # the November circular
+    sweep(org_engine, policy, datetime(2027, 1, 4, 10, tzinfo=SHANGHAI))  # December's
     with reading(org_engine) as session:
-        *_, content = session.exec(
+        *_, november, december = session.exec(
             select(Report.content)
-            .where(Report.kind == "monthly_circular")
+            .where(Report.kind == "monthly", Report.unit_code == "330100")
             .order_by(col(Report.period_start))
         ).all()
-    assert content["listings"] == [
+    county = {u["unit"]: u for u in november["units"]}["330100"]
+    assert (county["supervised"], county["supervised_missed"]) == (1, 0)
+    assert november["listings"] == []
+    # Yellow passed on 2 December unresolved: red, due ten days later, passed too.
+    assert december["listings"] == [
         {
             "dispute": dispute_id,
-            "grade": "yellow",
+            "title": december["disputes"][0]["title"],
             "unit": "330100",
-            "deadline": "2026-12-02T16:00:00+00:00",
-            "overdue": False,
+            "name": "枫桥县",
+            "grade": "red",
+            "grade_label": "红牌",
+            "deadline": "2026-12-13T00:00:00+08:00",
+            "missed": True,
         }
     ]

@@ -345,7 +345,7 @@ def test_concurrent_full_sweeps_write_each_escalation_task_and_message_once_and_
     flows = Counter(r["flow"] for worker in ran_together.results for r in worker)
     assert flows["escalation"] == flows["reminders"] == flows["delivery"] == FULL_RUNS
     cadence = {r["flow"] for r in ran_once.results} - {"escalation", "reminders", "delivery"}
-    assert len(cadence) == 5, "NOW should make every cadence flow due"
+    assert len(cadence) == 7, "NOW should make every cadence and report flow due"
 
 
 def test_concurrent_full_sweeps_store_reports_and_notice_overdue_only_after_every_escalation_due(

@@ -157,20 +157,25 @@ def test_the_weekly_and_monthly_flows_store_their_reports_once(
     _sweep(org_engine, policy, datetime(2026, 11, 2, 9, 45, tzinfo=SHANGHAI))
     with reading(org_engine) as session:
         reports = session.exec(select(Report).order_by(col(Report.kind))).all()
-    assert [(r.kind, r.unit_code) for r in reports] == [
-        ("monthly_circular", "330100"),
-        ("weekly_assessment", "330101"),
-    ]
-    circular = reports[0]
+    assert [(r.kind, r.unit_code) for r in reports] == [("monthly", "330100"), ("weekly", "330101")]
+    circular, weekly = reports
     assert circular.period_start == datetime(2026, 10, 1, tzinfo=SHANGHAI)
     assert circular.period_end == datetime(2026, 11, 1, tzinfo=SHANGHAI)
     figures = {
-        u["unit"]: (u["overdue_obligations"], u["escalations"]) for u in circular.content["units"]
+        u["unit"]: (u["screened"], u["escalated"], u["open"], u["overdue"])
+        for u in circular.content["units"]
     }
-    # Reported 20 October, never checked: up to township on the 22nd and county on the 24th.
-    assert figures == {"33010101": (0, 1), "330101": (0, 1), "330100": (2, 0)}
-    assert circular.content["supervised"] == []
-    assert dispute_id
+    # Reported 20 October, never checked: up to township on the 22nd and county on the 24th;
+    # open at the county at the month's end, its checks overdue.
+    assert figures == {"330101": (1, 1, 0, 0), "330100": (0, 0, 1, 1)}
+    assert circular.content["named"] == [
+        {"unit": "330101", "name": "东溪镇", "overdue": 0, "escalated": 1}
+    ]
+    assert [d["id"] for d in circular.content["disputes"]] == [dispute_id]
+    # The week of 26 October to 1 November: nothing happened in the township (零报告).
+    assert weekly.period_start == datetime(2026, 10, 26, tzinfo=SHANGHAI)
+    assert weekly.content["totals"]["screened"] == weekly.content["totals"]["open"] == 0
+    assert [u["unit"] for u in weekly.content["units"]] == ["33010101", "33010102", "330101"]
 
 
 KINDS = st.sampled_from(["check", "check", "check", "assess", "mediate", "resolve", "note"])
@@ -243,6 +248,7 @@ def test_after_downtime_each_missed_flow_runs_once_and_each_missed_report_is_mad
             "weekly_assessment",
             "return_visit",
             "half_month_review",
+            "weekly",
             "reminders",
             "delivery",
         ]
@@ -252,13 +258,12 @@ def test_after_downtime_each_missed_flow_runs_once_and_each_missed_report_is_mad
             select(FlowRun).where(col(FlowRun.flow).not_in(["escalation", "digest"]))
         ).all()
         weekly = session.exec(
-            select(Report)
-            .where(Report.kind == "weekly_assessment")
-            .order_by(col(Report.period_end))
+            select(Report).where(Report.kind == "weekly").order_by(col(Report.period_end))
         ).all()
-    assert len(runs) == runs_before + 4
+    assert len(runs) == runs_before + 5
+    # the week before each Monday: 26 October-1 November, then the two missed
     assert [r.period_end for r in weekly] == [
-        datetime(2026, 11, d, 9, tzinfo=SHANGHAI) for d in (2, 9, 16)
+        datetime(2026, 11, d, tzinfo=SHANGHAI) for d in (2, 9, 16)
     ]
 
 

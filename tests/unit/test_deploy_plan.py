@@ -83,12 +83,15 @@ def test_deployments_carry_no_database_url_nor_time_and_workers_can_import_them(
         "return-visit-sweep/fengqiao",
         "half-month-review-sweep/fengqiao",
         "monthly-inspection-sweep/fengqiao",
+        "report-sweep/fengqiao-weekly",
+        "report-sweep/fengqiao-monthly",
     ]
     for plan in planned:
         assert not {"db", "now"} & set(plan.parameters), plan.full_name
         loaded = import_object(plan.entrypoint)
         assert loaded.name == plan.flow.name, plan.entrypoint
     assert planned[3].parameters == {"name": "daily_check"}
+    assert planned[-1].parameters == {"name": "monthly"}
 
 
 def test_the_escalation_sweep_split_in_parallel_gets_one_deployment_per_part(

@@ -53,7 +53,7 @@ def test_every_kind_of_message_has_a_template_in_every_language() -> None:
         words = texts(language)
         assert set(words.messages) == {kind.value for kind in MessageKind}, language
         assert set(words.digest) == {"line", "unit_line", "late", "more"}
-        assert set(words.act) == {"acknowledge", "anyone", "event", "inspect", "queue"}
+        assert set(words.act) == {"acknowledge", "anyone", "event", "inspect", "queue", "report"}
 
 
 def test_an_obligation_is_named_by_its_label_in_the_rule_file(policy: Policy) -> None:

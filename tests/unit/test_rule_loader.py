@@ -492,3 +492,52 @@ def test_a_rule_set_as_stored_reads_back_as_the_same_rules_and_version() -> None
     assert stored["obligations"]["referral_feedback"]["due"]["values"]["police"] == "15d"
     again = RuleSet.model_validate(stored)
     assert again == shipped and again.version() == shipped.version()
+
+
+REPORT = """\
+reports:
+  weekly:
+    label: 周研判报告
+    level: township
+    period: week
+"""
+
+
+def test_a_report_without_a_schedule_is_refused_as_it_would_never_be_made(
+    tmp_path: Path,
+) -> None:
+    assert problems(tmp_path, OBLIGATIONS + REPORT) == [
+        "10:5: reports.weekly: report 'weekly' has no schedule: add schedule.weekly "
+        '(e.g. {at: "09:00", days: [mon]})'
+    ]
+
+
+def test_a_report_named_like_an_obligation_is_refused(tmp_path: Path) -> None:
+    text = OBLIGATIONS + REPORT.replace("weekly:", "daily_check:")
+    text += 'schedule:\n  daily_check: {at: "08:00", days: working}\n'
+    assert problems(tmp_path, text) == [
+        "10:5: reports.daily_check: 'daily_check' also names a flow of the schedule: give "
+        "the report another name"
+    ]
+
+
+def test_a_report_over_a_period_or_with_a_section_there_is_not_is_refused(
+    tmp_path: Path,
+) -> None:
+    text = OBLIGATIONS + REPORT.replace("period: week", "period: fortnight")
+    text += "    sections: [gossip]\n" + 'schedule:\n  weekly: {at: "09:00", days: [mon]}\n'
+    assert problems(tmp_path, text) == [
+        "12:13: reports.weekly.period: unknown value 'fortnight'; expected week or month",
+        "13:16: reports.weekly.sections[0]: unknown value 'gossip'; expected one of "
+        "assessment, ranking, named_units, missed_listings",
+    ]
+
+
+def test_the_shipped_reports_are_the_weekly_report_and_the_monthly_circular() -> None:
+    from rules.loader import default_rules_path
+
+    shipped = load_ruleset(default_rules_path()).reports
+    assert {name: (r.level, r.period) for name, r in shipped.items()} == {
+        "weekly": ("township", "week"),
+        "monthly": ("county", "month"),
+    }

@@ -3,8 +3,9 @@
 A person acts by role and by the level of the unit they work in: mediators and grid
 workers record the work of the village; supervisors of a township or county also assign,
 hand back, escalate, list for supervision and the like, and the township reviews
-(半月调度) while the county inspects (月督查); administrators keep accounts and rules.
-Which disputes a person may act on at all is the scope (``workflows.access.scope``).
+(半月调度) while the county inspects (月督查), and supervisors read their subtree's reports
+(周研判报告, 月督查通报); administrators keep accounts and rules. Which disputes a person
+may act on at all is the scope (``workflows.access.scope``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Action(StrEnum):
     extend = "extend"
     org = "org"
     rules = "rules"
+    reports = "reports"  # read the reports (周研判报告, 月督查通报) of the unit's subtree
 
     @classmethod
     def of_event(cls, kind: EventKind) -> Action:
@@ -106,6 +108,7 @@ GRANTS: tuple[Grant, ...] = (
             Action.close,
             Action.reopen,
             Action.withdraw,
+            Action.reports,
         ),
     ),
     Grant(Role.supervisor, (UnitLevel.township,), (Action.review,)),

@@ -40,7 +40,13 @@ from prefect.types.entrypoint import EntrypointType
 from rules.policy import Policy
 from rules.schema import SWEEPS, FlowSchedule
 from workflows.engine import flows
-from workflows.engine.flows import CADENCE_FLOWS, cadence_flow, escalation_flow, flow_of
+from workflows.engine.flows import (
+    CADENCE_FLOWS,
+    cadence_flow,
+    escalation_flow,
+    flow_of,
+    report_flow,
+)
 from workflows.errors import BadInput, first_line
 
 __all__ = [
@@ -110,6 +116,8 @@ class PlannedDeployment:
         flow (``workflows.engine.flows.daily_check_flow``), so that its runs carry its name."""
         if CADENCE_FLOWS.get(self.step) is self.flow:
             return f"{flows.__name__}.{self.step}_flow"
+        if self.flow is report_flow:
+            return f"{flows.__name__}.report_flow"
         return f"{flows.__name__}.{self.flow.fn.__name__}"
 
     @property
@@ -154,6 +162,9 @@ def plan_deployments(
             ]
         elif step in SWEEPS:
             planned.append(PlannedDeployment(step, flow_of(step), name, schedule))
+        elif step in policy.rules.reports:  # one flow, a deployment per report
+            label = f"{name}-{step.replace('_', '-')}"
+            planned.append(PlannedDeployment(step, report_flow, label, schedule, {"name": step}))
         elif step in CADENCE_FLOWS:
             planned.append(PlannedDeployment(step, flow_of(step), name, schedule, {"name": step}))
         else:  # an obligation of a custom rule file: the generic cadence flow, named apart

@@ -34,6 +34,7 @@ __all__ = [
     "CADENCE_FLOWS",
     "Prefect",
     "cadence_flow",
+    "report_flow",
     "daily_check_flow",
     "delivery_flow",
     "escalation_flow",
@@ -239,6 +240,8 @@ CADENCE_FLOWS = {
         "monthly_inspection",
     )
 }
+# The reports' flows (the rule file's ``reports``): one flow, a deployment per report.
+report_flow = cadence_flow.with_options(name="report-sweep")
 # Each also by a module-level name, the entrypoint a Prefect worker imports it from.
 daily_check_flow = CADENCE_FLOWS["daily_check"]
 weekly_assessment_flow = CADENCE_FLOWS["weekly_assessment"]

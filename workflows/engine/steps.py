@@ -106,7 +106,7 @@ def due_flows(*, engine: Engine, policy: Policy, now: datetime) -> list[tuple[st
     due = []
     with transaction(engine) as session:
         for flow, schedule in policy.rules.schedule.items():
-            if flow not in policy.rules.obligations:
+            if flow not in policy.rules.obligations and flow not in policy.rules.reports:
                 continue  # escalation, reminders and delivery run at every sweep
             scheduled = last_run(schedule, now, policy=policy)
             previous = previous_window_end(session, flow=flow)

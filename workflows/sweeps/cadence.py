@@ -1,15 +1,15 @@
 """The cadence sweeps (日排查化解、周研判、十日回访、半月调度、月督查通报).
 
 Each notices the obligations of its kind that have fallen due and are still owed (their
-tasks already exist: tasks follow obligations as they are written); the weekly and monthly
-ones also store their reports. Running twice at the same moment does nothing the second
-time, and running rarely notices the same obligations as running often.
+tasks already exist: tasks follow obligations as they are written); a report's flow (the
+rule file's ``reports``) stores its reports. Running twice at the same moment does nothing
+the second time, and running rarely notices the same obligations as running often.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 
 import structlog
 from sqlalchemy import Engine
@@ -19,20 +19,14 @@ from models.tables import Dispute, Obligation
 from rules.policy import Policy
 from rules.schedule import next_run
 from workflows.db import transaction
+from workflows.reports import store_reports
 from workflows.runs import SweepResult, claim_run, finish_run, previous_window_end
 from workflows.sweeps.escalation import BATCH
-from workflows.sweeps.reports import store_reports
 from workflows.sweeps.unit_tasks import open_unit_tasks
 
-__all__ = ["REPORTS", "obligation_sweep", "run_cadence"]
+__all__ = ["obligation_sweep", "run_cadence"]
 
 log = structlog.get_logger(__name__)
-
-# The cadence flows that also store a report: flow -> (report kind, the level reported on).
-REPORTS = {
-    "weekly_assessment": ("weekly_assessment", "township"),
-    "monthly_inspection": ("monthly_circular", "county"),
-}
 
 
 def obligation_sweep(
@@ -84,9 +78,9 @@ def run_cadence(
     clock: Callable[[], datetime],
 ) -> SweepResult:
     """Run one cadence flow for its scheduled time, once: notice the obligations of its kind
-    fallen due, and, for every scheduled time missed since its last run, store its reports
-    and open the units' tasks it opens. A run already done, or being done by another sweep,
-    is skipped."""
+    fallen due (an obligation's flow), and, for every scheduled time missed since its last
+    run, open the units' tasks it opens, or store its reports (a report's flow). A run
+    already done, or being done by another sweep, is skipped."""
     schedule = policy.rules.schedule[flow]
     result = SweepResult(flow=flow, now=scheduled)
     with transaction(engine) as session:
@@ -94,7 +88,8 @@ def run_cadence(
         run = claim_run(session, flow=flow, window_end=scheduled, started=clock())
     if run is None:
         return result
-    result.merge(obligation_sweep(engine=engine, policy=policy, now=scheduled, obligation=flow))
+    if flow in policy.rules.obligations:
+        result.merge(obligation_sweep(engine=engine, policy=policy, now=scheduled, obligation=flow))
     # Every scheduled time missed since the last run, once each; on the very first run, the
     # latest: each stores its reports, and each day opens its units' tasks.
     moments = []
@@ -107,31 +102,10 @@ def run_cadence(
         with transaction(engine) as session:
             for first in sorted(days.values()):
                 open_unit_tasks(session, policy=policy, flow=flow, scheduled=first, now=first)
-    if flow in REPORTS:
-        kind, level = REPORTS[flow]
-        for moment in moments:
-            start, end = _period(flow, moment, policy)
-            result.reports += store_reports(
-                engine=engine,
-                now=scheduled,
-                kind=kind,
-                level=level,
-                period_start=start,
-                period_end=end,
-            )
+    if flow in policy.rules.reports:
+        result.reports += store_reports(
+            engine=engine, policy=policy, name=flow, moments=moments, now=scheduled
+        )
     with transaction(engine) as session:
         finish_run(session, session.merge(run), result=result, finished=clock())
     return result
-
-
-def _period(flow: str, moment: datetime, policy: Policy) -> tuple[datetime, datetime]:
-    """The period a report at ``moment`` covers: the week before, or the month before."""
-    if flow == "weekly_assessment":
-        return moment - timedelta(days=7), moment
-    local = moment.astimezone(policy.zone).date()
-    this_month = date(local.year, local.month, 1)
-    last_month = (this_month - timedelta(days=1)).replace(day=1)
-    return (
-        datetime.combine(last_month, time(0), policy.zone),
-        datetime.combine(this_month, time(0), policy.zone),
-    )
