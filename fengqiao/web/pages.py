@@ -6,6 +6,7 @@ session's CSRF secret."""
 from __future__ import annotations
 
 import hmac
+import io
 import json
 import os
 import secrets
@@ -62,6 +63,7 @@ from models.lifecycle import allowed_now
 from models.values import Actor, EventKind, Level, Risk, Role, Status, UnitLevel
 from rules.loader import RulesError, parse_ruleset
 from rules.policy import Policy
+from rules.reporting import COLUMNS, FIGURES, percent
 from rules.schema import Language, lookup
 from workflows.access import Action, Viewer, permit
 from workflows.accounts import (
@@ -78,6 +80,19 @@ from workflows.errors import BadInput, NotFound, first_line
 from workflows.ledger import STATUS_FILTERS, Problems, export_ledger
 from workflows.recording import NewDispute, NewEvent, Refusals, record_event, record_on_many
 from workflows.recording import report_dispute as report
+from workflows.reports import (
+    CHARTS,
+    FORMATS,
+    chart_png,
+    disputes_now,
+    find_period,
+    list_reports,
+    read_report,
+    report_path,
+    report_rule,
+    traced_disputes,
+    write_report_file,
+)
 from workflows.rollout import KINDS, ChangedDispute, apply_rules, diff_rules
 from workflows.settings import parse_time
 from workflows.tasks import acknowledge_disputes, acknowledge_task, fulfil_unit_tasks
@@ -878,6 +893,135 @@ def pages_app(web: Web) -> FastAPI:
         if status_of(exc) == 403:
             raise exc
         return ledger_page(request, signed, name=name, error=first_line(exc), status_code=400)
+
+    # -- the reports (周研判报告, 月督查通报) ------------------------------------------------
+
+    def report_kinds(language: str) -> dict[str, str]:
+        labels: Language = "en" if language == "en" else "zh"
+        return {name: r.label_in(labels) for name, r in web.rules().rules.reports.items()}
+
+    @app.get("/reports")
+    def reports_page(request: Request, signed: Person) -> Response:
+        """The reports stored of one's subtree, and a form to open any one."""
+        permit(signed.viewer, Action.reports)
+        found = list_reports(engine=web.engine, policy=web.rules(), actor=_actor(signed))
+        units = org.units(signed.viewer, (UnitLevel.county, UnitLevel.township, UnitLevel.village))
+        return render(
+            request,
+            "reports.html",
+            signed,
+            found=found,
+            kinds=report_kinds(_language(request)),
+            units=units,
+            rate=percent,
+        )
+
+    @app.get("/reports/open")
+    def report_open(signed: Person, name: str, unit: str, period: str = "") -> Response:
+        """The form's report: its page (the last period when none is named)."""
+        label = period.strip() or "latest"
+        return RedirectResponse(report_path(name, unit, label), status_code=303)
+
+    def report_of(signed: Signed, name: str, unit: str, label: str) -> dict[str, Any]:
+        """Report ``name`` of ``unit`` for the period ``label`` (2026-W10, 2026-03, or latest),
+        as the person reads it: stored, or made now; 404 outside their scope."""
+        policy, now = web.rules(), web.clock()
+        named = None if label == "latest" else label
+        rule = report_rule(policy, name)
+        period = find_period(
+            policy,
+            name,
+            week=named if rule.period == "week" else None,
+            month=named if rule.period == "month" else None,
+            now=now,
+        )
+        return read_report(
+            engine=web.engine,
+            policy=policy,
+            name=name,
+            unit=unit,
+            period=period,
+            now=now,
+            actor=_actor(signed),
+        )
+
+    @app.get("/reports/{name}/{unit}/{label}")
+    def report_page(request: Request, signed: Person, name: str, unit: str, label: str) -> Response:
+        content = report_of(signed, name, unit, label)
+        base = report_path(name, unit, content["period"]["label"])
+        if label == "latest":
+            return RedirectResponse(base, status_code=303)
+        totals = content["totals"]
+        return render(
+            request,
+            "report.html",
+            signed,
+            c=content,
+            base=base,
+            kind_label=report_kinds(_language(request)).get(name, name),
+            columns=COLUMNS,
+            small=("screened", "resolved", "open", "overdue"),
+            zero=not any(totals[f] for f in FIGURES),
+            rate=percent,
+        )
+
+    @app.get("/reports/{name}/{unit}/{label}/disputes")
+    def report_behind(
+        request: Request,
+        signed: Person,
+        name: str,
+        unit: str,
+        label: str,
+        figure: str,
+        row: str | None = None,
+    ) -> Response:
+        """The disputes behind one figure of a report (of a row, or the total): those the
+        person may see now."""
+        content = report_of(signed, name, unit, label)
+        if figure not in FIGURES:
+            raise BadInput(f"figure: not a figure of a report: {figure[:40]!r}")
+        ids = traced_disputes(content, figure=figure, row=row)
+        found = disputes_now(engine=web.engine, actor=_actor(signed), ids=ids)
+        names = {u["unit"]: u["name"] for u in content["units"]}
+        return render(
+            request,
+            "report_disputes.html",
+            signed,
+            c=content,
+            base=report_path(name, unit, content["period"]["label"]),
+            kind_label=report_kinds(_language(request)).get(name, name),
+            figure=figure,
+            row_name=names.get(row or "", content["name"]),
+            total=len(ids),
+            hidden=len(ids) - len(found),
+            found=found,
+            names=unit_names(engine=web.engine, codes={d["unit_code"] for d in found}),
+        )
+
+    @app.get("/reports/{name}/{unit}/{label}/{chart}.png")
+    def report_chart(signed: Person, name: str, unit: str, label: str, chart: str) -> Response:
+        """A report's chart, drawn with a CJK font: 化解率 by unit (rate) or the trend."""
+        if chart not in CHARTS:
+            raise NotFound(f"unknown chart {chart[:40]!r}")
+        content = report_of(signed, name, unit, label)
+        return Response(
+            chart_png(content, chart), media_type="image/png", headers={"Cache-Control": "private"}
+        )
+
+    @app.get("/reports/{name}/{unit}/{label}/file.{kind}")
+    def report_file(signed: Person, name: str, unit: str, label: str, kind: str) -> Response:
+        """A report as an Excel workbook or a Word circular."""
+        if kind not in FORMATS:
+            raise NotFound(f"unknown file {kind[:10]!r}")
+        content = report_of(signed, name, unit, label)
+        out = io.BytesIO()
+        write_report_file(content, kind, out)
+        file_name = f"{unit}-{name}-{content['period']['label']}.{kind}"
+        return Response(
+            out.getvalue(),
+            media_type=FORMATS[kind],
+            headers={"Content-Disposition": f'attachment; filename="{file_name}"'},
+        )
 
     # -- finding disputes by a party's phone or ID number ---------------------------------
 
