@@ -265,6 +265,19 @@ def build_parser() -> argparse.ArgumentParser:
     paper.add_argument("--template", type=Path, help="an office's own Word template (docx)")
     paper.add_argument("--by", help="read as this person: their scope and role")
 
+    board = _command(
+        top,
+        "filing",
+        c.filing,
+        "the filing board of a township or county: which villages made their daily checks "
+        "and weekly assessments on every dispute that owed one, which did not, how late",
+    )
+    board.add_argument("--unit", required=True, help="the township or county")
+    board.add_argument("--day", help="a day, such as 2026-03-02 (default: yesterday)")
+    board.add_argument("--week", help="an ISO week, such as 2026-W10")
+    board.add_argument("--format", choices=["text", "json"], default="text")
+    board.add_argument("--by", help="read as this person: their scope and role")
+
     keys = top.add_parser("keys", help="the key that seals the parties' data").add_subparsers(
         dest="keys_command", required=True, parser_class=_Parser
     )

@@ -7,7 +7,7 @@ import getpass
 import json
 import sys
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from fengqiao.context import Context
@@ -18,6 +18,7 @@ from fengqiao.render import (
     dispute_lines,
     escalation_lines,
     explanation_lines,
+    filing_lines,
     history_lines,
     json_text,
     outbox_lines,
@@ -29,6 +30,7 @@ from fengqiao.render import (
     unit_task_lines,
 )
 from models.sealing import Keyring, SealError
+from rules.filing import filing_period
 from rules.loader import coverage_warnings, default_rules_path, load_ruleset
 from rules.policy import load_policy
 from workflows.access import viewer_of
@@ -49,7 +51,13 @@ from workflows.recording import (
 )
 from workflows.reorganising import load_org
 from workflows.reorganising import org_history as org_history_of
-from workflows.reports import find_period, list_reports, read_report, write_report_file
+from workflows.reports import (
+    filing_board,
+    find_period,
+    list_reports,
+    read_report,
+    write_report_file,
+)
 from workflows.rollout import ChangedDispute, RulesDiff, apply_rules, diff_rules
 from workflows.sealing import in_clear, prune_keys, rotate_keys, seal_in_clear
 from workflows.tasks import acknowledge_dispute, acknowledge_task, fulfil_unit_tasks
@@ -306,6 +314,32 @@ def report(ctx: Context, args: argparse.Namespace) -> int:
         print(
             f"wrote {args.out}: {content['title']} {content['name']} {content['period']['label']}"
         )
+    return 0
+
+
+def filing(ctx: Context, args: argparse.Namespace) -> int:
+    """``filing --unit``: who made their checks and assessments in a day or week."""
+    day = args.day
+    if day is None and args.week is None:  # yesterday, the last whole day
+        day = (ctx.now.astimezone(ctx.zone).date() - timedelta(days=1)).isoformat()
+    try:
+        period = filing_period(day=day, week=args.week, zone=ctx.zone)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    found = filing_board(
+        engine=ctx.engine,
+        policy=ctx.policy,
+        unit=args.unit,
+        start=period.start,
+        end=period.end,
+        label=period.label,
+        now=ctx.now,
+        actor=ctx.actor(args.by),
+    )
+    if args.format == "json":
+        _json(found)
+    else:
+        _print(filing_lines(found))
     return 0
 
 

@@ -491,3 +491,70 @@ def report_list_lines(found: Sequence[dict[str, Any]]) -> Iterable[str]:
         ],
         right=range(4, 9),
     )
+
+
+def _lateness(minutes: int | None) -> str:
+    """How late, in words a supervisor reads at a glance: 40 min, 5 h, 2 d."""
+    if minutes is None:
+        return "—"
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} d"
+
+
+def filing_lines(found: dict[str, Any]) -> Iterable[str]:
+    """The filing board: a row per unit (owed, on time, late, missed, complete), then the
+    checks and assessments late or missed, newest due first."""
+    period = found["period"]
+    yield (
+        f"{found['name']} 填报完整性 {period['label']} "
+        f"({period['first_day']} – {period['last_day']}), as of {found['now']}"
+    )
+    watched = ", ".join(o["label"] for o in found["obligations"])
+    yield f"watched: {watched}"
+    yield ""
+    rows = []
+    for row in found["units"]:
+        done = "—" if not row["owed"] else ("是" if row["complete"] else "否")
+        rows.append(
+            [
+                row["name"] + ("（本级）" if row["level"] != "village" else ""),
+                str(row["owed"]),
+                str(row["on_time"]),
+                str(row["late"]),
+                str(row["missed"]),
+                done,
+                _lateness(row["latest_minutes"]) if row["late"] or row["missed"] else "—",
+            ]
+        )
+    totals = found["totals"]
+    rows.append(
+        [
+            "合计",
+            str(totals["owed"]),
+            str(totals["on_time"]),
+            str(totals["late"]),
+            str(totals["missed"]),
+            f"{totals['complete_units']}/{totals['owing_units']}",
+            "",
+        ]
+    )
+    yield from table(
+        rows, header=["单位", "应报", "按时", "迟报", "漏报", "完成", "最迟"], right=range(1, 7)
+    )
+    labels = {o["name"]: o["label"] for o in found["obligations"]}
+    if found["items"]:
+        yield ""
+        yield "behind:"
+        for item in found["items"]:
+            minutes = item["late_minutes"]
+            if item["state"] == "late":
+                state = f"made {_lateness(minutes)} late"
+            else:
+                state = "missed" + (f", {_lateness(minutes)} so far" if item["open"] else "")
+            yield (
+                f"  #{item['dispute']} {item['title']} ({item['unit_name']}): "
+                f"{labels.get(item['obligation'], item['obligation'])} due {item['due']}, {state}"
+            )

@@ -12,7 +12,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -61,6 +61,7 @@ from fengqiao.web.present import local_path, next_decision_text, row_state, spen
 from models.events import EventData
 from models.lifecycle import allowed_now
 from models.values import Actor, EventKind, Level, Risk, Role, Status, UnitLevel
+from rules.filing import filing_period
 from rules.loader import RulesError, parse_ruleset
 from rules.policy import Policy
 from rules.reporting import COLUMNS, FIGURES, percent
@@ -85,6 +86,7 @@ from workflows.reports import (
     FORMATS,
     chart_png,
     disputes_now,
+    filing_board,
     find_period,
     list_reports,
     read_report,
@@ -1021,6 +1023,53 @@ def pages_app(web: Web) -> FastAPI:
             out.getvalue(),
             media_type=FORMATS[kind],
             headers={"Content-Disposition": f'attachment; filename="{file_name}"'},
+        )
+
+    # -- filing completeness (填报完整性) ------------------------------------------------
+
+    @app.get("/filing")
+    def filing_page(
+        request: Request,
+        signed: Person,
+        unit: str | None = None,
+        day: str | None = None,
+        week: str | None = None,
+    ) -> Response:
+        """The filing board of a township or county of one's subtree (one's own by default,
+        or the first township under a county one's for a village's people) for a day
+        (yesterday by default) or a week."""
+        permit(signed.viewer, Action.reports)
+        policy, now = web.rules(), web.clock()
+        units = org.units(signed.viewer, (UnitLevel.county, UnitLevel.township))
+        code = unit or (units[0]["code"] if units else signed.viewer.unit)
+        day, week = (day or "").strip() or None, (week or "").strip() or None
+        if day is None and week is None:
+            day = (now.astimezone(web.zone).date() - timedelta(days=1)).isoformat()
+        try:
+            period = filing_period(day=day, week=week, zone=web.zone)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+        found = filing_board(
+            engine=web.engine,
+            policy=policy,
+            unit=code,
+            start=period.start,
+            end=period.end,
+            label=period.label,
+            now=now,
+            actor=_actor(signed),
+        )
+        t = Words(_language(request), policy)
+        return render(
+            request,
+            "filing.html",
+            signed,
+            b=found,
+            units=units,
+            day=day,
+            week=week,
+            labels={o["name"]: o["label"] for o in found["obligations"]},
+            span=lambda minutes: t.span(timedelta(minutes=minutes or 0)),
         )
 
     # -- finding disputes by a party's phone or ID number ---------------------------------

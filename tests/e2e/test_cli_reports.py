@@ -163,3 +163,27 @@ def test_a_bad_report_request_is_refused_in_one_line_with_exit_2(
     assert done.code == 2
     assert said in done.err
     assert len(done.err.strip().splitlines()) == 1
+
+
+def test_the_filing_board_names_the_villages_behind_and_refuses_a_village(county: Cli) -> None:
+    _county_week(county)
+    board = county("filing", "--unit", "330101", "--week", "2026-W45", env=AFTER)
+    assert board.code == 0, board.err
+    lines = board.out.splitlines()
+    assert lines[0].startswith("东溪镇 填报完整性 2026-W45 (2026-11-02 – 2026-11-08)")
+    # the neglected high-risk dispute missed its check at 上林村, then the township's
+    assert any(line.startswith("上林村") and line.split()[4] == "1" for line in lines)
+    assert any(
+        "宅基地边界 (上林村): 日排查 due 2026-11-04T00:00:00+08:00, missed" in x for x in lines
+    )
+    as_json = json.loads(
+        county(
+            "filing", "--unit", "330101", "--week", "2026-W45", "--format", "json", env=AFTER
+        ).out
+    )
+    assert as_json["totals"]["missed"] >= 1
+    village = county("filing", "--unit", "33010101", env=AFTER)
+    assert village.code == 2
+    assert village.err.strip() == (
+        "fengqiao: unit '33010101' is a village: the filing board is of a township or a county"
+    )

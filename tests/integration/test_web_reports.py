@@ -129,3 +129,19 @@ def test_a_badly_named_period_or_report_is_refused_in_one_line(site: Site) -> No
     assert bad_week.status_code == 400
     assert "write it as an ISO week, such as 2026-W10" in html.unescape(bad_week.text)
     assert li.get("/reports/daily/330101/2026-W45").status_code == 400
+
+
+def test_the_filing_board_shows_which_villages_filed_and_who_is_behind(site: Site) -> None:
+    at = datetime(2026, 11, 3, 9, tzinfo=SHANGHAI)
+    late = report(site.engine, site.policy, risk="medium", at=at, unit="33010102", title="灌溉水渠")
+    record(site.engine, site.policy, late, "check", at.replace(day=5, hour=10))  # due the 4th
+    li = site.signed_in("li")
+    board = li.get("/filing?unit=330101&week=2026-W45")
+    assert board.status_code == 200
+    text = board.text
+    assert _cell(text, "33010102", "late") == "1"
+    assert "灌溉水渠" in text.split('id="filing-items"', 1)[1]
+    assert li.get("/filing?unit=330100&week=2026-W45").status_code == 404
+    assert li.get("/filing?unit=330101&week=W45").status_code == 400
+    yesterday = li.get("/filing")  # the person's township, yesterday
+    assert yesterday.status_code == 200 and "2026-11-08" in yesterday.text

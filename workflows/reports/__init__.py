@@ -2,6 +2,7 @@
 circular (月督查通报), their figures as of the period's end, and their files."""
 
 from workflows.reports.files import CHARTS, FORMATS, chart_png, write_report_file
+from workflows.reports.filing import filing_board
 from workflows.reports.making import (
     StoredReport,
     disputes_now,
@@ -23,6 +24,7 @@ __all__ = [
     "chart_png",
     "StoredReport",
     "disputes_now",
+    "filing_board",
     "find_period",
     "list_reports",
     "make_report",
