@@ -7,7 +7,7 @@ Events are facts; :func:`apply` folds one into a :class:`DisputeState` or raises
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -90,6 +90,22 @@ class DisputeState:
             level_since=max(at, clocks_from) if clocks_from is not None else at,
             reported_at=at,
         )
+
+
+_STATE_FIELDS = frozenset(f.name for f in fields(DisputeState))
+
+
+def replace(state: DisputeState, **changes: Any) -> DisputeState:
+    """``state`` with ``changes``: :func:`dataclasses.replace` without going through
+    ``__init__`` again (DisputeState checks nothing there), a third of the time a history's
+    fold took (a report folds hundreds of thousands of events)."""
+    unknown = changes.keys() - _STATE_FIELDS
+    if unknown:
+        raise TypeError(f"DisputeState has no field {sorted(unknown)[0]!r}")
+    changed = object.__new__(DisputeState)
+    changed.__dict__.update(state.__dict__)
+    changed.__dict__.update(changes)
+    return changed
 
 
 @dataclass(frozen=True)

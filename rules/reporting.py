@@ -236,16 +236,23 @@ def part_of(case: Case, period: Period, *, policy: Policy) -> Part | None:
     stored = case.fold if len(history) == len(case.events) else None
     # Nothing recorded since before the start: the stored fold says how it stood.
     quiet = stored is not None and (not history or history[-1].at < start)
-    fold = _Fold(stored.state().state if quiet and stored else case.initial, start)
-    for event in () if quiet else history:
-        fold.take(event)
+    evaluation = None
+    if quiet and stored is not None:
+        evaluation = resume(stored, (), now=end)
+        fold = _Fold(evaluation.state if not evaluation.decisions else stored.state().state, start)
+    else:
+        fold = _Fold(case.initial, start)
+        for event in history:
+            fold.take(event)
     state = fold.state
     obligations: Sequence[Any] = ()
     if state.status in (*OPEN_STATUSES, Status.resolved):
-        if stored is not None:
-            evaluation = resume(stored, (), now=end)
-        else:
-            evaluation = evaluate(case.initial, history, policy=policy, now=end)
+        if evaluation is None:
+            evaluation = (
+                resume(stored, (), now=end)
+                if stored is not None
+                else evaluate(case.initial, history, policy=policy, now=end)
+            )
         if evaluation.decisions:  # due by the end, not yet recorded: they happened
             made = [d.as_event() for d in evaluation.decisions]
             if not quiet:

@@ -172,3 +172,15 @@ def test_a_report_the_rule_file_does_not_have_is_refused_naming_those_it_has(
         BadInput, match="unknown report 'daily'; the rule file has: monthly, weekly"
     ):
         list_reports(engine=org_engine, policy=policy, actor=OPERATOR, name="daily")
+
+
+def test_a_large_report_folded_in_worker_processes_says_what_one_folded_here_says(
+    org_engine: Engine, policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workflows.reports import making
+
+    week_45(org_engine, policy)
+    here = made(org_engine, policy)
+    monkeypatch.setattr(making, "PARALLEL_FROM", 1)  # every report is large
+    monkeypatch.setattr(making, "TASK", 1)  # a task a dispute
+    assert made(org_engine, policy) == here

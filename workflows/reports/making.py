@@ -3,9 +3,14 @@ of ``rules.reporting``; storing each of a schedule's reports once; reading them 
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 import structlog
@@ -16,6 +21,7 @@ from models.lifecycle import Event
 from models.tables import Dispute, DisputeEvent, OrgChange, Report, Unit
 from models.targets import Target
 from models.values import LIVE_STATUSES, Actor, EventKind, MessageKind
+from rules.evaluate import load_fold
 from rules.policy import Policy
 from rules.reporting import (
     Case,
@@ -29,10 +35,10 @@ from rules.reporting import (
     periods_before,
     tree_as_of,
 )
-from rules.schema import ReportRule
+from rules.schema import ReportRule, RuleSet
 from workflows.access import Action, Viewer, disputes_in_scope, permit, viewer_of
-from workflows.changes import fold_of, initial_state
-from workflows.db import insert_ignoring_duplicates, reading, transaction
+from workflows.changes import initial_state, path_of
+from workflows.db import insert_ignoring_duplicates, make_engine, reading, transaction
 from workflows.driver import each, fetch, one_of
 from workflows.errors import BadInput, NotFound
 from workflows.messaging import enqueue, render, texts
@@ -59,6 +65,11 @@ DISPUTES = Dispute.__table__  # type: ignore[attr-defined]
 EVENTS = DisputeEvent.__table__  # type: ignore[attr-defined]
 REPORTS = Report.__table__  # type: ignore[attr-defined]
 UNITS = Unit.__table__  # type: ignore[attr-defined]
+_KINDS = {kind.value: kind for kind in EventKind}  # faster than EventKind(text), per event
+# A report that reads more disputes than this folds them in worker processes, one per core
+# (a province's month in bench/reports.py); TASK disputes to a worker at a time.
+PARALLEL_FROM = 20_000
+TASK = 10_000
 # How many disputes' histories are read at a time.
 CHUNK = 2_000
 _COLUMNS = {
@@ -88,8 +99,8 @@ def _candidates(level: str) -> Any:
             DISPUTES.c.county_code,
             DISPUTES.c.assignee,
             DISPUTES.c.last_seq,
-            # the stored fold, of a dispute that may still owe something (read only then)
-            case((live, DISPUTES.c.fold), else_=None).label("fold"),
+            # a dispute that may still owe something: its stored fold is read with its history
+            case((live, True), else_=False).label("live"),
         )
         .where(
             _COLUMNS[level] == bindparam("unit"),
@@ -110,6 +121,13 @@ _MOVED = (
 _MOVED_ROWS = {
     dialect: select(*_CANDIDATES["county"].selected_columns).where(
         one_of(DISPUTES.c.id, "ids", dialect)
+    )
+    for dialect in ("postgresql", "sqlite")
+}
+# The stored folds of the live disputes of a chunk.
+_FOLDS = {
+    dialect: select(DISPUTES.c.id, DISPUTES.c.fold).where(
+        one_of(DISPUTES.c.id, "ids", dialect), DISPUTES.c.fold.is_not(None)
     )
     for dialect in ("postgresql", "sqlite")
 }
@@ -164,8 +182,9 @@ def _tree(session: Session, at: datetime) -> dict[str, OrgUnit]:
 
 
 def _parts(session: Session, policy: Policy, unit: OrgUnit, period: Period) -> Iterator[Part]:
-    """Each dispute's part in ``period``, for a report of ``unit``: read a chunk of
-    disputes' histories at a time."""
+    """Each dispute's part in ``period``, for a report of ``unit``: the candidates read at
+    once, their histories a chunk at a time; a large report folds them in worker
+    processes, one per core."""
     dialect = session.get_bind().dialect.name
     params = {"unit": unit.code, "start": period.start, "end": period.end}
     rows = list(each(session, _CANDIDATES[unit.level], params))
@@ -177,13 +196,64 @@ def _parts(session: Session, policy: Policy, unit: OrgUnit, period: Period) -> I
         ids = [i for (i,) in session.execute(_MOVED, {"start": period.start}) if i not in seen]
         if ids:
             rows += fetch(session, _MOVED_ROWS[dialect], {"ids": ids})
+    cores = os.cpu_count() or 1
+    if len(rows) < PARALLEL_FROM or cores < 2:
+        yield from _folded(session, policy, rows, period)
+        return
+    # Each worker reads its disputes' histories in a transaction of its own: they are of
+    # the past (dated before the end), which what is recorded meanwhile does not change.
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
+    rules = policy.rules.model_dump(mode="json", by_alias=True)
+    tasks = [[tuple(row) for row in rows[i : i + TASK]] for i in range(0, len(rows), TASK)]
+    fields = list(rows[0]._fields)
+    context = multiprocessing.get_context("spawn")  # never fork a threaded server
+    with ProcessPoolExecutor(max_workers=min(cores, 4), mp_context=context) as pool:
+        work = partial(_fold_apart, url, rules, policy.source, period, fields)
+        for parts in pool.map(work, tasks):
+            yield from parts
+
+
+def _fold_apart(
+    url: str,
+    rules: dict[str, Any],
+    source: str,
+    period: Period,
+    fields: list[str],
+    rows: list[tuple[Any, ...]],
+) -> list[Part]:
+    """:func:`_folded` in a worker process, for the rows (as dicts) of one task."""
+    policy = _WORKER_POLICIES.get(url)
+    if policy is None or policy.rules.model_dump(mode="json", by_alias=True) != rules:
+        policy = Policy.from_ruleset(RuleSet.model_validate(rules), source=source)
+        _WORKER_POLICIES[url] = policy
+    engine = _WORKER_ENGINES.get(url)
+    if engine is None:
+        engine = _WORKER_ENGINES[url] = make_engine(url)
+    with reading(engine) as session:
+        named = [SimpleNamespace(**dict(zip(fields, row, strict=True))) for row in rows]
+        return list(_folded(session, policy, named, period))
+
+
+# A worker's engine and rules, made once per process.
+_WORKER_ENGINES: dict[str, Engine] = {}
+_WORKER_POLICIES: dict[str, Policy] = {}
+
+
+def _folded(
+    session: Session, policy: Policy, rows: Sequence[Any], period: Period
+) -> Iterator[Part]:
+    """The parts of the disputes ``rows`` (candidates), their histories read a chunk at a
+    time."""
+    dialect = session.get_bind().dialect.name
     for first in range(0, len(rows), CHUNK):
         chunk = rows[first : first + CHUNK]
         events: dict[int, list[Event]] = {row.id: [] for row in chunk}
+        live = [row.id for row in chunk if row.live]
+        folds = dict(fetch(session, _FOLDS[dialect], {"ids": live})) if live else {}
         for event in fetch(session, _HISTORIES[dialect], {"ids": [row.id for row in chunk]}):
             events[event.dispute_id].append(
                 Event(
-                    kind=EventKind(event.kind),
+                    kind=_KINDS[event.kind],
                     at=event.at,
                     data=event.data,
                     actor=event.actor,
@@ -192,7 +262,16 @@ def _parts(session: Session, policy: Policy, unit: OrgUnit, period: Period) -> I
             )
         for row in chunk:
             history = events[row.id]
-            folded = fold_of(row, policy) if row.fold else None
+            text = folds.get(row.id)
+            folded = None
+            if text is not None:
+                folded = load_fold(
+                    text,
+                    seq=row.last_seq,
+                    path=path_of(row),
+                    assignee=row.assignee,
+                    policy=policy,
+                )
             told = Case(
                 row.id, row.title, row.category, initial_state(row, history), history, folded
             )
