@@ -33,6 +33,7 @@ from fengqiao.render import dispute_lines
 from models.sealing import Keyring
 from models.tables import Dispute, Escalation, Obligation, Task
 from models.values import ENGINE, OPERATOR, Actor, TaskState
+from rules.reporting import period_before
 from workflows.accounts import set_password
 from workflows.db import make_engine, migrate, reading
 from workflows.engine import sweep
@@ -412,7 +413,7 @@ def _accounts(sim: Simulation) -> None:
     people = [
         (mediator, "a grid worker (网格员): today's tasks, recording the work, phone first"),
         ("sup-330101", f"{TOWNSHIPS[0]}'s centre: the township's queue, assigning, handing back"),
-        ("county-sup", "the county's centre: every dispute, the escalations, inspecting"),
+        ("county-sup", "the county's centre: every dispute, escalations, inspections, reports"),
     ]
     for person, _ in people:
         set_password(engine=sim.engine, now=end, actor=OPERATOR, person=person, password=PASSWORD)
@@ -467,7 +468,8 @@ def _messages(hook: DemoWebhook) -> None:
     examples: dict[str, str] = {}
     for key, payload in hook.received:
         parts = key.split(":")
-        kind = "digest" if parts[0] == "digest" else parts[2] if len(parts) > 2 else parts[0]
+        whole = parts[0] in ("digest", "report")  # digest:…, report:NAME:UNIT:PERIOD
+        kind = parts[0] if whole else parts[2] if len(parts) > 2 else parts[0]
         kinds[kind] += 1
         text = payload["message"].splitlines()[0]
         if kind not in examples or ("日排查" in text and "日排查" not in examples[kind]):
@@ -478,7 +480,7 @@ def _messages(hook: DemoWebhook) -> None:
         f"\nThe demo webhook received {sum(kinds.values())} messages for {TOWNSHIPS[0]} and "
         "the county: " + ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items())) + "."
     )
-    for kind in ("due", "unacknowledged"):
+    for kind in ("due", "unacknowledged", "report"):
         if kind in examples:
             print(f"  e.g. {kind}: {examples[kind]}")
 
@@ -541,8 +543,13 @@ def _summary(sim: Simulation) -> None:
         print("\nThe most recently escalated dispute:")
         for line in dispute_lines(view):
             print(line)
+    last_week = period_before("week", end, sim.zone).label
     print(
         f"\nThe demo county stays in {sim.url} (rebuilt by each run). Look around with:\n"
         f"  {_fengqiao()} --db {sim.url} --now {end.isoformat()} escalations\n"
-        f"  {_fengqiao()} --db {sim.url} --now {end.isoformat()} tasks --person sup-330101"
+        f"  {_fengqiao()} --db {sim.url} --now {end.isoformat()} tasks --person sup-330101\n"
+        f"  {_fengqiao()} --db {sim.url} --now {end.isoformat()} report list\n"
+        f"  {_fengqiao()} --db {sim.url} --now {end.isoformat()} report weekly --unit 330101 "
+        f"--week {last_week}\n"
+        f"  {_fengqiao()} --db {sim.url} --now {end.isoformat()} report monthly --unit 330100"
     )

@@ -142,6 +142,10 @@ def test_a_supervisor_reads_the_reports_of_their_subtree_only(
 ) -> None:
     week_45(org_engine, policy)
     sweep(org_engine, policy, AFTER)
+    december = datetime(2026, 12, 1, 10, tzinfo=SHANGHAI)  # November's circular
+    store_reports(
+        engine=org_engine, policy=policy, name="monthly", moments=[december], now=december
+    )
     li, chen, wang = Actor(person="li"), Actor(person="chen"), Actor(person="wang")
     read = {
         "engine": org_engine,
@@ -184,3 +188,22 @@ def test_a_large_report_folded_in_worker_processes_says_what_one_folded_here_say
     monkeypatch.setattr(making, "PARALLEL_FROM", 1)  # every report is large
     monkeypatch.setattr(making, "TASK", 1)  # a task a dispute
     assert made(org_engine, policy) == here
+
+
+def test_no_report_is_stored_for_a_period_before_the_first_dispute(
+    org_engine: Engine, policy: Policy
+) -> None:
+    # The engine set up on Monday 2 November: the week before has nothing to report on.
+    assert (
+        store_reports(engine=org_engine, policy=policy, name="weekly", moments=[at(2)], now=at(2))
+        == 0
+    )
+    week_45(org_engine, policy)  # the first dispute reported that Monday, 09:00
+    assert (
+        store_reports(engine=org_engine, policy=policy, name="weekly", moments=[at(2)], now=at(2))
+        == 0
+    )
+    assert (
+        store_reports(engine=org_engine, policy=policy, name="weekly", moments=[at(9)], now=at(9))
+        == 1
+    )

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, bindparam, case, exists, or_, select
+from sqlalchemy import Engine, bindparam, case, exists, func, or_, select
 from sqlmodel import Session
 
 from models.lifecycle import Event
@@ -442,12 +442,20 @@ def store_reports(
 ) -> int:
     """Store report ``name``, of the last whole period before each of ``moments``, for every
     unit of its level that stood at the period's end, once (a report stored before is kept
-    as it was issued); return how many were new. Each unit's in a transaction of its own."""
+    as it was issued); return how many were new. Each unit's in a transaction of its own.
+    A period that ended before the first dispute was reported is not reported on."""
     rule = report_rule(policy, name)
+    with reading(engine) as session:
+        first = session.execute(select(func.min(DISPUTES.c.reported_at))).scalar_one()
     stored = 0
     for period in sorted(
         {period_before(rule.period, m, policy.zone) for m in moments}, key=lambda p: p.start
     ):
+        if first is None or period.end <= first:
+            # Nothing was recorded by then: a period before the first dispute is not reported
+            # (the engine's first run would report the week before it was set up).
+            log.info("report_skipped", report=name, period=period.label, reason="before_data")
+            continue
         with reading(engine) as session:
             tree = _tree(session, period.end)
             done = set(
