@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sweep_side_by_side.py --sizes $(SIZES) --methods A,W,B --runs 3 $(BENCH_DB)
 	$(BIN)/python bench/org_load.py $(BENCH_DB)
 	$(BIN)/python bench/ledger.py $(BENCH_DB)
+	$(BIN)/python bench/reports.py $(BENCH_DB)
 
 screens: $(STAMP)
 	FENGQIAO_SCREENS=docs/screens $(BIN)/pytest -q tests/e2e/test_browser.py -k for_the_docs
