@@ -217,3 +217,34 @@ def test_the_main_pages_render_in_the_browser_for_the_docs(
             "supervisor-queue",
         )
     )
+
+
+def test_a_supervisor_reads_the_weeks_report_sees_its_charts_and_opens_a_figure(
+    browser: Browser, live: LiveSite
+) -> None:
+    site = live.site
+    first = report(site.engine, site.policy, unit="33010101", risk="low", title="灌溉水渠")
+    record(site.engine, site.policy, first, "resolve", site.now + timedelta(days=1),
+           {"method": "people", "agreement": "oral"})  # fmt: skip
+    report(site.engine, site.policy, unit="33010102", risk="medium", title="噪音扰民")
+    site.now = MONDAY + timedelta(days=7, hours=2)  # the Monday after
+
+    li = _open(browser, live, "li", DESK)
+    li.get_by_role("link", name="报告", exact=True).click()
+    expect(li).to_have_url(re.compile(r"/reports$"))
+    li.get_by_role("button", name="打开").click()  # the last week, of the person's township
+    expect(li).to_have_url(re.compile(r"/reports/weekly/330101/2026-W45$"))
+    total = li.locator("tr[data-unit=total]")
+    expect(total.locator("td[data-figure=screened]")).to_have_text("2")
+    expect(total.locator("td[data-figure=resolution_rate]")).to_have_text("50.0%")
+    for chart in ("#rate-chart", "#trend-chart"):  # drawn, and shown by the browser
+        expect(li.locator(chart)).to_be_visible()
+        li.wait_for_function(f"document.querySelector('{chart}').complete")
+        assert li.evaluate(f"document.querySelector('{chart}').naturalWidth") > 300
+    _no_sideways_scroll(li)
+
+    total.locator("td[data-figure=screened] a").click()
+    expect(li.locator("#behind")).to_contain_text("排查")
+    expect(li.locator("#behind-list li")).to_have_count(2)
+    li.get_by_role("link", name=re.compile("灌溉水渠")).click()
+    expect(li).to_have_url(re.compile(rf"/disputes/{first}$"))
