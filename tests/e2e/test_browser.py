@@ -239,7 +239,7 @@ def test_a_supervisor_reads_the_weeks_report_sees_its_charts_and_opens_a_figure(
     expect(total.locator("td[data-figure=resolution_rate]")).to_have_text("50.0%")
     for chart in ("#rate-chart", "#trend-chart"):  # drawn, and shown by the browser
         expect(li.locator(chart)).to_be_visible()
-        li.wait_for_function(f"document.querySelector('{chart}').complete")
+        expect(li.locator(chart)).to_have_js_property("complete", True)
         assert li.evaluate(f"document.querySelector('{chart}').naturalWidth") > 300
     _no_sideways_scroll(li)
 
