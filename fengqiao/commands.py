@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Iterable
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 from fengqiao.context import Context
@@ -56,6 +57,7 @@ from workflows.reports import (
     find_period,
     list_reports,
     read_report,
+    report_attachments,
     write_report_file,
 )
 from workflows.rollout import ChangedDispute, RulesDiff, apply_rules, diff_rules
@@ -620,6 +622,7 @@ def outbox(ctx: Context, args: argparse.Namespace) -> int:
             now=ctx.now,
             smtp=ctx.settings.smtp,
             base_url=ctx.settings.base_url,
+            attach=partial(report_attachments, ctx.engine),  # a report's files, on e-mail
         )
         print(f"{result.sent} sent, {result.failed} failed, {len(result.dead_ids)} dead")
         return 1 if result.dead_ids else 0

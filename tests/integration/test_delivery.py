@@ -9,6 +9,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -383,3 +384,30 @@ def test_the_half_month_review_is_the_townships_task(wired: Engine, policy: Poli
     with reading(wired) as session:
         review = session.exec(select(Task).where(Task.kind == "half_month_review")).one()
     assert review.target == "unit:330101"
+
+
+def test_a_report_is_e_mailed_to_the_townships_supervisor_with_its_excel_and_word_files(
+    org_engine: Engine, policy: Policy, smtp: tuple[str, Mailbox]
+) -> None:
+    from tests.support.fonts import require_cjk_font
+    from workflows.reports import report_attachments, store_reports
+
+    require_cjk_font()
+    report(org_engine, policy, risk="low", at=MONDAY_9, unit="33010101")
+    monday = MONDAY_9 + timedelta(days=7)
+    assert (
+        store_reports(engine=org_engine, policy=policy, name="weekly", moments=[monday], now=monday)
+        == 1
+    )
+    result = deliver(
+        engine=org_engine,
+        policy=policy,
+        now=monday,
+        smtp=smtp[0],
+        attach=partial(report_attachments, org_engine),
+    )
+    assert result.sent == 1 and result.failed == 0
+    [(to, mail)] = smtp[1].messages
+    assert to == ["li@example.org"]
+    assert 'filename="330101-weekly-2026-W45.xlsx"' in mail
+    assert 'filename="330101-weekly-2026-W45.docx"' in mail

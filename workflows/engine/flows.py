@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import structlog
@@ -25,6 +25,7 @@ from rules.policy import Policy, load_policy
 from workflows.db import database_now, make_engine, transaction
 from workflows.engine.steps import due_flows, escalation_step, run_due
 from workflows.messaging import deliver, remind
+from workflows.reports import report_attachments
 from workflows.rulesets import current_version, stored_policy
 from workflows.runs import SweepResult
 from workflows.settings import load_settings
@@ -225,6 +226,7 @@ def delivery_flow(
         now=now,
         smtp=settings.smtp,
         base_url=settings.base_url,
+        attach=partial(report_attachments, _engine(db)),  # a report's files, on e-mail
     )
     return result.as_sweep().as_dict()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Protocol
 
 import structlog
@@ -24,6 +25,7 @@ from rules.schedule import last_run
 from workflows.access import Forbidden
 from workflows.db import reading, transaction
 from workflows.messaging import Sender, apprise_send, deliver, remind
+from workflows.reports import report_attachments
 from workflows.rulesets import require_in_force
 from workflows.runs import SweepResult, claim_run, finish_run, previous_window_end
 from workflows.sweeps import escalation_sweep, run_cadence
@@ -97,6 +99,7 @@ class Direct:
             smtp=self.smtp,
             base_url=self.base_url,
             send=self.send,
+            attach=partial(report_attachments, self.engine),  # a report's files, on e-mail
         ).as_sweep()
 
 

@@ -2,7 +2,14 @@
 reminders and digests of tasks, and every text in ``templates/``."""
 
 from workflows.messaging.announcements import announcement_rows
-from workflows.messaging.delivery import DeliveryResult, Sender, apprise_send, apprise_url, deliver
+from workflows.messaging.delivery import (
+    Attachments,
+    DeliveryResult,
+    Sender,
+    apprise_send,
+    apprise_url,
+    deliver,
+)
 from workflows.messaging.outbox import (
     Address,
     addresses,
@@ -18,6 +25,7 @@ from workflows.messaging.texts import LANGUAGES, Notice, linked, render, task_no
 __all__ = [
     "LANGUAGES",
     "Address",
+    "Attachments",
     "DeliveryResult",
     "Notice",
     "ReminderResult",

@@ -11,12 +11,14 @@ import hashlib
 import hmac
 import json
 import re
+import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -35,11 +37,23 @@ from workflows.messaging.texts import linked, render
 from workflows.org import supervising_unit
 from workflows.runs import SweepResult
 
-__all__ = ["DeliveryResult", "Sender", "apprise_send", "apprise_url", "deliver", "robot_send"]
+__all__ = [
+    "Attachments",
+    "DeliveryResult",
+    "Sender",
+    "apprise_send",
+    "apprise_url",
+    "deliver",
+    "robot_send",
+]
 
 log = structlog.get_logger(__name__)
 
-Sender = Callable[[str, str, str], bool]
+# (url, title, body) -> sent; with files to attach, also attach=[paths] (e-mail only)
+Sender = Callable[..., bool]
+# The files an e-mail of a message carries (a report's Excel and Word), written into a folder
+# that is removed once it is sent; none for most messages.
+Attachments = Callable[[OutboxMessage, Path], list[Path]]
 LEASE = timedelta(minutes=5)
 BACKOFF_CAP = timedelta(hours=1)
 UNCONFIGURED_WAIT = timedelta(hours=1)
@@ -73,9 +87,9 @@ def apprise_url(channel: str, address: str, *, key: str, smtp: str | None) -> st
     return address  # DingTalk, WeCom, Feishu, SMS gateways: an Apprise URL as given
 
 
-def apprise_send(url: str, title: str, body: str) -> bool:
-    """Send through Apprise, or to a chat robot itself; False on any failure (the sender
-    retries)."""
+def apprise_send(url: str, title: str, body: str, attach: Sequence[Path] = ()) -> bool:
+    """Send through Apprise (an e-mail with the files ``attach``), or to a chat robot
+    itself; False on any failure (the sender retries)."""
     if urlsplit(url).scheme in _ROBOTS:
         return robot_send(url, title, body)
     import apprise
@@ -84,7 +98,8 @@ def apprise_send(url: str, title: str, body: str) -> bool:
     if not notifier.add(url):
         return False
     try:
-        return bool(notifier.notify(title=title, body=body))
+        files = apprise.AppriseAttachment([str(path) for path in attach]) if attach else None
+        return bool(notifier.notify(title=title, body=body, attach=files))
     except Exception:  # a channel library failing is a failed delivery, retried later
         return False
 
@@ -161,13 +176,15 @@ def deliver(
     smtp: str | None = None,
     base_url: str | None = None,
     send: Sender = apprise_send,
+    attach: Attachments | None = None,
 ) -> DeliveryResult:
     """Send every pending message due by ``now``; back off and finally bury failures. With
     the web app's public address ``base_url``, a message links to the page of its task.
 
     Each batch is claimed with a token and a lease; a message is sent only while its claim
     is still this sender's, so two senders never both send it (a lease that ran out while
-    this sender was slow belongs to whoever claimed the message next).
+    this sender was slow belongs to whoever claimed the message next). ``attach`` gives the
+    files an e-mail carries.
     """
     result = DeliveryResult(now=now)
     token = uuid.uuid4().hex
@@ -198,6 +215,7 @@ def deliver(
                     smtp=smtp,
                     base_url=base_url,
                     send=send,
+                    attach=attach,
                     result=result,
                 )
     return result
@@ -238,12 +256,25 @@ def _attempt(
     smtp: str | None,
     base_url: str | None,
     send: Sender,
+    attach: Attachments | None,
     result: DeliveryResult,
 ) -> None:
     """Send one message and record how it went."""
     url = apprise_url(message.channel, message.address, key=message.key, smtp=smtp)
     body = linked(message.body, act=message.act, link=message.link, base_url=base_url)
-    ok = url is not None and send(url, message.title, body)
+    with tempfile.TemporaryDirectory(prefix="fq-attach-") as folder:
+        files: list[Path] = []
+        if url is not None and attach is not None and message.channel == "email":
+            try:
+                files = attach(message, Path(folder))
+            except Exception as exc:  # the message still goes, with its link, without them
+                log.warning("attachments_failed", outbox_id=message.id, error=type(exc).__name__)
+        if url is None:
+            ok = False
+        elif files:
+            ok = send(url, message.title, body, attach=files)
+        else:
+            ok = send(url, message.title, body)
     with transaction(engine) as session:
         row = session.get(OutboxMessage, message.id)
         if row is None or row.state != OutboxState.pending or row.claim != message.claim:

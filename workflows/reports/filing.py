@@ -11,19 +11,17 @@ import structlog
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from models.lifecycle import Event
-from models.tables import OrgChange, Unit
-from models.values import Actor, EventKind, UnitLevel
+from models.tables import Unit
+from models.values import Actor, UnitLevel
 from rules.filing import board, filing_items
 from rules.policy import Policy
 from rules.reporting import Case, OrgUnit, Period
 from workflows.access import Action, permit, viewer_of
 from workflows.changes import initial_state
 from workflows.db import reading
-from workflows.driver import each, fetch
 from workflows.errors import BadInput
 from workflows.org import subtree, unit_in_scope
-from workflows.reports.making import _CANDIDATES, _HISTORIES, _MOVED, _MOVED_ROWS, CHUNK
+from workflows.reports.making import CHUNK, candidate_rows, histories_of
 
 __all__ = ["filing_board"]
 
@@ -121,30 +119,10 @@ def _cases(session: Session, head: OrgUnit, *, start: datetime, end: datetime) -
     """The disputes that may owe ``head``'s subtree something in the period, as the reports
     choose them (those an org change moved since the start too), with their histories:
     a chunk of disputes at a time."""
-    dialect = session.get_bind().dialect.name
-    params = {"unit": head.code, "start": start, "end": end}
-    rows = list(each(session, _CANDIDATES[head.level], params))
-    moved_since = session.exec(
-        select(OrgChange.id).where(col(OrgChange.at) >= start).limit(1)
-    ).first()
-    if moved_since is not None:  # rare: an org change since the start
-        seen = {row.id for row in rows}
-        ids = [i for (i,) in session.execute(_MOVED, {"start": start}) if i not in seen]
-        if ids:
-            rows += fetch(session, _MOVED_ROWS[dialect], {"ids": ids})
+    rows = candidate_rows(session, head, start=start, end=end)
     for first in range(0, len(rows), CHUNK):
         chunk = rows[first : first + CHUNK]
-        events: dict[int, list[Event]] = {row.id: [] for row in chunk}
-        for event in fetch(session, _HISTORIES[dialect], {"ids": [row.id for row in chunk]}):
-            events[event.dispute_id].append(
-                Event(
-                    kind=EventKind(event.kind),
-                    at=event.at,
-                    data=event.data,
-                    actor=event.actor,
-                    seq=event.seq,
-                )
-            )
+        events = histories_of(session, chunk)
         for row in chunk:
             history = events[row.id]
             yield Case(row.id, row.title, row.category, initial_state(row, history), history)

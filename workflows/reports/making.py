@@ -10,6 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy import Engine, bindparam, case, exists, func, or_, select
 from sqlmodel import Session
 
 from models.lifecycle import Event
-from models.tables import Dispute, DisputeEvent, OrgChange, Report, Unit
+from models.tables import Dispute, DisputeEvent, OrgChange, OutboxMessage, Report, Unit
 from models.targets import Target
 from models.values import LIVE_STATUSES, Actor, EventKind, MessageKind
 from rules.evaluate import load_fold
@@ -43,11 +44,15 @@ from workflows.driver import each, fetch, one_of
 from workflows.errors import BadInput, NotFound
 from workflows.messaging import enqueue, render, texts
 from workflows.org import unit_in_scope
+from workflows.reports.files import FORMATS, write_report_file
 
 __all__ = [
     "StoredReport",
+    "candidate_rows",
+    "histories_of",
     "list_reports",
     "read_report",
+    "report_attachments",
     "report_path",
     "disputes_now",
     "traced_disputes",
@@ -181,21 +186,47 @@ def _tree(session: Session, at: datetime) -> dict[str, OrgUnit]:
     return tree_as_of([tuple(u) for u in units], [tuple(c) for c in changes], at)
 
 
+def candidate_rows(session: Session, unit: OrgUnit, *, start: datetime, end: datetime) -> list[Any]:
+    """The disputes of ``unit``'s subtree that may count from ``start`` to ``end`` (live
+    now, or with an event since the start; and those an org change moved since the start,
+    which may have been of it then): rows of id, title, category, risk, reported_at, the
+    path, assignee, last_seq and live."""
+    dialect = session.get_bind().dialect.name
+    params = {"unit": unit.code, "start": start, "end": end}
+    rows = list(each(session, _CANDIDATES[unit.level], params))
+    moved_since = session.execute(
+        select(OrgChange.id).where(OrgChange.at >= start).limit(1)  # type: ignore[call-overload]
+    ).first()
+    if moved_since is not None:  # rare: an org change since the start
+        seen = {row.id for row in rows}
+        ids = [i for (i,) in session.execute(_MOVED, {"start": start}) if i not in seen]
+        if ids:
+            rows += fetch(session, _MOVED_ROWS[dialect], {"ids": ids})
+    return rows
+
+
+def histories_of(session: Session, rows: Sequence[Any]) -> dict[int, list[Event]]:
+    """The events of the disputes ``rows`` (a chunk of candidates), in order, by id."""
+    dialect = session.get_bind().dialect.name
+    events: dict[int, list[Event]] = {row.id: [] for row in rows}
+    for event in fetch(session, _HISTORIES[dialect], {"ids": [row.id for row in rows]}):
+        events[event.dispute_id].append(
+            Event(
+                kind=_KINDS[event.kind],
+                at=event.at,
+                data=event.data,
+                actor=event.actor,
+                seq=event.seq,
+            )
+        )
+    return events
+
+
 def _parts(session: Session, policy: Policy, unit: OrgUnit, period: Period) -> Iterator[Part]:
     """Each dispute's part in ``period``, for a report of ``unit``: the candidates read at
     once, their histories a chunk at a time; a large report folds them in worker
     processes, one per core."""
-    dialect = session.get_bind().dialect.name
-    params = {"unit": unit.code, "start": period.start, "end": period.end}
-    rows = list(each(session, _CANDIDATES[unit.level], params))
-    moved_since = session.execute(
-        select(OrgChange.id).where(OrgChange.at >= period.start).limit(1)  # type: ignore[call-overload]
-    ).first()
-    if moved_since is not None:  # rare: an org change since the start
-        seen = {row.id for row in rows}
-        ids = [i for (i,) in session.execute(_MOVED, {"start": period.start}) if i not in seen]
-        if ids:
-            rows += fetch(session, _MOVED_ROWS[dialect], {"ids": ids})
+    rows = candidate_rows(session, unit, start=period.start, end=period.end)
     cores = os.cpu_count() or 1
     if len(rows) < PARALLEL_FROM or cores < 2:
         yield from _folded(session, policy, rows, period)
@@ -247,19 +278,9 @@ def _folded(
     dialect = session.get_bind().dialect.name
     for first in range(0, len(rows), CHUNK):
         chunk = rows[first : first + CHUNK]
-        events: dict[int, list[Event]] = {row.id: [] for row in chunk}
         live = [row.id for row in chunk if row.live]
         folds = dict(fetch(session, _FOLDS[dialect], {"ids": live})) if live else {}
-        for event in fetch(session, _HISTORIES[dialect], {"ids": [row.id for row in chunk]}):
-            events[event.dispute_id].append(
-                Event(
-                    kind=_KINDS[event.kind],
-                    at=event.at,
-                    data=event.data,
-                    actor=event.actor,
-                    seq=event.seq,
-                )
-            )
+        events = histories_of(session, chunk)
         for row in chunk:
             history = events[row.id]
             text = folds.get(row.id)
@@ -469,10 +490,13 @@ def store_reports(
             code for code, u in tree.items() if u.level == rule.level and code not in done
         )
         for code in heads:
-            with transaction(engine) as session:
+            # Made from a snapshot, then stored in a short transaction of its own: making a
+            # county's report takes a while, and SQLite's write lock is taken at BEGIN.
+            with reading(engine) as session:
                 content = make_report(
                     session, policy=policy, name=name, unit=code, period=period, now=now
                 )
+            with transaction(engine) as session:
                 new = insert_ignoring_duplicates(
                     session,
                     Report,
@@ -651,3 +675,32 @@ def disputes_now(*, engine: Engine, actor: Actor, ids: Sequence[int]) -> list[di
             DISPUTES.c.unit_code,
         ).where(DISPUTES.c.id.in_(list(ids)))
         return [dict(row._mapping) for row in session.execute(query.order_by(DISPUTES.c.id))]
+
+
+def report_attachments(engine: Engine, message: OutboxMessage, folder: Path) -> list[Path]:
+    """The files an e-mail announcing a report carries (its key ``report:NAME:UNIT:PERIOD``):
+    the report as stored, as an Excel workbook and a Word circular, written into ``folder``;
+    none for another message. The Word file is left out, and said, when no CJK font can
+    draw its charts."""
+    if message.kind != MessageKind.report:
+        return []
+    _, name, unit, label = message.key.split(":", 3)
+    with reading(engine) as session:
+        for row in session.execute(
+            select(REPORTS).where(REPORTS.c.kind == name, REPORTS.c.unit_code == unit)
+        ):
+            if "totals" in row.content and row.content["period"]["label"] == label:
+                content = row.content
+                break
+        else:
+            return []
+    files = []
+    for kind in FORMATS:
+        path = folder / f"{unit}-{name}-{label}.{kind}"
+        try:
+            write_report_file(content, kind, path)
+        except BadInput as exc:
+            log.warning("attachment_left_out", report=name, unit=unit, format=kind, error=str(exc))
+            continue
+        files.append(path)
+    return files
