@@ -384,36 +384,20 @@ def report_lines(content: dict[str, Any]) -> Iterable[str]:
         yield "转办: " + ", ".join(f"{to} {n}" for to, n in content["referrals"].items())
     if content["categories"]:
         yield ""
-        yield from table(
-            [
-                [
-                    c["label"],
-                    str(c["screened"]),
-                    str(c["resolved"]),
-                    str(c["open"]),
-                    str(c["overdue"]),
-                ]
-                for c in content["categories"]
-            ],
-            header=["纠纷类型", "排查", "化解", "在办", "超期"],
-            right=range(1, 5),
-        )
+        yield from _breakdown("纠纷类型", [(c["label"], c) for c in content["categories"]])
     yield ""
-    yield from table(
-        [
-            [
-                RISK_NAMES[r["risk"]],
-                str(r["screened"]),
-                str(r["resolved"]),
-                str(r["open"]),
-                str(r["overdue"]),
-            ]
-            for r in content["risks"]
-        ],
-        header=["风险", "排查", "化解", "在办", "超期"],
+    yield from _breakdown("风险", [(RISK_NAMES[r["risk"]], r) for r in content["risks"]])
+    yield from _sections(content)
+
+
+def _breakdown(heading: str, rows: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """A breakdown of a report (by kind, by risk): 排查, 化解, 在办, 超期 of each."""
+    figures = ("screened", "resolved", "open", "overdue")
+    return table(
+        [[label, *(str(row[f]) for f in figures)] for label, row in rows],
+        header=[heading, *(HEADINGS[f] for f in figures)],
         right=range(1, 5),
     )
-    yield from _sections(content)
 
 
 def _sections(content: dict[str, Any]) -> Iterable[str]:

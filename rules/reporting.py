@@ -494,16 +494,10 @@ def _summed(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _public(figures: Mapping[str, Any], definition: str) -> dict[str, Any]:
-    shown: dict[str, Any] = {name: figures[name] for name in FIGURES}
-    shown["resolution_rate"] = _rate(figures, definition)
-    shown["methods"] = dict(figures["methods"])
-    return {
-        "screened": shown["screened"],
-        "resolved": shown["resolved"],
-        "resolution_rate": shown["resolution_rate"],
-        **{name: shown[name] for name in FIGURES[2:]},
-        "methods": shown["methods"],
-    }
+    """A row's figures as the report gives them: in the table's order, 化解率 with them."""
+    rate = _rate(figures, definition)
+    shown = {name: rate if name == "resolution_rate" else figures[name] for name in COLUMNS}
+    return {**shown, "methods": dict(figures["methods"])}
 
 
 def build_report(
