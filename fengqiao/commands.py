@@ -622,7 +622,9 @@ def outbox(ctx: Context, args: argparse.Namespace) -> int:
             now=ctx.now,
             smtp=ctx.settings.smtp,
             base_url=ctx.settings.base_url,
-            attach=partial(report_attachments, ctx.engine),  # a report's files, on e-mail
+            attach=partial(
+                report_attachments, ctx.engine, ctx.policy
+            ),  # a report's files, on e-mail
         )
         print(f"{result.sent} sent, {result.failed} failed, {len(result.dead_ids)} dead")
         return 1 if result.dead_ids else 0

@@ -404,7 +404,7 @@ def test_a_report_is_e_mailed_to_the_townships_supervisor_with_its_excel_and_wor
         policy=policy,
         now=monday,
         smtp=smtp[0],
-        attach=partial(report_attachments, org_engine),
+        attach=partial(report_attachments, org_engine, policy),
     )
     assert result.sent == 1 and result.failed == 0
     [(to, mail)] = smtp[1].messages

@@ -220,13 +220,14 @@ def delivery_flow(
     db = _database(db)
     now = _now(db, now)
     settings = load_settings()
+    engine, policy = _engine(db), _policy(db, rules_version)
     result = deliver(
-        engine=_engine(db),
-        policy=_policy(db, rules_version),
+        engine=engine,
+        policy=policy,
         now=now,
         smtp=settings.smtp,
         base_url=settings.base_url,
-        attach=partial(report_attachments, _engine(db)),  # a report's files, on e-mail
+        attach=partial(report_attachments, engine, policy),  # a report's files, on e-mail
     )
     return result.as_sweep().as_dict()
 

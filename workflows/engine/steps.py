@@ -99,7 +99,9 @@ class Direct:
             smtp=self.smtp,
             base_url=self.base_url,
             send=self.send,
-            attach=partial(report_attachments, self.engine),  # a report's files, on e-mail
+            attach=partial(
+                report_attachments, self.engine, self.policy
+            ),  # a report's files, on e-mail
         ).as_sweep()
 
 

@@ -677,7 +677,9 @@ def disputes_now(*, engine: Engine, actor: Actor, ids: Sequence[int]) -> list[di
         return [dict(row._mapping) for row in session.execute(query.order_by(DISPUTES.c.id))]
 
 
-def report_attachments(engine: Engine, message: OutboxMessage, folder: Path) -> list[Path]:
+def report_attachments(
+    engine: Engine, policy: Policy, message: OutboxMessage, folder: Path
+) -> list[Path]:
     """The files an e-mail announcing a report carries (its key ``report:NAME:UNIT:PERIOD``):
     the report as stored, as an Excel workbook and a Word circular, written into ``folder``;
     none for another message. The Word file is left out, and said, when no CJK font can
@@ -685,15 +687,16 @@ def report_attachments(engine: Engine, message: OutboxMessage, folder: Path) -> 
     if message.kind != MessageKind.report:
         return []
     _, name, unit, label = message.key.split(":", 3)
+    rule = policy.rules.reports.get(name)
+    if rule is None:  # a report the rules in force no longer have
+        return []
     with reading(engine) as session:
-        for row in session.execute(
-            select(REPORTS).where(REPORTS.c.kind == name, REPORTS.c.unit_code == unit)
-        ):
-            if "totals" in row.content and row.content["period"]["label"] == label:
-                content = row.content
-                break
-        else:
-            return []
+        stored = stored_report(
+            session, name=name, unit=unit, period=period_named(rule.period, label, policy.zone)
+        )
+    if stored is None:
+        return []
+    content = stored.content
     files = []
     for kind in FORMATS:
         path = folder / f"{unit}-{name}-{label}.{kind}"
